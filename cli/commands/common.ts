@@ -1,0 +1,36 @@
+import { createPool, pendingMigrations, type Pool } from '@tickwise/db';
+import type { Logger } from '@tickwise/scheduler';
+import { UsageError } from '../settings.ts';
+
+export function openPool(connectionString: string, log: Logger, max = 10): Pool {
+  return createPool({
+    connectionString,
+    max,
+    onIdleError: (error) => log.warn('database connection dropped', { error: error.message }),
+  });
+}
+
+/** Refuses to run services on a schema that `tickwise migrate` has not brought up to date. */
+export async function requireCurrentSchema(pool: Pool): Promise<void> {
+  const pending = await pendingMigrations(pool);
+  if (pending.length > 0) {
+    throw new UsageError(`the database schema is behind by ${pending.length} migration step(s) (first: ${pending[0]}); run "tickwise migrate" first`);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+export function untilSignal(log: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        log.warn('second signal: exiting without a clean shutdown', { signal });
+        process.exit(130);
+      }
+      received = true;
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

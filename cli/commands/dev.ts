@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import { applyJobs } from '@tickwise/catalog';
+import { migrate, overview, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
+import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
+import { demoJob } from '../dev/demo-job.ts';
+import { startSyntheticServer } from '../dev/synthetic-server.ts';
+import { loggerFor, UsageError, type CliSettings } from '../settings.ts';
+import { openPool, untilSignal } from './common.ts';
+
+const STATUS_EVERY_MS = 15_000;
+
+/**
+ * Everything on one machine: embedded PostgreSQL 15 (unless DATABASE_URL is set), migrations, the
+ * synthetic targets, the demo job and one scheduler node. Ctrl-C stops it all cleanly.
+ */
+export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
+  const log = loggerFor(settings, 'dev');
+  const config = schedulerConfigFromEnv(env);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: Error) => log.warn('stop failed', { error: error.message }));
+  };
+  try {
+    let connectionString = settings.databaseUrl;
+    if (!connectionString) {
+      const dataDir = join(settings.dataDir, 'pg');
+      let server: EmbeddedServer;
+      try {
+        server = await startEmbeddedPostgres({ dataDir, port: settings.embeddedPort, log: (line) => log.debug(line) });
+      } catch (error) {
+        const hint = /bind|already in use|lock file/i.test((error as Error).message) ? ' Is another "tickwise dev" running? Set TICKWISE_EMBEDDED_PG_PORT to use another port.' : '';
+        throw new UsageError(`could not start embedded PostgreSQL on port ${settings.embeddedPort} with data in ${dataDir}: ${(error as Error).message}${hint}`);
+      }
+      stops.push(() => server.stop());
+      await server.createDatabase('tickwise');
+      connectionString = server.urlFor('tickwise');
+      console.log(`• PostgreSQL 15 (embedded) on 127.0.0.1:${settings.embeddedPort}, data in ${dataDir}`);
+    } else {
+      console.log('• using the database at DATABASE_URL');
+    }
+    const pool = openPool(connectionString, log, 10);
+    stops.push(() => pool.end());
+    const migrated = await migrate(pool);
+    console.log(`• schema: ${migrated.applied.length === 0 ? 'up to date' : `${migrated.applied.length} migration step(s) applied`} (${migrated.flavour})`);
+
+    const synthetic = await startSyntheticServer(settings.syntheticPort).catch((error: Error) => {
+      throw new UsageError(`could not serve the synthetic endpoints on port ${settings.syntheticPort}: ${error.message}. Set TICKWISE_SYNTHETIC_PORT to use another port.`);
+    });
+    stops.push(() => synthetic.close());
+    console.log(`• synthetic endpoints at ${synthetic.url}/synthetic/{health,echo,flaky,slow}`);
+
+    const job = demoJob(synthetic.url);
+    await applyJobs(pool, [job]);
+    console.log(`• demo job "${job.name}" (synthetic: true): ${job.endpoints.map((endpoint) => endpoint.name).join(', ')}`);
+
+    const node = new SchedulerNode({ pool, connectionString, config, log });
+    node.start();
+    stops.push(() => node.stop());
+    console.log(`• scheduler node ${config.workerId} (${describeConfig(config)})`);
+    console.log(`\nDATABASE_URL=${connectionString}\nRuns appear at once; a status line follows every ${STATUS_EVERY_MS / 1000}s. Ctrl-C stops everything.\n`);
+
+    const status = setInterval(() => {
+      overview(pool)
+        .then((now) => {
+          const stats = node.getStats();
+          console.log(`runs in the last hour: ${now.runsLastHour} (${now.failuresLastHour} failed) · dispatched by this node: ${stats.dispatched} · due now: ${now.dueNow} · paused: ${now.paused}`);
+        })
+        .catch((error: Error) => log.warn('status query failed', { error: error.message }));
+    }, STATUS_EVERY_MS);
+    stops.push(async () => clearInterval(status));
+
+    const signal = await untilSignal(log);
+    console.log(`\n${signal}: stopping (leases handed back, database stopped)…`);
+    await stopAll();
+    console.log('stopped.');
+    return 0;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

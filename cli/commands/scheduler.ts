@@ -1,0 +1,23 @@
+import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
+import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
+import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
+
+/** One scheduler node until SIGINT/SIGTERM; run several processes for several nodes. */
+export async function schedulerCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
+  const log = loggerFor(settings, 'scheduler');
+  const connectionString = requireDatabaseUrl(settings, 'scheduler');
+  const config = schedulerConfigFromEnv(env);
+  const pool = openPool(connectionString, log, 8);
+  try {
+    await requireCurrentSchema(pool);
+    const node = new SchedulerNode({ pool, connectionString, config, log });
+    node.start();
+    log.info('scheduler node started', { worker: config.workerId, config: describeConfig(config) });
+    const signal = await untilSignal(log);
+    log.info('stopping', { signal });
+    await node.stop();
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}

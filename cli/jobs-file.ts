@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { endpointInputSchema, nameSchema } from '@tickwise/machines';
+import type { JobInput } from '@tickwise/catalog';
+
+export interface FileProblem {
+  /** 1-based; 0 when the place is unknown. */
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+/** A jobs file that cannot be applied; `problems` lists every reason, with its line. */
+export class JobsFileError extends Error {
+  constructor(readonly file: string, readonly problems: FileProblem[]) {
+    super(problems.map((p) => `${file}:${p.line > 0 ? `${p.line}:${p.column}: ` : ' '}${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
+    this.name = 'JobsFileError';
+  }
+}
+
+const jobSchema = z.strictObject({
+  name: nameSchema,
+  synthetic: z.boolean().default(false),
+  endpoints: z.array(endpointInputSchema).max(10_000),
+});
+
+const jobsFileSchema = z
+  .strictObject({ jobs: z.array(jobSchema).max(1_000) })
+  .superRefine((file, ctx) => {
+    const jobNames = new Set<string>();
+    file.jobs.forEach((job, jobIndex) => {
+      if (jobNames.has(job.name)) ctx.addIssue({ code: 'custom', path: ['jobs', jobIndex, 'name'], message: `job "${job.name}" appears twice` });
+      jobNames.add(job.name);
+      const endpointNames = new Set<string>();
+      job.endpoints.forEach((endpoint, endpointIndex) => {
+        if (endpointNames.has(endpoint.name)) {
+          ctx.addIssue({ code: 'custom', path: ['jobs', jobIndex, 'endpoints', endpointIndex, 'name'], message: `endpoint "${endpoint.name}" appears twice in job "${job.name}"` });
+        }
+        endpointNames.add(endpoint.name);
+      });
+    });
+  });
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+}
+
+/** The line and column of the deepest node that exists along `path`. */
+function locate(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) {
+      const { line, col } = counter.linePos(node.range[0]);
+      return { line, column: col };
+    }
+  }
+  return { line: 0, column: 0 };
+}
+
+/** Parses and validates a jobs file. Pure apart from reading nothing: `text` is the file's content. */
+export function parseJobsFile(file: string, text: string): JobInput[] {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new JobsFileError(
+      file,
+      doc.errors.map((error) => {
+        const position = error.linePos?.[0];
+        return { line: position?.line ?? 0, column: position?.col ?? 0, path: '', message: `YAML: ${error.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  if (!isMap(doc.contents) || !doc.has('jobs') || !isSeq(doc.get('jobs'))) {
+    throw new JobsFileError(file, [{ line: 1, column: 1, path: 'jobs', message: 'the file must have a top-level "jobs:" list' }]);
+  }
+  const parsed = jobsFileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    throw new JobsFileError(
+      file,
+      parsed.error.issues.map((issue) => ({ ...locate(doc, counter, issue.path), path: formatPath(issue.path), message: issue.message })),
+    );
+  }
+  return parsed.data.jobs;
+}
+
+export function readJobsFile(file: string): JobInput[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new JobsFileError(file, [{ line: 0, column: 0, path: '', message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
+  }
+  return parseJobsFile(file, text);
+}

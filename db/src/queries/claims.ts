@@ -1,0 +1,50 @@
+import type { Queryable } from '../pool.ts';
+import { toEndpointRow, type EndpointRow, type RawEndpointRow } from './endpoint-row.ts';
+
+export interface ClaimOptions {
+  worker: string;
+  limit: number;
+  leaseMs: number;
+  horizon: Date;
+  buckets: readonly number[];
+}
+
+/** Claims machines due by `horizon` (idle → due, or expired pauses) under a lease. */
+export async function claimDue(db: Queryable, options: ClaimOptions): Promise<EndpointRow[]> {
+  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM tickwise_claim_due($1, $2, $3, $4, $5::smallint[])', [
+    options.worker,
+    options.limit,
+    options.leaseMs,
+    options.horizon,
+    options.buckets,
+  ]);
+  return rows.map(toEndpointRow);
+}
+
+export async function nextDueAt(db: Queryable, buckets: readonly number[]): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>('SELECT tickwise_next_due_at($1::smallint[]) AS at', [buckets]);
+  return rows[0]?.at ?? null;
+}
+
+/** Leases machines whose owner's lease expired mid-slot; their slot must be run again. */
+export async function takeOverExpired(db: Queryable, worker: string, limit: number, leaseMs: number): Promise<EndpointRow[]> {
+  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM tickwise_take_over_expired($1, $2, $3)', [worker, limit, leaseMs]);
+  return rows.map(toEndpointRow);
+}
+
+/** Extends this worker's leases; returns the ids it still holds. */
+export async function renewLeases(db: Queryable, worker: string, ids: readonly string[], leaseMs: number): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>('SELECT tickwise_renew_leases AS id FROM tickwise_renew_leases($1, $2::uuid[], $3)', [worker, ids, leaseMs]);
+  return new Set(rows.map((row) => row.id));
+}
+
+export async function markRunning(db: Queryable, worker: string, machines: readonly { id: string; version: number }[]): Promise<number> {
+  if (machines.length === 0) return 0;
+  const { rows } = await db.query<{ count: number }>('SELECT tickwise_mark_running($1, $2::uuid[], $3::int[]) AS count', [
+    worker,
+    machines.map((m) => m.id),
+    machines.map((m) => m.version),
+  ]);
+  return rows[0]?.count ?? 0;
+}

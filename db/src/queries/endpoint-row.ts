@@ -1,0 +1,72 @@
+import type { EndpointSpec, MachineState } from '@tickwise/machines';
+
+/** One row of `endpoints`: the machine of one endpoint. */
+export interface EndpointRow {
+  id: string;
+  jobId: string;
+  name: string;
+  spec: EndpointSpec;
+  bucket: number;
+  state: MachineState;
+  snapshot: unknown;
+  nextRunAt: Date | null;
+  reason: string | null;
+  claimedSlot: Date | null;
+  attempt: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  pausedReason: string | null;
+  pausedUntil: Date | null;
+  version: number;
+  archivedAt: Date | null;
+}
+
+export interface RawEndpointRow {
+  id: string;
+  job_id: string;
+  name: string;
+  spec: EndpointSpec;
+  bucket: number;
+  state: MachineState;
+  snapshot: unknown;
+  next_run_at: Date | null;
+  reason: string | null;
+  claimed_slot: Date | null;
+  attempt: number;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  paused_reason: string | null;
+  paused_until: Date | null;
+  version: number;
+  archived_at: Date | null;
+}
+
+export function toEndpointRow(raw: RawEndpointRow): EndpointRow {
+  return {
+    id: raw.id,
+    jobId: raw.job_id,
+    name: raw.name,
+    spec: raw.spec,
+    bucket: raw.bucket,
+    state: raw.state,
+    snapshot: raw.snapshot,
+    nextRunAt: raw.next_run_at,
+    reason: raw.reason,
+    claimedSlot: raw.claimed_slot,
+    attempt: raw.attempt,
+    leaseOwner: raw.lease_owner,
+    leaseExpiresAt: raw.lease_expires_at,
+    pausedReason: raw.paused_reason,
+    pausedUntil: raw.paused_until,
+    version: raw.version,
+    archivedAt: raw.archived_at,
+  };
+}
+
+/** Buckets spread claimers over the due index; the application picks one per endpoint. */
+export const BUCKET_COUNT = 16;
+
+export function bucketOf(id: string): number {
+  // The last hex digits of a UUIDv7 are random: a fair, stable spread.
+  return Number.parseInt(id.slice(-4), 16) % BUCKET_COUNT;
+}

@@ -1,0 +1,139 @@
+import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import type { PlanSource } from './governor.ts';
+
+export const MACHINE_STATES = ['idle', 'due', 'running', 'planning', 'paused'] as const;
+export type MachineState = (typeof MACHINE_STATES)[number];
+export type RunOutcome = 'succeeded' | 'failed';
+
+/** What an endpoint machine remembers between runs. Times are ISO-8601 strings so the context is plain JSON. */
+export interface EndpointContext {
+  consecutiveFailures: number;
+  lastOutcome: RunOutcome | null;
+  /** The last slot that was run or skipped. */
+  lastSlot: string | null;
+  /** The slot being run while due or running. */
+  slot: string | null;
+  /** Attempt at the current slot: 1, then +1 for each takeover. */
+  attempt: number;
+  nextRunAt: string | null;
+  reason: string | null;
+  source: PlanSource | 'user' | 'hint_pause' | null;
+}
+
+export type EndpointEvent =
+  | { type: 'CLAIM'; slot: string }
+  | { type: 'TAKE_OVER'; attempt: number }
+  | { type: 'DISPATCH' }
+  | { type: 'FINISH'; outcome: RunOutcome }
+  | { type: 'SKIP' }
+  | { type: 'RELEASE' }
+  | { type: 'REPLAN'; reason: string }
+  | { type: 'RESUME' }
+  | { type: 'PLANNED'; at: string; reason: string; source: PlanSource }
+  | { type: 'PAUSED'; until: string | null; reason: string; source: 'user' | 'hint_pause' };
+
+export const INITIAL_CONTEXT: EndpointContext = {
+  consecutiveFailures: 0,
+  lastOutcome: null,
+  lastSlot: null,
+  slot: null,
+  attempt: 0,
+  nextRunAt: null,
+  reason: null,
+  source: null,
+};
+
+/**
+ * The endpoint actor: idle → due → running → planning → idle, plus paused.
+ * Timers are not part of it (the database holds `next_run_at`); the scheduler drives it with
+ * `transition()`, so it is pure and executes nothing.
+ */
+export const endpointMachine = setup({
+  types: { context: {} as EndpointContext, events: {} as EndpointEvent },
+}).createMachine({
+  id: 'endpoint',
+  initial: 'planning',
+  context: INITIAL_CONTEXT,
+  states: {
+    idle: {
+      on: {
+        CLAIM: { target: 'due', actions: assign(({ event }) => ({ slot: event.slot, attempt: 1 })) },
+        REPLAN: 'planning',
+      },
+    },
+    due: {
+      on: {
+        DISPATCH: 'running',
+        TAKE_OVER: { target: 'due', reenter: true, actions: assign(({ event }) => ({ attempt: event.attempt })) },
+        SKIP: { target: 'planning', actions: assign(({ context }) => ({ lastSlot: context.slot, slot: null })) },
+        RELEASE: { target: 'idle', actions: assign({ slot: null }) },
+      },
+    },
+    running: {
+      on: {
+        FINISH: {
+          target: 'planning',
+          actions: assign(({ context, event }) => ({
+            lastOutcome: event.outcome,
+            consecutiveFailures: event.outcome === 'succeeded' ? 0 : context.consecutiveFailures + 1,
+            lastSlot: context.slot,
+            slot: null,
+          })),
+        },
+        TAKE_OVER: { target: 'due', actions: assign(({ event }) => ({ attempt: event.attempt })) },
+        RELEASE: { target: 'idle', actions: assign({ slot: null }) },
+      },
+    },
+    planning: {
+      on: {
+        PLANNED: { target: 'idle', actions: assign(({ event }) => ({ nextRunAt: event.at, reason: event.reason, source: event.source })) },
+        PAUSED: { target: 'paused', actions: assign(({ event }) => ({ nextRunAt: event.until, reason: event.reason, source: event.source })) },
+      },
+    },
+    paused: {
+      on: {
+        RESUME: 'planning',
+        REPLAN: 'planning',
+      },
+    },
+  },
+});
+
+export type EndpointSnapshot = SnapshotFrom<typeof endpointMachine>;
+
+/** One step of the machine as it is recorded in the transition history. */
+export interface TransitionRecord {
+  from: MachineState | null;
+  to: MachineState;
+  event: EndpointEvent['type'] | 'CREATE';
+  at: string;
+}
+
+export class IllegalTransitionError extends Error {
+  constructor(readonly state: MachineState, readonly eventType: EndpointEvent['type']) {
+    super(`event ${eventType} is not allowed in state ${state}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+export function stateOf(snapshot: EndpointSnapshot): MachineState {
+  return snapshot.value as MachineState;
+}
+
+/** The machine of a new endpoint, in `planning`. Pure. */
+export function createEndpointSnapshot(at: Date): { snapshot: EndpointSnapshot; record: TransitionRecord } {
+  const [snapshot] = initialTransition(endpointMachine);
+  return { snapshot, record: { from: null, to: stateOf(snapshot), event: 'CREATE', at: at.toISOString() } };
+}
+
+/**
+ * Applies one event; throws `IllegalTransitionError` if the machine does not allow it.
+ * Pure; executes nothing (the machine declares no side effects).
+ */
+export function step(snapshot: EndpointSnapshot, event: EndpointEvent, at: Date): { snapshot: EndpointSnapshot; record: TransitionRecord } {
+  const from = stateOf(snapshot);
+  const [next] = transition(endpointMachine, snapshot, event);
+  // XState hands back the very same snapshot when no transition is enabled for the event.
+  if (next === snapshot) throw new IllegalTransitionError(from, event.type);
+  return { snapshot: next, record: { from, to: stateOf(next), event: event.type, at: at.toISOString() } };
+}

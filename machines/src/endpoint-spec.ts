@@ -1,0 +1,170 @@
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { formatDuration, parseDuration } from './duration.ts';
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+export const CATCH_UP_POLICIES = ['skip', 'once'] as const;
+export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
+
+export const MIN_INTERVAL_MS = 100;
+export const MAX_TIMEOUT_MS = 15 * 60_000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** Headers the scheduler sets on every call; a spec may not override them. */
+export const RESERVED_HEADERS = ['x-tickwise-endpoint', 'x-tickwise-run', 'x-tickwise-scheduled-at', 'idempotency-key'];
+
+export type Schedule =
+  | { kind: 'every'; everyMs: number }
+  | { kind: 'cron'; cron: string; timezone: string };
+
+/** The normalised endpoint definition stored in `endpoints.spec`. */
+export interface EndpointSpec {
+  url: string;
+  method: HttpMethod;
+  headers: Record<string, string>;
+  body?: unknown;
+  schedule: Schedule;
+  minIntervalMs?: number;
+  maxIntervalMs?: number;
+  /** Fraction of the interval (0..1) added as a random delay. */
+  jitter: number;
+  timeoutMs: number;
+  catchUp: CatchUpPolicy;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const nameSchema = z
+  .string()
+  .regex(NAME, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+function durationSchema(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use e.g. 250ms, 30s, 5m, 1h)` });
+      return z.NEVER;
+    }
+    if (ms < min || ms > max) {
+      const bound = max === Number.MAX_SAFE_INTEGER ? `at least ${formatDuration(min)}` : `between ${formatDuration(min)} and ${formatDuration(max)}`;
+      ctx.addIssue({ code: 'custom', message: `duration "${text}" must be ${bound}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+export function isValidTimeZone(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const everySchema = z.strictObject({ every: durationSchema(MIN_INTERVAL_MS) });
+const cronSchema = z.strictObject({ cron: z.string().min(1), timezone: z.string().default('UTC') }).superRefine((s, ctx) => {
+  if (!isValidTimeZone(s.timezone)) {
+    ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown IANA time zone "${s.timezone}"` });
+  }
+  try {
+    new Cron(s.cron, { timezone: 'UTC', paused: true });
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', path: ['cron'], message: `invalid cron expression "${s.cron}": ${(error as Error).message}` });
+  }
+});
+
+/** `{ every }` or `{ cron, timezone }`, told apart by key so errors name the real problem. */
+const scheduleSchema = z.unknown().transform((value, ctx): Schedule => {
+  const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+  const branch = isObject && 'every' in value ? everySchema : isObject && 'cron' in value ? cronSchema : undefined;
+  if (!branch) {
+    ctx.addIssue({ code: 'custom', message: 'must be { every: <duration> } or { cron: "<expression>", timezone: <IANA zone> }' });
+    return z.NEVER;
+  }
+  const parsed = branch.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+  const data = parsed.data;
+  return 'every' in data ? { kind: 'every', everyMs: data.every } : { kind: 'cron', cron: data.cron, timezone: data.timezone };
+});
+
+const jitterSchema = z.union([
+  z.number().min(0).max(1),
+  z.string().regex(/^\d+(\.\d+)?%$/, 'must be a percentage such as "10%"').transform((s) => Number(s.slice(0, -1)) / 100),
+]).refine((fraction) => fraction <= 1, 'must be at most 100%');
+
+/** The endpoint as a person writes it (jobs file, API); `toEndpointSpec` normalises it. */
+export const endpointInputSchema = z
+  .strictObject({
+    name: nameSchema,
+    url: z.string().refine(isHttpUrl, 'must be an absolute http:// or https:// URL'),
+    method: z.enum(HTTP_METHODS).default('GET'),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'is not a valid header name'), z.string())
+      .default({})
+      .superRefine((headers, ctx) => {
+        for (const name of Object.keys(headers)) {
+          if (RESERVED_HEADERS.includes(name.toLowerCase())) {
+            ctx.addIssue({ code: 'custom', path: [name], message: `header "${name}" is set by Tickwise and cannot be overridden` });
+          }
+        }
+      }),
+    body: z.unknown().optional(),
+    schedule: scheduleSchema,
+    minInterval: durationSchema(MIN_INTERVAL_MS).optional(),
+    maxInterval: durationSchema(MIN_INTERVAL_MS).optional(),
+    jitter: jitterSchema.default(0),
+    timeout: durationSchema(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
+    catchUp: z.enum(CATCH_UP_POLICIES).default('skip'),
+  })
+  .superRefine((e, ctx) => {
+    if (e.body !== undefined && e.method === 'GET') {
+      ctx.addIssue({ code: 'custom', path: ['body'], message: 'a GET request cannot carry a body (use POST, PUT, PATCH or DELETE)' });
+    }
+    if (e.minInterval !== undefined && e.maxInterval !== undefined && e.minInterval > e.maxInterval) {
+      ctx.addIssue({ code: 'custom', path: ['minInterval'], message: `minInterval ${formatDuration(e.minInterval)} is above maxInterval ${formatDuration(e.maxInterval)}` });
+    }
+    if (e.schedule.kind === 'every') {
+      if (e.minInterval !== undefined && e.schedule.everyMs < e.minInterval) {
+        ctx.addIssue({ code: 'custom', path: ['schedule', 'every'], message: `every ${formatDuration(e.schedule.everyMs)} is below minInterval ${formatDuration(e.minInterval)}` });
+      }
+      if (e.maxInterval !== undefined && e.schedule.everyMs > e.maxInterval) {
+        ctx.addIssue({ code: 'custom', path: ['schedule', 'every'], message: `every ${formatDuration(e.schedule.everyMs)} is above maxInterval ${formatDuration(e.maxInterval)}` });
+      }
+    }
+  });
+
+export type EndpointInput = z.output<typeof endpointInputSchema>;
+
+/** Normalises validated input into the stored spec. Pure. */
+export function toEndpointSpec(input: EndpointInput): EndpointSpec {
+  const spec: EndpointSpec = {
+    url: input.url,
+    method: input.method,
+    headers: input.headers,
+    schedule: input.schedule,
+    jitter: input.jitter,
+    timeoutMs: input.timeout,
+    catchUp: input.catchUp,
+  };
+  if (input.body !== undefined) spec.body = input.body;
+  if (input.minInterval !== undefined) spec.minIntervalMs = input.minInterval;
+  if (input.maxInterval !== undefined) spec.maxIntervalMs = input.maxInterval;
+  return spec;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+export function describeSchedule(schedule: Schedule): string {
+  return schedule.kind === 'every' ? `every ${formatDuration(schedule.everyMs)}` : `cron "${schedule.cron}" (${schedule.timezone})`;
+}

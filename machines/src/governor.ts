@@ -1,0 +1,215 @@
+import { Cron } from 'croner';
+import { formatDuration } from './duration.ts';
+import { describeSchedule, type EndpointSpec } from './endpoint-spec.ts';
+
+export const HINT_KINDS = ['interval', 'run_at', 'pause_until'] as const;
+export type HintKind = (typeof HINT_KINDS)[number];
+
+/** A short-lived scheduling hint written by the planner or a person. */
+export interface Hint {
+  id: string;
+  kind: HintKind;
+  /** For `interval`. */
+  intervalMs?: number;
+  /** For `run_at` (the one-shot time) and `pause_until` (the end of the pause). */
+  at?: Date;
+  reason: string;
+  source: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface UserPause {
+  reason: string;
+  until: Date | null;
+}
+
+export interface PlanInput {
+  spec: EndpointSpec;
+  now: Date;
+  /** The slot just run or skipped; null when the endpoint has never run. */
+  previousSlot: Date | null;
+  /** When the run of `previousSlot` started; null if it was skipped or never ran. */
+  previousRunStartedAt?: Date | null;
+  consecutiveFailures: number;
+  hints: readonly Hint[];
+  userPause?: UserPause | null;
+  /** Source of randomness for jitter, in [0, 1). Injected so the governor stays pure. */
+  random: () => number;
+}
+
+export type PlanSource = 'baseline' | 'first_run' | 'backoff' | 'catch_up' | 'hint_interval' | 'hint_run_at';
+
+export type Plan =
+  | { kind: 'run'; at: Date; reason: string; source: PlanSource }
+  | { kind: 'pause'; until: Date | null; reason: string; source: 'user' | 'hint_pause' };
+
+/** Default ceiling for failure backoff when the endpoint sets no maxInterval. */
+export const DEFAULT_BACKOFF_CAP_MS = 15 * 60_000;
+const MAX_BACKOFF_EXPONENT = 20;
+
+const cronCache = new Map<string, Cron>();
+function cronOf(pattern: string, timezone: string): Cron {
+  const key = `${timezone}\u0000${pattern}`;
+  let cron = cronCache.get(key);
+  if (!cron) {
+    if (cronCache.size >= 1_000) cronCache.clear();
+    cron = new Cron(pattern, { timezone, paused: true });
+    cronCache.set(key, cron);
+  }
+  return cron;
+}
+
+/** The first baseline slot strictly after `after`. Pure. */
+export function nextBaselineSlot(spec: EndpointSpec, after: Date): Date {
+  if (spec.schedule.kind === 'every') return new Date(after.getTime() + spec.schedule.everyMs);
+  const next = cronOf(spec.schedule.cron, spec.schedule.timezone).nextRun(after);
+  if (!next) throw new Error(`cron "${spec.schedule.cron}" has no run after ${after.toISOString()}`);
+  return next;
+}
+
+function clamp(ms: number, spec: EndpointSpec): { ms: number; note: string } {
+  if (spec.minIntervalMs !== undefined && ms < spec.minIntervalMs) {
+    return { ms: spec.minIntervalMs, note: `; clamped to min interval ${formatDuration(spec.minIntervalMs)}` };
+  }
+  if (spec.maxIntervalMs !== undefined && ms > spec.maxIntervalMs) {
+    return { ms: spec.maxIntervalMs, note: `; clamped to max interval ${formatDuration(spec.maxIntervalMs)}` };
+  }
+  return { ms, note: '' };
+}
+
+function latest(hints: readonly Hint[], kind: HintKind): Hint | undefined {
+  let found: Hint | undefined;
+  for (const hint of hints) {
+    if (hint.kind === kind && (!found || hint.createdAt > found.createdAt)) found = hint;
+  }
+  return found;
+}
+
+/**
+ * Decides when an endpoint runs next and why: baseline schedule, failure backoff, hints
+ * (interval, one-shot time, pause-until), clamps, catch-up of missed slots and jitter.
+ * Pure; executes nothing, reads no clock (`now` and `random` are inputs).
+ */
+export function planNextRun(input: PlanInput): Plan {
+  const { spec, now, previousSlot } = input;
+  if (input.userPause && (input.userPause.until === null || input.userPause.until > now)) {
+    return { kind: 'pause', until: input.userPause.until, reason: `paused by a person: ${input.userPause.reason}`, source: 'user' };
+  }
+  const hints = input.hints.filter((hint) => hint.expiresAt > now);
+  const anchor = previousSlot ?? now;
+
+  const pauseHint = latest(hints, 'pause_until');
+  if (pauseHint?.at && pauseHint.at > now) {
+    const ceiling = spec.maxIntervalMs === undefined ? undefined : new Date(anchor.getTime() + spec.maxIntervalMs);
+    if (!ceiling || pauseHint.at <= ceiling) {
+      return { kind: 'pause', until: pauseHint.at, reason: `hint (${pauseHint.source}): pause until ${pauseHint.at.toISOString()}: ${pauseHint.reason}`, source: 'hint_pause' };
+    }
+    if (ceiling > now) {
+      return { kind: 'pause', until: ceiling, reason: `hint (${pauseHint.source}): pause until ${pauseHint.at.toISOString()}: ${pauseHint.reason}; clamped to max interval ${formatDuration(spec.maxIntervalMs!)}`, source: 'hint_pause' };
+    }
+  }
+
+  let plan = baseOrIntervalHint(input, hints, anchor);
+  plan = applyRunAtHint(plan, input, hints);
+  plan = catchUp(plan, input, anchor);
+  return withJitter(plan, input);
+}
+
+type RunPlan = Extract<Plan, { kind: 'run' }>;
+
+function baseOrIntervalHint(input: PlanInput, hints: readonly Hint[], anchor: Date): RunPlan {
+  const { spec, now, previousSlot } = input;
+  const intervalHint = latest(hints, 'interval');
+  if (intervalHint?.intervalMs !== undefined) {
+    const { ms, note } = clamp(intervalHint.intervalMs, spec);
+    return {
+      kind: 'run',
+      at: new Date(anchor.getTime() + ms),
+      reason: `hint (${intervalHint.source}): every ${formatDuration(ms)} until ${intervalHint.expiresAt.toISOString()}: ${intervalHint.reason}${note}`,
+      source: 'hint_interval',
+    };
+  }
+  if (previousSlot === null && spec.schedule.kind === 'every') {
+    return { kind: 'run', at: now, reason: `first run of ${describeSchedule(spec.schedule)}`, source: 'first_run' };
+  }
+  const baseline = nextBaselineSlot(spec, anchor);
+  if (input.consecutiveFailures <= 0) {
+    return { kind: 'run', at: baseline, reason: `baseline ${describeSchedule(spec.schedule)}`, source: 'baseline' };
+  }
+  const gap = baseline.getTime() - anchor.getTime();
+  const cap = spec.maxIntervalMs ?? Math.max(gap, DEFAULT_BACKOFF_CAP_MS);
+  const delay = Math.min(gap * 2 ** Math.min(input.consecutiveFailures, MAX_BACKOFF_EXPONENT), cap);
+  if (delay <= gap) {
+    return { kind: 'run', at: baseline, reason: `baseline ${describeSchedule(spec.schedule)} (backoff capped at ${formatDuration(cap)})`, source: 'baseline' };
+  }
+  const earliest = new Date(anchor.getTime() + delay);
+  const at = spec.schedule.kind === 'every' ? earliest : nextBaselineSlot(spec, new Date(earliest.getTime() - 1));
+  const failures = input.consecutiveFailures === 1 ? '1 consecutive failure' : `${input.consecutiveFailures} consecutive failures`;
+  return { kind: 'run', at, reason: `backoff after ${failures}: waiting ${formatDuration(at.getTime() - anchor.getTime())} (cap ${formatDuration(cap)})`, source: 'backoff' };
+}
+
+function applyRunAtHint(plan: RunPlan, input: PlanInput, hints: readonly Hint[]): RunPlan {
+  const { spec, previousSlot } = input;
+  let chosen: Hint | undefined;
+  for (const hint of hints) {
+    if (hint.kind !== 'run_at' || !hint.at) continue;
+    if (previousSlot && hint.at <= previousSlot) continue; // already honoured by the slot just run
+    if (!chosen || hint.at < chosen.at!) chosen = hint;
+  }
+  if (!chosen?.at || chosen.at >= plan.at) return plan;
+  let at = chosen.at;
+  let note = '';
+  if (previousSlot && spec.minIntervalMs !== undefined && at.getTime() < previousSlot.getTime() + spec.minIntervalMs) {
+    at = new Date(previousSlot.getTime() + spec.minIntervalMs);
+    note = `; clamped to min interval ${formatDuration(spec.minIntervalMs)}`;
+  }
+  if (at >= plan.at) return plan;
+  return { kind: 'run', at, reason: `hint (${chosen.source}): run once at ${chosen.at.toISOString()}: ${chosen.reason}${note}`, source: 'hint_run_at' };
+}
+
+function catchUp(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
+  const { spec, now } = input;
+  if (plan.at >= now) return plan;
+  if (plan.source !== 'baseline' && plan.source !== 'backoff') return { ...plan, at: now };
+  const { count: missed, last } = missedSlots(spec, plan.at, now);
+  const slots = missed === 1 ? '1 missed slot' : `${missed} missed slots`;
+  // A slot that fell due before the previous run started was covered by that run (it was the catch-up).
+  const uncovered = !input.previousRunStartedAt || last > input.previousRunStartedAt;
+  if (spec.catchUp === 'once' && uncovered) {
+    return { kind: 'run', at: now, reason: `catch-up: running once now for ${slots} since ${plan.at.toISOString()}`, source: 'catch_up' };
+  }
+  let next: Date;
+  if (spec.schedule.kind === 'every') {
+    const every = spec.schedule.everyMs;
+    const steps = Math.floor((now.getTime() - anchor.getTime()) / every) + 1;
+    next = new Date(anchor.getTime() + steps * every);
+  } else {
+    next = nextBaselineSlot(spec, now);
+  }
+  return { kind: 'run', at: next, reason: `catch-up: skipped ${slots}; baseline ${describeSchedule(spec.schedule)}`, source: 'catch_up' };
+}
+
+function missedSlots(spec: EndpointSpec, firstMissed: Date, now: Date): { count: number; last: Date } {
+  if (spec.schedule.kind === 'every') {
+    const every = spec.schedule.everyMs;
+    const count = Math.ceil((now.getTime() - firstMissed.getTime()) / every);
+    return { count, last: new Date(firstMissed.getTime() + (count - 1) * every) };
+  }
+  let count = 0;
+  let last = firstMissed;
+  for (let slot: Date = firstMissed; slot < now && count < 1_000; slot = nextBaselineSlot(spec, slot)) {
+    count++;
+    last = slot;
+  }
+  return { count, last };
+}
+
+function withJitter(plan: RunPlan, input: PlanInput): RunPlan {
+  const { spec } = input;
+  if (spec.jitter <= 0 || (plan.source !== 'baseline' && plan.source !== 'backoff' && plan.source !== 'catch_up')) return plan;
+  const gap = spec.schedule.kind === 'every' ? spec.schedule.everyMs : nextBaselineSlot(spec, plan.at).getTime() - plan.at.getTime();
+  const delay = Math.floor(input.random() * spec.jitter * gap);
+  if (delay <= 0) return plan;
+  return { ...plan, at: new Date(plan.at.getTime() + delay), reason: `${plan.reason} + jitter ${formatDuration(delay)}` };
+}

@@ -1,0 +1,6 @@
+export * from './duration.ts';
+export * from './endpoint-spec.ts';
+export * from './governor.ts';
+export * from './endpoint-machine.ts';
+export * from './snapshot.ts';
+export * from './planning.ts';

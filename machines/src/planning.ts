@@ -1,0 +1,42 @@
+import { step, type EndpointSnapshot, type TransitionRecord } from './endpoint-machine.ts';
+import type { EndpointSpec } from './endpoint-spec.ts';
+import { planNextRun, type Hint, type Plan, type UserPause } from './governor.ts';
+
+export interface PlanningInput {
+  spec: EndpointSpec;
+  now: Date;
+  hints: readonly Hint[];
+  userPause?: UserPause | null;
+  previousRunStartedAt?: Date | null;
+  random: () => number;
+}
+
+export interface Settled {
+  snapshot: EndpointSnapshot;
+  record: TransitionRecord & { reason: string; nextRunAt: string | null };
+  plan: Plan;
+}
+
+/**
+ * Runs the governor for a machine in `planning` and leaves it `idle` (next run chosen) or `paused`.
+ * Pure; executes nothing.
+ */
+export function settlePlanning(snapshot: EndpointSnapshot, input: PlanningInput): Settled {
+  const { context } = snapshot;
+  const plan = planNextRun({
+    spec: input.spec,
+    now: input.now,
+    previousSlot: context.lastSlot ? new Date(context.lastSlot) : null,
+    previousRunStartedAt: input.previousRunStartedAt ?? null,
+    consecutiveFailures: context.consecutiveFailures,
+    hints: input.hints,
+    userPause: input.userPause ?? null,
+    random: input.random,
+  });
+  const event =
+    plan.kind === 'run'
+      ? ({ type: 'PLANNED', at: plan.at.toISOString(), reason: plan.reason, source: plan.source } as const)
+      : ({ type: 'PAUSED', until: plan.until?.toISOString() ?? null, reason: plan.reason, source: plan.source } as const);
+  const next = step(snapshot, event, input.now);
+  return { snapshot: next.snapshot, plan, record: { ...next.record, reason: plan.reason, nextRunAt: next.snapshot.context.nextRunAt } };
+}

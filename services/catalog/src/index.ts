@@ -1,0 +1,3 @@
+export * from './apply-jobs.ts';
+export * from './machine-writes.ts';
+export { setPause, EndpointNotFoundError } from './pause.ts';

@@ -1,0 +1,42 @@
+import type { MachineWrite, TransitionRow } from '@tickwise/db';
+import { persistSnapshot, settlePlanning, step, stateOf, type EndpointEvent, type EndpointSnapshot, type EndpointSpec, type Hint, type TransitionRecord, type UserPause } from '@tickwise/machines';
+
+export interface ReplanInput {
+  id: string;
+  version: number;
+  spec: EndpointSpec;
+  hints: readonly Hint[];
+  userPause: UserPause | null;
+  now: Date;
+  random: () => number;
+}
+
+/**
+ * Moves a machine through `event` (if any) and planning, and returns the write that persists it.
+ * Pure; executes nothing.
+ */
+export function planWrite(snapshot: EndpointSnapshot, event: EndpointEvent | null, input: ReplanInput, earlier: TransitionRecord[] = []): MachineWrite {
+  const transitions: TransitionRow[] = [...earlier];
+  let current = snapshot;
+  if (event) {
+    const moved = step(current, event, input.now);
+    transitions.push(moved.record);
+    current = moved.snapshot;
+  }
+  const settled = settlePlanning(current, input);
+  transitions.push(settled.record);
+  return {
+    id: input.id,
+    expectedVersion: input.version,
+    state: stateOf(settled.snapshot),
+    snapshot: persistSnapshot(settled.snapshot),
+    nextRunAt: settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until,
+    reason: settled.plan.reason,
+    claimedSlot: null,
+    transitions,
+  };
+}
+
+export function userPauseOf(row: { pausedReason: string | null; pausedUntil: Date | null }): UserPause | null {
+  return row.pausedReason === null ? null : { reason: row.pausedReason, until: row.pausedUntil };
+}

@@ -1,0 +1,4 @@
+export * from './config.ts';
+export * from './dispatcher.ts';
+export * from './log.ts';
+export * from './scheduler-node.ts';

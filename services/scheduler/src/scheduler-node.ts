@@ -1,0 +1,409 @@
+import { activeHints, BUCKET_COUNT, claimDue, commitMachines, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
+import { persistSnapshot, restoreSnapshot, settlePlanning, stateOf, step, type EndpointEvent, type EndpointSnapshot, type Hint, type UserPause } from '@tickwise/machines';
+import type { SchedulerConfig } from './config.ts';
+import { Dispatcher, type DispatchResult } from './dispatcher.ts';
+import type { Logger } from './log.ts';
+import { BatchWriter } from './writer.ts';
+
+/** A machine this node holds a lease on, from claim until its commit lands. */
+interface Held {
+  row: EndpointRow;
+  snapshot: EndpointSnapshot;
+  /** The version in the database; every write is guarded by it. */
+  version: number;
+  slot: Date;
+  hints: Hint[];
+  transitions: TransitionRow[];
+  timer?: NodeJS.Timeout;
+  inFlight?: Promise<void>;
+}
+
+export interface SchedulerStats {
+  claimed: number;
+  takenOver: number;
+  dispatched: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  released: number;
+  leasesLost: number;
+  held: number;
+}
+
+export interface SchedulerNodeOptions {
+  pool: Pool;
+  connectionString: string;
+  config: SchedulerConfig;
+  log: Logger;
+}
+
+/**
+ * One scheduler node: sleeps until the next due time or a wake-up, claims a little ahead, dispatches
+ * each slot exactly on time (never early), records the run and plans the next one through the
+ * endpoint machine, renews its leases, takes over machines of dead peers and hands its leases back
+ * on shutdown.
+ */
+export class SchedulerNode {
+  private readonly pool: Pool;
+  private readonly config: SchedulerConfig;
+  private readonly log: Logger;
+  private readonly writer: BatchWriter;
+  private readonly dispatcher = new Dispatcher();
+  private readonly shutdown = new AbortController();
+  private readonly held = new Map<string, Held>();
+  private readonly stats: Omit<SchedulerStats, 'held'> = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, released: 0, leasesLost: 0 };
+  private listener: Listener | undefined;
+  private loop: Promise<void> | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private sleepingUntil = Infinity;
+  private bucketOffset: number;
+
+  constructor(private readonly options: SchedulerNodeOptions) {
+    this.pool = options.pool;
+    this.config = options.config;
+    this.log = options.log;
+    this.writer = new BatchWriter(this.pool, this.config.workerId, this.log);
+    this.bucketOffset = [...this.config.workerId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % BUCKET_COUNT;
+  }
+
+  get workerId(): string {
+    return this.config.workerId;
+  }
+
+  getStats(): SchedulerStats {
+    return { ...this.stats, held: this.held.size };
+  }
+
+  start(): void {
+    if (this.loop) throw new Error('scheduler node already started');
+    this.listener = startListener({
+      connectionString: this.options.connectionString,
+      channels: [WAKE_CHANNEL],
+      onNotify: () => this.wake(),
+      onStatus: (status, error) => {
+        const fields = { status, ...(error ? { error: error.message } : {}) };
+        if (status === 'unsupported') this.log.warn(`LISTEN unsupported; polling every ${this.config.pollIntervalMs}ms`, fields);
+        else this.log.debug('listener', fields);
+      },
+    });
+    this.every(Math.max(100, Math.floor(this.config.leaseMs / 3)), () => this.renew());
+    this.every(Math.max(100, Math.floor(this.config.leaseMs / 4)), () => this.takeOver());
+    if (this.config.prune) this.every(10 * 60_000, () => this.pruneOld());
+    this.loop = this.claimLoop();
+  }
+
+  /** Stops claiming, lets runs in flight finish within the grace period, aborts the rest and hands every lease back. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    for (const timer of this.timers) clearInterval(timer);
+    const waiting = [...this.held.values()].filter((held) => held.timer !== undefined && held.inFlight === undefined);
+    await Promise.all(waiting.map((held) => this.release(held, 'node shutting down before the slot')));
+    const inFlight = [...this.held.values()].flatMap((held) => (held.inFlight ? [held.inFlight] : []));
+    if (inFlight.length > 0) {
+      const graceOver = new Promise((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
+      await Promise.race([Promise.all(inFlight), graceOver]);
+      this.shutdown.abort();
+      await Promise.all(inFlight);
+    }
+    await this.writer.drain();
+    this.writer.close();
+    await this.listener?.close();
+    await this.dispatcher.close();
+    this.log.info('scheduler node stopped', { worker: this.workerId, ...this.getStats() });
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.stopping) return;
+      busy = true;
+      task()
+        .catch((error: Error) => this.logDbError('periodic task failed', error))
+        .finally(() => (busy = false));
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Sleeps until `until` or a wake-up, whichever comes first. */
+  private async sleep(until: number): Promise<void> {
+    const ms = until - Date.now();
+    if (ms <= 0 || this.stopping) return;
+    this.sleepingUntil = until;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+    this.sleepingUntil = Infinity;
+  }
+
+  private rotatedBuckets(): number[] {
+    this.bucketOffset = (this.bucketOffset + 1) % BUCKET_COUNT;
+    return Array.from({ length: BUCKET_COUNT }, (_, index) => (index + this.bucketOffset) % BUCKET_COUNT);
+  }
+
+  private async claimLoop(): Promise<void> {
+    let backoff = 100;
+    while (!this.stopping) {
+      try {
+        const room = this.config.maxInFlight - this.held.size;
+        if (room <= 0) {
+          await this.sleep(Date.now() + this.config.pollIntervalMs);
+          continue;
+        }
+        const limit = Math.min(this.config.claimBatch, room);
+        const buckets = this.rotatedBuckets();
+        const rows = await claimDue(this.pool, { worker: this.workerId, limit, leaseMs: this.config.leaseMs, horizon: new Date(Date.now() + this.config.claimAheadMs), buckets });
+        if (rows.length > 0) await this.accept(rows, 'claimed');
+        backoff = 100;
+        if (rows.length === limit || this.stopping) continue;
+        const next = await nextDueAt(this.pool, buckets);
+        const wakeAt = Math.min(Date.now() + this.config.pollIntervalMs, next ? next.getTime() - this.config.claimAheadMs : Infinity);
+        await this.sleep(wakeAt);
+      } catch (error) {
+        this.logDbError('claim failed', error as Error);
+        await this.sleep(Date.now() + backoff);
+        backoff = Math.min(5_000, backoff * 2);
+      }
+    }
+  }
+
+  private async takeOver(): Promise<void> {
+    const room = this.config.maxInFlight - this.held.size;
+    if (room <= 0) return;
+    const rows = await takeOverExpired(this.pool, this.workerId, Math.min(room, this.config.claimBatch), this.config.leaseMs);
+    if (rows.length === 0) return;
+    this.log.info('took over expired leases', { count: rows.length, from: [...new Set(rows.map((row) => row.leaseOwner))] });
+    await this.accept(rows, 'takeover');
+  }
+
+  private async accept(rows: EndpointRow[], how: 'claimed' | 'takeover'): Promise<void> {
+    const hints = await activeHints(this.pool, rows.map((row) => row.id));
+    const now = new Date();
+    for (const row of rows) {
+      try {
+        this.acceptOne(row, hints.get(row.id) ?? [], how, now);
+      } catch (error) {
+        // A machine we cannot move must not stop the node; its lease expires and a peer retries.
+        this.log.error('could not accept machine', { endpoint: row.id, state: row.state, error: (error as Error).message });
+      }
+    }
+  }
+
+  private acceptOne(row: EndpointRow, hints: Hint[], how: 'claimed' | 'takeover', now: Date): void {
+    const transitions: TransitionRow[] = [];
+    let snapshot: EndpointSnapshot;
+    if (how === 'takeover') {
+      this.stats.takenOver++;
+      const restored = restoreSnapshot(row.snapshot, row).snapshot;
+      const moved = step(restored, { type: 'TAKE_OVER', attempt: row.attempt }, now);
+      transitions.push({ ...moved.record, reason: `lease of ${row.leaseOwner ?? 'a node'} expired; attempt ${row.attempt}` });
+      snapshot = moved.snapshot;
+    } else if (row.state === 'paused') {
+      this.stats.claimed++;
+      const restored = restoreSnapshot(row.snapshot, row).snapshot;
+      this.holdAndPlan(row, restored, { type: 'RESUME' }, hints, transitions, now, null);
+      return;
+    } else {
+      this.stats.claimed++;
+      // The claim statement moved the row idle → due; replay CLAIM on the machine so it, not SQL, judges the move.
+      const before = restoreSnapshot({ ...(row.snapshot as object), value: 'idle' }, { ...row, state: 'idle' }).snapshot;
+      const moved = step(before, { type: 'CLAIM', slot: row.claimedSlot!.toISOString() }, now);
+      transitions.push(moved.record);
+      snapshot = moved.snapshot;
+    }
+    const slot = new Date(snapshot.context.slot ?? row.claimedSlot!.toISOString());
+    const userPause = pauseOf(row, now);
+    if (how === 'claimed' && (userPause || (row.spec.catchUp === 'skip' && now.getTime() - slot.getTime() > this.config.catchUpGraceMs))) {
+      this.stats.skipped++;
+      this.holdAndPlan(row, snapshot, { type: 'SKIP' }, hints, transitions, now, null);
+      return;
+    }
+    const held: Held = { row, snapshot, version: row.version, slot, hints, transitions };
+    this.held.set(row.id, held);
+    this.armDispatch(held);
+  }
+
+  /** Dispatches at the slot, never before it: timers may fire early by a millisecond, so re-check. */
+  private armDispatch(held: Held): void {
+    const wait = held.slot.getTime() - Date.now();
+    if (wait <= 0) {
+      held.timer = undefined;
+      held.inFlight = this.run(held);
+      return;
+    }
+    held.timer = setTimeout(() => this.armDispatch(held), wait);
+  }
+
+  private async run(held: Held): Promise<void> {
+    const { row } = held;
+    const startedAt = new Date();
+    const dispatched = step(held.snapshot, { type: 'DISPATCH' }, startedAt);
+    held.transitions.push(dispatched.record);
+    this.writer.markRunning(row.id, held.version);
+    this.stats.dispatched++;
+    const runId = newId();
+    const attempt = dispatched.snapshot.context.attempt;
+    const result = await this.dispatcher.call(
+      {
+        url: row.spec.url,
+        method: row.spec.method,
+        body: row.spec.body,
+        timeoutMs: row.spec.timeoutMs,
+        headers: {
+          ...row.spec.headers,
+          'x-tickwise-endpoint': row.id,
+          'x-tickwise-run': runId,
+          'x-tickwise-scheduled-at': held.slot.toISOString(),
+          'idempotency-key': `${row.id}:${held.slot.getTime()}`,
+        },
+      },
+      this.shutdown.signal,
+    );
+    const finishedAt = new Date();
+    const record = runRecord(runId, row, held.slot, attempt, this.workerId, startedAt, finishedAt, result, dispatched.snapshot.context.source);
+    if (result.errorKind === 'aborted') {
+      // Shut down mid-call: record the attempt and hand the slot back so a peer runs it again (same key).
+      held.snapshot = dispatched.snapshot;
+      await this.release(held, 'node shut down during the call', record);
+      return;
+    }
+    result.ok ? this.stats.succeeded++ : this.stats.failed++;
+    const finished = step(dispatched.snapshot, { type: 'FINISH', outcome: result.ok ? 'succeeded' : 'failed' }, finishedAt);
+    held.transitions.push({ ...finished.record, runId, reason: result.ok ? `HTTP ${result.httpStatus}` : (result.errorMessage ?? result.errorKind) });
+    this.planAndCommit(held, finished.snapshot, record, finishedAt, startedAt);
+  }
+
+  /** Holds a machine only long enough to plan it and write it (no run). */
+  private holdAndPlan(row: EndpointRow, snapshot: EndpointSnapshot, event: EndpointEvent, hints: Hint[], transitions: TransitionRow[], now: Date, record: RunRecord | null): void {
+    const moved = step(snapshot, event, now);
+    transitions.push(moved.record);
+    const held: Held = { row, snapshot: moved.snapshot, version: row.version, slot: row.claimedSlot ?? now, hints, transitions };
+    this.held.set(row.id, held);
+    this.planAndCommit(held, moved.snapshot, record, now, null);
+  }
+
+  private planAndCommit(held: Held, planning: EndpointSnapshot, record: RunRecord | null, now: Date, startedAt: Date | null): void {
+    const settled = settlePlanning(planning, { spec: held.row.spec, now, hints: held.hints, userPause: pauseOf(held.row, now), previousRunStartedAt: startedAt, random: Math.random });
+    held.transitions.push(settled.record);
+    const write = this.writeOf(held, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
+    void this.commit(held, record, write);
+    if (settled.plan.kind === 'run' && settled.plan.at.getTime() - this.config.claimAheadMs < this.sleepingUntil) this.wake();
+  }
+
+  private writeOf(held: Held, snapshot: EndpointSnapshot, nextRunAt: Date | null, reason: string): MachineWrite {
+    return {
+      id: held.row.id,
+      expectedVersion: held.version,
+      state: stateOf(snapshot),
+      snapshot: persistSnapshot(snapshot),
+      nextRunAt,
+      reason,
+      claimedSlot: null,
+      transitions: held.transitions.slice(-20),
+    };
+  }
+
+  private async commit(held: Held, record: RunRecord | null, write: MachineWrite): Promise<void> {
+    try {
+      const committed = await this.writer.commit(record, write);
+      if (!committed) {
+        this.stats.leasesLost++;
+        this.log.warn('lease lost before the write; a peer owns the machine now', { endpoint: held.row.id, slot: held.slot.toISOString() });
+        return;
+      }
+      // A person paused the machine while we held it: re-plan it now that it is free.
+      if (committed.pause && write.state === 'idle' && !this.stopping) {
+        const snapshot = restoreSnapshot(write.snapshot, { state: 'idle', nextRunAt: write.nextRunAt }).snapshot;
+        const now = new Date();
+        const replanned = step(snapshot, { type: 'REPLAN', reason: 'paused by a person' }, now);
+        const settled = settlePlanning(replanned.snapshot, { spec: held.row.spec, now, hints: held.hints, userPause: committed.pause, random: Math.random });
+        const again = this.writeOf({ ...held, version: committed.version, transitions: [replanned.record, settled.record] }, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
+        await commitMachines(this.pool, null, [], [again]);
+      }
+    } catch (error) {
+      this.log.error('write failed', { endpoint: held.row.id, error: (error as Error).message });
+    } finally {
+      this.held.delete(held.row.id);
+      if (this.held.size === this.config.maxInFlight - 1) this.wake();
+    }
+  }
+
+  private async release(held: Held, reason: string, record: RunRecord | null = null): Promise<void> {
+    clearTimeout(held.timer);
+    const now = new Date();
+    const released = step(held.snapshot, { type: 'RELEASE' }, now);
+    held.transitions.push({ ...released.record, reason });
+    this.stats.released++;
+    await this.commit(held, record, this.writeOf(held, released.snapshot, held.slot, `released: ${reason}`));
+  }
+
+  private async renew(): Promise<void> {
+    const ids = [...this.held.keys()];
+    if (ids.length === 0) return;
+    const kept = await renewLeases(this.pool, this.workerId, ids, this.config.leaseMs);
+    for (const id of ids) {
+      const held = this.held.get(id);
+      if (!held || kept.has(id)) continue;
+      // Someone else holds it now; a commit from us would be refused anyway.
+      if (held.timer && !held.inFlight) {
+        clearTimeout(held.timer);
+        this.held.delete(id);
+        this.stats.leasesLost++;
+        this.log.warn('lease lost while waiting for the slot', { endpoint: id });
+      }
+    }
+  }
+
+  private async pruneOld(): Promise<void> {
+    const before = new Date(Date.now() - this.config.runRetentionMs);
+    for (let round = 0; round < 20; round++) {
+      const deleted = await prune(this.pool, before, 5_000);
+      if (deleted.runs + deleted.transitions + deleted.hints < 5_000) return;
+    }
+  }
+
+  private logDbError(message: string, error: Error): void {
+    if (isConnectionError(error)) this.log.warn(`${message}: database unreachable, retrying`, { error: error.message });
+    else this.log.error(message, { error: error.message, stack: error.stack });
+  }
+}
+
+function pauseOf(row: EndpointRow, now: Date): UserPause | null {
+  if (row.pausedReason === null) return null;
+  if (row.pausedUntil && row.pausedUntil <= now) return null;
+  return { reason: row.pausedReason, until: row.pausedUntil };
+}
+
+function runRecord(id: string, row: EndpointRow, slot: Date, attempt: number, worker: string, startedAt: Date, finishedAt: Date, result: DispatchResult, source: string | null): RunRecord {
+  return {
+    id,
+    endpointId: row.id,
+    jobId: row.jobId,
+    slot,
+    attempt,
+    worker,
+    status: result.ok ? 'succeeded' : 'failed',
+    httpStatus: result.httpStatus,
+    durationMs: result.durationMs,
+    startedAt,
+    finishedAt,
+    errorKind: result.errorKind,
+    errorMessage: result.errorMessage,
+    responseBody: result.body,
+    responseTruncated: result.truncated,
+    plannedSource: source,
+  };
+}
