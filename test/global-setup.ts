@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { createPool, migrate, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
+import { freePort } from './support/ports.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A database the tests may CREATE DATABASE from. */
+    adminUrl: string;
+    /** Migrated once; every test file clones it. */
+    templateDatabase: string;
+    /** Prefix of every database the tests create, for the clean-up and the leak check. */
+    databasePrefix: string;
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * Integration tests run against a real PostgreSQL: DATABASE_URL when set (CI starts a cluster),
+ * otherwise the embedded PostgreSQL 15. testcontainers is not used: there is no Docker engine on
+ * these machines (see README).
+ */
+export default async function setup(project: TestProject) {
+  let server: EmbeddedServer | undefined;
+  let dataDir: string | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    dataDir = mkdtempSync(join(tmpdir(), 'tickwise-test-pg-'));
+    server = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    adminUrl = server.urlFor('postgres');
+    console.log(`[tests] DATABASE_URL is not set: using embedded PostgreSQL 15 on port ${server.port}`);
+  } else {
+    console.log('[tests] using the PostgreSQL at DATABASE_URL');
+  }
+  const prefix = `tickwise_test_${process.pid}_`;
+  const template = `${prefix}template`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${template}`);
+  const pool = createPool({ connectionString: withDatabase(adminUrl, template), max: 2 });
+  await migrate(pool);
+  await pool.end();
+  project.provide('adminUrl', adminUrl);
+  project.provide('templateDatabase', template);
+  project.provide('databasePrefix', prefix);
+
+  return async () => {
+    // Leak check: a test that left a connection open to one of its databases is a bug.
+    const { rows } = await admin.query<{ datname: string; application_name: string; count: string }>(
+      `SELECT datname, application_name, count(*) FROM pg_stat_activity
+        WHERE datname LIKE $1 AND pid <> pg_backend_pid() GROUP BY 1, 2`,
+      [`${prefix}%`],
+    );
+    const { rows: databases } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
+    for (const { datname } of databases) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    await admin.end();
+    await server?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (rows.length > 0) {
+      throw new Error(`leak check: connections still open after the tests: ${rows.map((row) => `${row.datname}/${row.application_name || '?'} ×${row.count}`).join(', ')}`);
+    }
+  };
+}

@@ -1,0 +1,31 @@
+import { applyJobs, type ApplyChange } from '@tickwise/catalog';
+import { endpointInputSchema } from '@tickwise/machines';
+import { resolveSchedulerConfig, SchedulerNode, type Logger, type SchedulerConfig } from '@tickwise/scheduler';
+import type { TestDatabase } from './database.ts';
+
+/** Collects log lines so a test can assert on them (and print them when it fails). */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string, fields?: Record<string, unknown>) => lines.push(`${level} ${message} ${fields ? JSON.stringify(fields) : ''}`);
+  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+/** A scheduler node on the test database, tuned for tests (short lease, fast polling). */
+export function startNode(db: TestDatabase, overrides: Partial<SchedulerConfig> = {}) {
+  const log = memoryLogger();
+  const config = resolveSchedulerConfig({ leaseMs: 3_000, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, ...overrides });
+  const node = new SchedulerNode({ pool: db.pool, connectionString: db.url, config, log });
+  node.start();
+  return { node, log, config };
+}
+
+/** Applies one job whose endpoints are given in the jobs-file form. */
+export function applyJob(db: TestDatabase, name: string, endpoints: Record<string, unknown>[], options: { synthetic?: boolean } = {}): Promise<ApplyChange[]> {
+  return applyJobs(db.pool, [{ name, synthetic: options.synthetic ?? false, endpoints: endpoints.map((endpoint) => endpointInputSchema.parse(endpoint)) }]);
+}
+
+export async function endpointId(db: TestDatabase, job: string, endpoint: string): Promise<string> {
+  const { rows } = await db.pool.query<{ id: string }>('SELECT e.id FROM endpoints e JOIN jobs j ON j.id = e.job_id WHERE j.name = $1 AND e.name = $2', [job, endpoint]);
+  if (!rows[0]) throw new Error(`no endpoint ${job}/${endpoint}`);
+  return rows[0].id;
+}

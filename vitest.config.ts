@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['machines/test/**/*.test.ts', 'cli/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'db/test/**/*.unit.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['db/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'cli/test/**/*.test.ts'],
+          exclude: ['**/*.unit.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          // Scheduler tests measure behaviour under real time; running files one at a time on a
+          // 2-core machine keeps one suite's load from starving another's leases.
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
