@@ -22,7 +22,7 @@ export interface EndpointContext {
 
 export type EndpointEvent =
   | { type: 'CLAIM'; slot: string }
-  | { type: 'TAKE_OVER'; attempt: number }
+  | { type: 'TAKE_OVER'; attempt: number; slot: string }
   | { type: 'DISPATCH' }
   | { type: 'FINISH'; outcome: RunOutcome }
   | { type: 'SKIP' }
@@ -64,7 +64,7 @@ export const endpointMachine = setup({
     due: {
       on: {
         DISPATCH: 'running',
-        TAKE_OVER: { target: 'due', reenter: true, actions: assign(({ event }) => ({ attempt: event.attempt })) },
+        TAKE_OVER: { target: 'due', reenter: true, actions: assign(({ event }) => ({ attempt: event.attempt, slot: event.slot })) },
         SKIP: { target: 'planning', actions: assign(({ context }) => ({ lastSlot: context.slot, slot: null })) },
         RELEASE: { target: 'idle', actions: assign({ slot: null }) },
       },
@@ -80,7 +80,7 @@ export const endpointMachine = setup({
             slot: null,
           })),
         },
-        TAKE_OVER: { target: 'due', actions: assign(({ event }) => ({ attempt: event.attempt })) },
+        TAKE_OVER: { target: 'due', actions: assign(({ event }) => ({ attempt: event.attempt, slot: event.slot })) },
         RELEASE: { target: 'idle', actions: assign({ slot: null }) },
       },
     },

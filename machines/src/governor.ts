@@ -31,6 +31,11 @@ export interface PlanInput {
   previousSlot: Date | null;
   /** When the run of `previousSlot` started; null if it was skipped or never ran. */
   previousRunStartedAt?: Date | null;
+  /**
+   * A slot at most this late is still run (late, at once); only older ones count as missed and
+   * follow the catch-up policy. Default 0.
+   */
+  lateToleranceMs?: number;
   consecutiveFailures: number;
   hints: readonly Hint[];
   userPause?: UserPause | null;
@@ -170,7 +175,7 @@ function applyRunAtHint(plan: RunPlan, input: PlanInput, hints: readonly Hint[])
 
 function catchUp(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
   const { spec, now } = input;
-  if (plan.at >= now) return plan;
+  if (plan.at.getTime() >= now.getTime() - (input.lateToleranceMs ?? 0)) return plan;
   if (plan.source !== 'baseline' && plan.source !== 'backoff') return { ...plan, at: now };
   const { count: missed, last } = missedSlots(spec, plan.at, now);
   const slots = missed === 1 ? '1 missed slot' : `${missed} missed slots`;

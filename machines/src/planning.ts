@@ -8,6 +8,7 @@ export interface PlanningInput {
   hints: readonly Hint[];
   userPause?: UserPause | null;
   previousRunStartedAt?: Date | null;
+  lateToleranceMs?: number;
   random: () => number;
 }
 
@@ -28,6 +29,7 @@ export function settlePlanning(snapshot: EndpointSnapshot, input: PlanningInput)
     now: input.now,
     previousSlot: context.lastSlot ? new Date(context.lastSlot) : null,
     previousRunStartedAt: input.previousRunStartedAt ?? null,
+    lateToleranceMs: input.lateToleranceMs ?? 0,
     consecutiveFailures: context.consecutiveFailures,
     hints: input.hints,
     userPause: input.userPause ?? null,

@@ -1,5 +1,6 @@
 import { activeHints, BUCKET_COUNT, claimDue, commitMachines, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
 import { persistSnapshot, restoreSnapshot, settlePlanning, stateOf, step, type EndpointEvent, type EndpointSnapshot, type Hint, type UserPause } from '@tickwise/machines';
+import { setMaxListeners } from 'node:events';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher, type DispatchResult } from './dispatcher.ts';
 import type { Logger } from './log.ts';
@@ -65,6 +66,8 @@ export class SchedulerNode {
     this.config = options.config;
     this.log = options.log;
     this.writer = new BatchWriter(this.pool, this.config.workerId, this.log);
+    // Every call in flight listens for the shutdown signal.
+    setMaxListeners(0, this.shutdown.signal);
     this.bucketOffset = [...this.config.workerId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % BUCKET_COUNT;
   }
 
@@ -208,7 +211,7 @@ export class SchedulerNode {
     if (how === 'takeover') {
       this.stats.takenOver++;
       const restored = restoreSnapshot(row.snapshot, row).snapshot;
-      const moved = step(restored, { type: 'TAKE_OVER', attempt: row.attempt }, now);
+      const moved = step(restored, { type: 'TAKE_OVER', attempt: row.attempt, slot: row.claimedSlot!.toISOString() }, now);
       transitions.push({ ...moved.record, reason: `lease of ${row.leaseOwner ?? 'a node'} expired; attempt ${row.attempt}` });
       snapshot = moved.snapshot;
     } else if (row.state === 'paused') {
@@ -224,7 +227,7 @@ export class SchedulerNode {
       transitions.push(moved.record);
       snapshot = moved.snapshot;
     }
-    const slot = new Date(snapshot.context.slot ?? row.claimedSlot!.toISOString());
+    const slot = new Date(snapshot.context.slot!);
     const userPause = pauseOf(row, now);
     if (how === 'claimed' && (userPause || (row.spec.catchUp === 'skip' && now.getTime() - slot.getTime() > this.config.catchUpGraceMs))) {
       this.stats.skipped++;
@@ -296,7 +299,7 @@ export class SchedulerNode {
   }
 
   private planAndCommit(held: Held, planning: EndpointSnapshot, record: RunRecord | null, now: Date, startedAt: Date | null): void {
-    const settled = settlePlanning(planning, { spec: held.row.spec, now, hints: held.hints, userPause: pauseOf(held.row, now), previousRunStartedAt: startedAt, random: Math.random });
+    const settled = settlePlanning(planning, { spec: held.row.spec, now, hints: held.hints, userPause: pauseOf(held.row, now), previousRunStartedAt: startedAt, lateToleranceMs: this.config.catchUpGraceMs, random: Math.random });
     held.transitions.push(settled.record);
     const write = this.writeOf(held, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
     void this.commit(held, record, write);
@@ -329,7 +332,7 @@ export class SchedulerNode {
         const snapshot = restoreSnapshot(write.snapshot, { state: 'idle', nextRunAt: write.nextRunAt }).snapshot;
         const now = new Date();
         const replanned = step(snapshot, { type: 'REPLAN', reason: 'paused by a person' }, now);
-        const settled = settlePlanning(replanned.snapshot, { spec: held.row.spec, now, hints: held.hints, userPause: committed.pause, random: Math.random });
+        const settled = settlePlanning(replanned.snapshot, { spec: held.row.spec, now, hints: held.hints, userPause: committed.pause, lateToleranceMs: this.config.catchUpGraceMs, random: Math.random });
         const again = this.writeOf({ ...held, version: committed.version, transitions: [replanned.record, settled.record] }, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
         await commitMachines(this.pool, null, [], [again]);
       }

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
+import { applyJob, endpointId, startNode } from '../../../test/support/scheduler.ts';
+import { sleep, waitFor } from '../../../test/support/wait.ts';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+describe('several scheduler nodes on one database', () => {
+  let db: TestDatabase;
+  let target: HttpTarget;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    target = await startHttpTarget();
+  });
+  afterAll(async () => {
+    await target.close();
+    await db.drop();
+  });
+
+  it('run every slot exactly once: none twice, none lost (counted at the target)', async () => {
+    const endpoints = Array.from({ length: 150 }, (_, i) => ({ name: `e${i}`, url: `${target.url}/e${i}`, schedule: { every: '250ms' } }));
+    await applyJob(db, 'fleet', endpoints);
+    const nodes = [startNode(db, { workerId: 'node-a' }), startNode(db, { workerId: 'node-b' }), startNode(db, { workerId: 'node-c' })];
+    await sleep(4_000);
+    await Promise.all(nodes.map(({ node }) => node.stop()));
+    const afterStop = target.calls.length;
+    await sleep(300);
+    expect(target.calls.length).toBe(afterStop);
+
+    const byEndpoint = new Map<string, number[]>();
+    const keys = new Set<string>();
+    for (const call of target.calls) {
+      const key = String(call.headers['idempotency-key']);
+      expect(keys.has(key), `slot ${key} ran twice`).toBe(false);
+      keys.add(key);
+      const slots = byEndpoint.get(call.path) ?? [];
+      slots.push(Date.parse(String(call.headers['x-tickwise-scheduled-at'])));
+      byEndpoint.set(call.path, slots);
+    }
+    expect(byEndpoint.size).toBe(150);
+    for (const [path, slots] of byEndpoint) {
+      slots.sort((a, b) => a - b);
+      for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!, `a slot of ${path} was lost`).toBe(250);
+      expect(slots.length).toBeGreaterThanOrEqual(10);
+    }
+    // Every node did part of the work, and every call has its run row.
+    const stats = nodes.map(({ node }) => node.getStats());
+    expect(stats.every((s) => s.dispatched > 0)).toBe(true);
+    expect(stats.reduce((sum, s) => sum + s.dispatched, 0)).toBe(target.calls.length);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n, count(DISTINCT (endpoint_id, slot))::int AS slots FROM runs');
+    expect(rows[0]).toEqual({ n: target.calls.length, slots: target.calls.length });
+  });
+});
+
+describe('a node killed mid-run', () => {
+  let db: TestDatabase;
+  let target: HttpTarget;
+  let child: ChildProcess | undefined;
+  const held: (() => void)[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    target = await startHttpTarget((call, response) => {
+      // The first call hangs until the test ends (its caller dies); later ones answer.
+      if (call.path === '/work' && target.calls.filter((c) => c.path === '/work').length === 1) return void held.push(() => response.end());
+      response.end('done');
+    });
+  });
+  afterEach(() => child?.kill('SIGKILL'));
+  afterAll(async () => {
+    for (const release of held) release();
+    await target.close();
+    await db.drop();
+  });
+
+  it('has its slot taken over after the lease and run again with the same idempotency key', async () => {
+    await applyJob(db, 'takeover', [{ name: 'work', url: `${target.url}/work`, schedule: { every: '1h' }, timeout: '1m' }]);
+    const id = await endpointId(db, 'takeover', 'work');
+    child = spawn(process.execPath, ['bin/tickwise.mjs', 'scheduler'], {
+      cwd: REPO,
+      env: { ...process.env, DATABASE_URL: db.url, TICKWISE_WORKER_ID: 'victim', TICKWISE_LEASE: '2s', TICKWISE_POLL_INTERVAL: '100ms', TICKWISE_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitFor(`the victim's call (output so far: ${output})`, () => target.calls.length >= 1, 20_000);
+    const { rows: during } = await db.pool.query('SELECT state, lease_owner FROM endpoints WHERE id = $1', [id]);
+    expect(during[0].lease_owner).toBe('victim');
+    child.kill('SIGKILL');
+
+    const { node } = startNode(db, { workerId: 'rescuer', leaseMs: 2_000 });
+    try {
+      await waitFor('the takeover call', () => target.calls.length >= 2, 15_000);
+      const [first, second] = target.calls;
+      expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+      expect(second!.headers['x-tickwise-scheduled-at']).toBe(first!.headers['x-tickwise-scheduled-at']);
+      expect(second!.headers['x-tickwise-run']).not.toBe(first!.headers['x-tickwise-run']);
+      const run = await waitFor('the run row', async () => (await db.pool.query('SELECT worker, attempt, status FROM runs WHERE endpoint_id = $1', [id])).rows[0]);
+      expect(run).toEqual({ worker: 'rescuer', attempt: 2, status: 'succeeded' });
+      const machine = await waitFor('the machine back to idle', async () => (await db.pool.query(`SELECT state, lease_owner, next_run_at FROM endpoints WHERE id = $1 AND state = 'idle'`, [id])).rows[0]);
+      expect(machine.lease_owner).toBeNull();
+      expect(machine.next_run_at.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
+      expect(node.getStats().takenOver).toBe(1);
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setPause } from '@tickwise/catalog';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
+import { applyJob, endpointId, startNode } from '../../../test/support/scheduler.ts';
+import { sleep, waitFor } from '../../../test/support/wait.ts';
+
+describe('slots missed while no node ran', () => {
+  let db: TestDatabase;
+  let target: HttpTarget;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    target = await startHttpTarget();
+  });
+  afterAll(async () => {
+    await target.close();
+    await db.drop();
+  });
+
+  it('catchUp: skip drops them and keeps the phase; catchUp: once runs one of them, then goes on', async () => {
+    await applyJob(db, 'downtime', [
+      { name: 'skipper', url: `${target.url}/skip`, schedule: { every: '1m' }, catchUp: 'skip' },
+      { name: 'once', url: `${target.url}/once`, schedule: { every: '1m' }, catchUp: 'once' },
+    ]);
+    // Take both down to a stale slot, five minutes ago, as if every node had been off since.
+    const stale = new Date(Date.now() - 5 * 60_000 - 500);
+    await db.pool.query("UPDATE endpoints SET next_run_at = $1, snapshot = jsonb_set(snapshot, '{context,lastSlot}', to_jsonb($2::text))", [stale, new Date(stale.getTime() - 60_000).toISOString()]);
+    const skipperId = await endpointId(db, 'downtime', 'skipper');
+    const onceId = await endpointId(db, 'downtime', 'once');
+    const { node } = startNode(db, { catchUpGraceMs: 5_000 });
+    await waitFor('both planned into the future', async () => {
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM endpoints WHERE state = 'idle' AND next_run_at > now()`);
+      return rows[0].n === 2;
+    });
+    await sleep(300);
+    await node.stop();
+    expect(target.calls.filter((call) => call.path === '/skip')).toHaveLength(0);
+    expect(target.calls.filter((call) => call.path === '/once')).toHaveLength(1);
+    const { rows } = await db.pool.query('SELECT id, next_run_at, reason FROM endpoints');
+    for (const row of rows) {
+      // Still on the original minute grid.
+      expect((row.next_run_at.getTime() - stale.getTime()) % 60_000).toBe(0);
+      expect(row.next_run_at.getTime()).toBeGreaterThan(Date.now());
+    }
+    expect(rows.find((row) => row.id === skipperId)!.reason).toMatch(/catch-up: skipped \d+ missed slot/);
+    const { rows: skipped } = await db.pool.query(`SELECT count(*)::int AS n FROM endpoint_transitions WHERE endpoint_id = $1 AND event = 'SKIP'`, [skipperId]);
+    expect(skipped[0].n).toBe(1);
+    const { rows: runs } = await db.pool.query('SELECT slot FROM runs WHERE endpoint_id = $1', [onceId]);
+    expect(runs.map((run) => run.slot.getTime())).toEqual([stale.getTime()]);
+  });
+});
+
+describe('a pause set by a person', () => {
+  let db: TestDatabase;
+  let target: HttpTarget;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    target = await startHttpTarget((call, response) => {
+      if (call.path === '/slow') return void setTimeout(() => response.end('late'), 400);
+      response.end('ok');
+    });
+  });
+  afterAll(async () => {
+    await target.close();
+    await db.drop();
+  });
+
+  it('stops an idle machine at once and a running one after its run; resume starts it again', async () => {
+    await applyJob(db, 'pausing', [
+      { name: 'idle-one', url: `${target.url}/fast`, schedule: { every: '150ms' } },
+      { name: 'busy-one', url: `${target.url}/slow`, schedule: { every: '100ms' }, timeout: '5s' },
+    ]);
+    const idleId = await endpointId(db, 'pausing', 'idle-one');
+    const busyId = await endpointId(db, 'pausing', 'busy-one');
+    const { node } = startNode(db);
+    try {
+      await waitFor('the slow call in flight', () => target.calls.some((call) => call.path === '/slow'));
+      await setPause(db.pool, busyId, { reason: 'maintenance window', until: null });
+      await setPause(db.pool, idleId, { reason: 'maintenance window', until: null });
+      await waitFor('both paused', async () => (await db.pool.query(`SELECT count(*)::int AS n FROM endpoints WHERE state = 'paused'`)).rows[0].n === 2);
+      const counted = target.calls.length;
+      await sleep(600);
+      expect(target.calls.length).toBe(counted);
+      const { rows } = await db.pool.query('SELECT reason, paused_reason, next_run_at FROM endpoints WHERE id = $1', [busyId]);
+      expect(rows[0]).toMatchObject({ paused_reason: 'maintenance window', next_run_at: null });
+      expect(rows[0].reason).toMatch(/paused by a person: maintenance window/);
+
+      await setPause(db.pool, idleId, null);
+      await waitFor('calls after resume', () => target.calls.length > counted);
+      const { rows: resumed } = await db.pool.query('SELECT state FROM endpoints WHERE id = $1', [idleId]);
+      expect(['idle', 'due', 'running']).toContain(resumed[0].state);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('lets a pause with an end run out by itself', async () => {
+    await applyJob(db, 'timed', [{ name: 'nap', url: `${target.url}/nap`, schedule: { every: '100ms' } }]);
+    const id = await endpointId(db, 'timed', 'nap');
+    await setPause(db.pool, id, { reason: 'short nap', until: new Date(Date.now() + 700) });
+    const pausedAt = Date.now();
+    const { node } = startNode(db);
+    try {
+      await waitFor('calls after the pause ended', () => target.calls.some((call) => call.path === '/nap'), 10_000);
+      expect(target.calls.find((call) => call.path === '/nap')!.receivedAt).toBeGreaterThanOrEqual(pausedAt + 650);
+    } finally {
+      await node.stop();
+    }
+  });
+});
