@@ -104,10 +104,14 @@ CREATE OR REPLACE FUNCTION tickwise_mark_running(p_worker text, p_ids uuid[], p_
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE v_count integer;
 BEGIN
+  -- Driven by the primary key: a join on unnest() let the planner walk the lease index once per
+  -- id when its statistics were taken while nothing was leased.
   UPDATE endpoints e
      SET state = 'running', snapshot = e.snapshot || '{"value":"running"}'::jsonb, updated_at = now()
-    FROM unnest(p_ids, p_versions) AS m(id, version)
-   WHERE e.id = m.id AND e.version = m.version AND e.lease_owner = p_worker AND e.state = 'due';
+   WHERE e.id = ANY (p_ids)
+     AND e.lease_owner = p_worker
+     AND e.state = 'due'
+     AND e.version = p_versions[array_position(p_ids, e.id)];
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
 END

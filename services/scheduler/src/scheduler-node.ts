@@ -6,6 +6,9 @@ import { Dispatcher, type DispatchResult } from './dispatcher.ts';
 import type { Logger } from './log.ts';
 import { BatchWriter } from './writer.ts';
 
+/** A call still in flight after this long is persisted as `running`. */
+const MARK_RUNNING_AFTER_MS = 50;
+
 /** A machine this node holds a lease on, from claim until its commit lands. */
 interface Held {
   row: EndpointRow;
@@ -255,7 +258,9 @@ export class SchedulerNode {
     const startedAt = new Date();
     const dispatched = step(held.snapshot, { type: 'DISPATCH' }, startedAt);
     held.transitions.push(dispatched.record);
-    this.writer.markRunning(row.id, held.version);
+    // Persist `running` only for calls still in flight after a moment: a fast call goes from due to
+    // its commit directly, which spares a write per run; a slow one shows up as running.
+    const markRunning = setTimeout(() => this.writer.markRunning(row.id, held.version), MARK_RUNNING_AFTER_MS);
     this.stats.dispatched++;
     const runId = newId();
     const attempt = dispatched.snapshot.context.attempt;
@@ -275,6 +280,7 @@ export class SchedulerNode {
       },
       this.shutdown.signal,
     );
+    clearTimeout(markRunning);
     const finishedAt = new Date();
     const record = runRecord(runId, row, held.slot, attempt, this.workerId, startedAt, finishedAt, result, dispatched.snapshot.context.source);
     if (result.errorKind === 'aborted') {

@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: the scheduler's figures on the machine it runs on.
+ *   1. executions/s end to end (claim → HTTP to a local no-op target → run recorded → next run
+ *      planned) with 1 and 2 scheduler processes and many endpoints due at once;
+ *   2. lateness (dispatch start − scheduled slot) at a steady 1,000 calls/s;
+ *   3. the cost of a claim as the endpoints table grows to 1,000,000 rows with few due.
+ * Settings: DATABASE_URL (else embedded PostgreSQL 15), BENCH_ENDPOINTS (default 20000),
+ * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { claimDue } from '@tickwise/db';
+import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
+
+const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const CLAIM_SIZES = (process.env.BENCH_CLAIM_SIZES ?? '10000,100000,1000000').split(',').map(Number);
+const SCHEDULER_ENV = { TICKWISE_CLAIM_BATCH: '500', TICKWISE_MAX_IN_FLIGHT: '1000', TICKWISE_CLAIM_AHEAD: '200ms', TICKWISE_CATCH_UP_GRACE: '1h' };
+
+const results: Record<string, unknown> = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, at: new Date().toISOString() };
+
+async function throughput(processes: number) {
+  const db = await benchDatabase(`tickwise_bench_tp${processes}`);
+  const target = await startTarget();
+  try {
+    const start = new Date(Date.now() + 4_000);
+    await bulkEndpoints(db.pool, ENDPOINTS, { url: `${target.url}/noop`, schedule: { every: '1h' }, timeout: '10s' }, start, 0);
+    const nodes = startSchedulers(processes, db.url, SCHEDULER_ENV);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoints WHERE next_run_at > $1', [start]);
+      if (rows[0]!.n >= ENDPOINTS || Date.now() > deadline) break;
+      await sleep(250);
+    }
+    await stopAll(nodes);
+    const { rows } = await db.pool.query<{ runs: number; seconds: number; distinct_slots: number }>(
+      `SELECT count(*)::int AS runs, count(DISTINCT endpoint_id)::int AS distinct_slots,
+              extract(epoch FROM max(finished_at) - min(started_at))::float AS seconds FROM runs`,
+    );
+    const { runs, seconds, distinct_slots } = rows[0]!;
+    const planned = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoints WHERE next_run_at > $1 AND state = $2', [start, 'idle'])).rows[0]!.n;
+    const figure = { processes, endpoints: ENDPOINTS, runs, duplicates: runs - distinct_slots, replanned: planned, seconds: round(seconds, 2), executionsPerSecond: Math.round(runs / seconds) };
+    console.log(`throughput, ${processes} scheduler process(es): ${figure.executionsPerSecond} executions/s (${runs} runs in ${figure.seconds}s, ${figure.duplicates} duplicates, ${planned} re-planned)`);
+    return figure;
+  } finally {
+    target.process.kill('SIGTERM');
+    await db.close();
+  }
+}
+
+async function lateness() {
+  const db = await benchDatabase('tickwise_bench_late');
+  const target = await startTarget();
+  try {
+    // 1,000 endpoints every second, their slots spread 1 ms apart: a steady 1,000 calls/s.
+    const start = new Date(Date.now() + 3_000);
+    await bulkEndpoints(db.pool, 1_000, { url: `${target.url}/noop`, schedule: { every: '1s' }, timeout: '10s' }, start, 1);
+    const nodes = startSchedulers(1, db.url, SCHEDULER_ENV);
+    await sleep(3_000 + STEADY_SECONDS * 1_000);
+    await stopAll(nodes);
+    // The first two seconds warm up the process (JIT, connections); measure the rest.
+    const { rows } = await db.pool.query<{ late: number }>(
+      `SELECT extract(epoch FROM started_at - slot) * 1000 AS late FROM runs WHERE slot >= $1 ORDER BY 1`,
+      [new Date(start.getTime() + 2_000)],
+    );
+    const late = rows.map((row) => Number(row.late));
+    const figure = {
+      callsPerSecond: Math.round(late.length / (STEADY_SECONDS - 2)),
+      samples: late.length,
+      p50: round(percentile(late, 50), 2),
+      p99: round(percentile(late, 99), 2),
+      max: round(late.at(-1) ?? Number.NaN, 2),
+      early: late.filter((ms) => ms < 0).length,
+    };
+    console.log(`lateness at ~${figure.callsPerSecond} calls/s: p50 ${figure.p50} ms, p99 ${figure.p99} ms, max ${figure.max} ms, early ${figure.early} (of ${late.length})`);
+    return figure;
+  } finally {
+    target.process.kill('SIGTERM');
+    await db.close();
+  }
+}
+
+async function claimCost() {
+  const db = await benchDatabase('tickwise_bench_claim');
+  const figures: { rows: number; claimMsP50: number; claimMsP99: number }[] = [];
+  try {
+    let total = 0;
+    const future = new Date(Date.now() + 86_400_000);
+    for (const size of CLAIM_SIZES) {
+      await bulkEndpoints(db.pool, size - total, { url: 'http://127.0.0.1:9/none', schedule: { every: '1h' } }, future, 1);
+      total = size;
+      const samples: number[] = [];
+      for (let round = 0; round < 50; round++) {
+        // 100 due now among `size`: what a node finds on a busy but mostly idle table.
+        await db.pool.query(`UPDATE endpoints SET next_run_at = now() - interval '1 second' WHERE id IN (SELECT id FROM endpoints WHERE state = 'idle' ORDER BY random() LIMIT 100)`);
+        const started = performance.now();
+        const claimed = await claimDue(db.pool, { worker: 'bench', limit: 100, leaseMs: 30_000, horizon: new Date(), buckets: Array.from({ length: 16 }, (_, i) => i) });
+        samples.push(performance.now() - started);
+        if (claimed.length !== 100) throw new Error(`claimed ${claimed.length} of 100`);
+        await db.pool.query(`UPDATE endpoints SET state = 'idle', lease_owner = NULL, lease_expires_at = NULL, next_run_at = $1 WHERE lease_owner = 'bench'`, [future]);
+      }
+      samples.sort((a, b) => a - b);
+      const figure = { rows: size, claimMsP50: round(percentile(samples, 50), 2), claimMsP99: round(percentile(samples, 99), 2) };
+      figures.push(figure);
+      console.log(`claim of 100 due among ${size.toLocaleString('en')} endpoints: p50 ${figure.claimMsP50} ms, p99 ${figure.claimMsP99} ms`);
+    }
+    return figures;
+  } finally {
+    await db.close();
+  }
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
+}
+
+const only = process.argv[2];
+if (!only || only === 'throughput') results.throughput = [await throughput(1), await throughput(2)];
+if (!only || only === 'lateness') results.lateness = await lateness();
+if (!only || only === 'claim') results.claim = await claimCost();
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
+console.log('written to bench-results/latest.json');
