@@ -356,7 +356,8 @@ export class SchedulerNode {
     const released = step(held.snapshot, { type: 'RELEASE' }, now);
     held.transitions.push({ ...released.record, reason });
     this.stats.released++;
-    await this.commit(held, record, this.writeOf(held, released.snapshot, held.slot, `released: ${reason}`));
+    // The slot stays as planned, and so does the reason for it; the release is in the history.
+    await this.commit(held, record, this.writeOf(held, released.snapshot, held.slot, released.snapshot.context.reason ?? `released: ${reason}`));
   }
 
   private async renew(): Promise<void> {
