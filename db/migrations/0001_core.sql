@@ -85,7 +85,9 @@ CREATE INDEX IF NOT EXISTS runs_endpoint_idx ON runs (endpoint_id, id DESC);
 CREATE INDEX IF NOT EXISTS runs_endpoint_idx ON runs (endpoint_id HASH, id DESC);
 
 --- step endpoint_transitions
--- A ring of the last N transitions per endpoint (ring_slot = seq % N): bounded by construction.
+-- The machine's history: one row per write of the machine (a claim-to-commit cycle is one write of
+-- CLAIM → DISPATCH → FINISH → PLANNED), its steps in order. A ring of the last 100 writes per
+-- endpoint (ring_slot = seq % 100, upserted): bounded by construction, nothing to clean up.
 CREATE TABLE IF NOT EXISTS endpoint_transitions (
   endpoint_id uuid NOT NULL,
   ring_slot smallint NOT NULL,
@@ -93,7 +95,8 @@ CREATE TABLE IF NOT EXISTS endpoint_transitions (
   at timestamptz NOT NULL,
   from_state text,
   to_state text NOT NULL,
-  event text NOT NULL,
+  -- [{ "from", "to", "event", "at", "reason"?, "nextRunAt"?, "runId"? }, ...]
+  steps jsonb NOT NULL,
   reason text,
   next_run_at timestamptz,
   run_id uuid,

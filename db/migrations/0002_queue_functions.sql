@@ -121,7 +121,7 @@ $$;
 -- Records finished runs and writes machines as the machine code computed them, with their
 -- transitions, in one statement. A machine is written only if its version is the one its writer
 -- read and the writer holds its lease (p_worker) or nobody does (p_worker NULL). Leaving a leased
--- state hands the lease back. Returns the machines written, with their new version and the pause a
+-- state hands the lease back. The write's steps become one history row. Returns the machines written, with their new version and the pause a
 -- person set meanwhile (the writer re-plans a machine it left idle under such a pause).
 CREATE OR REPLACE FUNCTION tickwise_commit(p_worker text, p_runs jsonb, p_machines jsonb)
 RETURNS TABLE (endpoint_id uuid, version integer, paused_reason text, paused_until timestamptz) LANGUAGE sql AS $$
@@ -144,24 +144,25 @@ RETURNS TABLE (endpoint_id uuid, version integer, paused_reason text, paused_unt
            lease_owner = CASE WHEN m.state IN ('due', 'running') THEN e.lease_owner END,
            lease_expires_at = CASE WHEN m.state IN ('due', 'running') THEN e.lease_expires_at END,
            version = e.version + 1,
-           transition_seq = e.transition_seq + jsonb_array_length(m.transitions),
+           transition_seq = e.transition_seq + 1,
            updated_at = now()
       FROM machines m
      WHERE e.id = m.id
        AND e.version = m.expected_version
        AND e.lease_owner IS NOT DISTINCT FROM p_worker
-    RETURNING e.id, e.version, e.transition_seq, m.transitions, e.paused_reason, e.paused_until
+    RETURNING e.id, e.version, e.transition_seq, e.state, e.reason, e.next_run_at, m.transitions, e.paused_reason, e.paused_until
   ), history AS (
-    INSERT INTO endpoint_transitions (endpoint_id, ring_slot, seq, at, from_state, to_state, event, reason, next_run_at, run_id, worker)
-    SELECT w.id,
-           ((w.transition_seq - jsonb_array_length(w.transitions) + t.ord) % 100)::smallint,
-           w.transition_seq - jsonb_array_length(w.transitions) + t.ord,
-           (t.rec ->> 'at')::timestamptz, t.rec ->> 'from', t.rec ->> 'to', t.rec ->> 'event',
-           t.rec ->> 'reason', (t.rec ->> 'nextRunAt')::timestamptz, (t.rec ->> 'runId')::uuid, p_worker
-      FROM written w, jsonb_array_elements(w.transitions) WITH ORDINALITY AS t(rec, ord)
+    INSERT INTO endpoint_transitions (endpoint_id, ring_slot, seq, at, from_state, to_state, steps, reason, next_run_at, run_id, worker)
+    SELECT w.id, (w.transition_seq % 100)::smallint, w.transition_seq,
+           (w.transitions -> -1 ->> 'at')::timestamptz, w.transitions -> 0 ->> 'from', w.state,
+           w.transitions, w.reason, w.next_run_at,
+           (SELECT (step ->> 'runId')::uuid FROM jsonb_array_elements(w.transitions) AS step WHERE step ? 'runId' LIMIT 1),
+           p_worker
+      FROM written w
+     WHERE jsonb_array_length(w.transitions) > 0
     ON CONFLICT (endpoint_id, ring_slot) DO UPDATE
        SET seq = EXCLUDED.seq, at = EXCLUDED.at, from_state = EXCLUDED.from_state, to_state = EXCLUDED.to_state,
-           event = EXCLUDED.event, reason = EXCLUDED.reason, next_run_at = EXCLUDED.next_run_at,
+           steps = EXCLUDED.steps, reason = EXCLUDED.reason, next_run_at = EXCLUDED.next_run_at,
            run_id = EXCLUDED.run_id, worker = EXCLUDED.worker
   )
   SELECT w.id, w.version, w.paused_reason, w.paused_until FROM written w

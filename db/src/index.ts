@@ -11,3 +11,4 @@ export * from './queries/commits.ts';
 export * from './queries/hints.ts';
 export * from './queries/catalog.ts';
 export * from './queries/maintenance.ts';
+export * from './queries/history.ts';

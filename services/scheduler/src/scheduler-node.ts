@@ -7,7 +7,7 @@ import type { Logger } from './log.ts';
 import { BatchWriter } from './writer.ts';
 
 /** A call still in flight after this long is persisted as `running`. */
-const MARK_RUNNING_AFTER_MS = 50;
+const MARK_RUNNING_AFTER_MS = 250;
 
 /** A machine this node holds a lease on, from claim until its commit lands. */
 interface Held {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertHint, newId } from '@tickwise/db';
+import { insertHint, machineHistory, newId } from '@tickwise/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { freePort } from '../../../test/support/ports.ts';
@@ -55,8 +55,13 @@ describe('a scheduler node dispatching to a real HTTP target', () => {
     const { rows: runs } = await db.pool.query('SELECT status, http_status, attempt, response_body, slot FROM runs WHERE endpoint_id = $1 ORDER BY slot', [tickId]);
     expect(runs.length).toBe(ticks.length);
     expect(runs.every((run) => run.status === 'succeeded' && run.http_status === 200 && run.attempt === 1 && run.response_body === 'ok')).toBe(true);
-    const { rows: history } = await db.pool.query('SELECT from_state, to_state, event FROM endpoint_transitions WHERE endpoint_id = $1 ORDER BY seq', [tickId]);
-    expect(history.map((row) => row.event)).toEqual(expect.arrayContaining(['CREATE', 'PLANNED', 'CLAIM', 'DISPATCH', 'FINISH']));
+    const history = await machineHistory(db.pool, tickId);
+    expect(history.slice(0, 2).map((step) => step.event)).toEqual(['CREATE', 'PLANNED']);
+    // Then every run is one write of four steps, the run id on its FINISH.
+    const cycle = history.slice(2, 6);
+    expect(cycle.map((step) => `${step.from}→${step.to} ${step.event}`)).toEqual(['idle→due CLAIM', 'due→running DISPATCH', 'running→planning FINISH', 'planning→idle PLANNED']);
+    expect(new Set(cycle.map((step) => step.seq)).size).toBe(1);
+    expect(cycle[2]!.runId).toMatch(/^[0-9a-f-]{36}$/);
     const { rows: leased } = await db.pool.query('SELECT count(*)::int AS n FROM endpoints WHERE lease_owner IS NOT NULL');
     expect(leased[0].n).toBe(0);
   });

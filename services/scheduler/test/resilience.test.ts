@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyJobs } from '@tickwise/catalog';
-import { createPool, migrate, startEmbeddedPostgres } from '@tickwise/db';
+import { createPool, machineHistory, migrate, startEmbeddedPostgres } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
 import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
@@ -87,8 +87,8 @@ describe('shutdown', () => {
     expect(rows[0]).toMatchObject({ state: 'idle', lease_owner: null });
     expect(rows[0].next_run_at.getTime()).toBe(slot.getTime());
     expect(target.calls.filter((call) => call.path === '/soon')).toHaveLength(0);
-    const { rows: history } = await db.pool.query(`SELECT event, reason FROM endpoint_transitions WHERE endpoint_id = $1 AND event = 'RELEASE'`, [id]);
-    expect(history[0].reason).toMatch(/shutting down/);
+    const release = (await machineHistory(db.pool, id)).find((step) => step.event === 'RELEASE');
+    expect(release?.reason).toMatch(/shutting down/);
   });
 
   it('aborts a call still running after the grace period, records it, and leaves the slot to a peer with the same key', async () => {

@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DbError, loadMigrations, parseMigration } from '@tickwise/db';
+
+function parseError(work: () => unknown): DbError {
+  try {
+    work();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DbError);
+    return error as DbError;
+  }
+  throw new Error('expected a DbError, nothing was thrown');
+}
+
+const FILE = `-- a comment before the first step belongs to no step
+
+--- step first
+CREATE TABLE a (id int);
+
+--- step indexed only=postgres
+CREATE INDEX a_idx ON a (id);
+
+--- step indexed only=yugabyte
+CREATE INDEX a_idx ON a (id HASH);
+
+--- step last
+CREATE TABLE b (id int);
+`;
+
+describe('parseMigration', () => {
+  it('splits a file into its steps, in order, with the header lines left out', () => {
+    const steps = parseMigration('0001_test', FILE, 'postgres');
+    expect(steps.map((step) => step.name)).toEqual(['first', 'indexed', 'last']);
+    expect(steps.every((step) => step.migration === '0001_test')).toBe(true);
+    expect(steps[0]!.sql).toBe('CREATE TABLE a (id int);');
+    expect(steps[2]!.sql).toBe('CREATE TABLE b (id int);');
+    for (const step of steps) {
+      expect(step.sql).not.toContain('--- step');
+      expect(step.checksum).toMatch(/^[0-9a-f]{16}$/);
+    }
+  });
+
+  it('keeps the only=postgres variant for postgres and the only=yugabyte variant for yugabyte', () => {
+    const postgres = parseMigration('0001_test', FILE, 'postgres');
+    const yugabyte = parseMigration('0001_test', FILE, 'yugabyte');
+    expect(postgres.find((step) => step.name === 'indexed')!.sql).toBe('CREATE INDEX a_idx ON a (id);');
+    expect(yugabyte.find((step) => step.name === 'indexed')!.sql).toBe('CREATE INDEX a_idx ON a (id HASH);');
+    expect(yugabyte.map((step) => step.name)).toEqual(['first', 'indexed', 'last']);
+    // Shared steps are byte-for-byte the same in both flavours; the variants differ.
+    expect(yugabyte[0]!.checksum).toBe(postgres[0]!.checksum);
+    expect(yugabyte[1]!.checksum).not.toBe(postgres[1]!.checksum);
+  });
+
+  it('drops a step that exists only for the other flavour', () => {
+    const text = '--- step common\nSELECT 1;\n--- step yb_only only=yugabyte\nSELECT 2;\n';
+    expect(parseMigration('0002_test', text, 'postgres').map((step) => step.name)).toEqual(['common']);
+    expect(parseMigration('0002_test', text, 'yugabyte').map((step) => step.name)).toEqual(['common', 'yb_only']);
+  });
+
+  it('gives the same checksum for the same SQL, whatever the surrounding blank lines, and another for other SQL', () => {
+    const [a] = parseMigration('0001_test', '--- step s\nSELECT 1;\n', 'postgres');
+    const [b] = parseMigration('0001_test', '--- step s\n\n\nSELECT 1;\n\n', 'postgres');
+    const [c] = parseMigration('0001_test', '--- step s\nSELECT 2;\n', 'postgres');
+    expect(a!.checksum).toBe(b!.checksum);
+    expect(a!.checksum).not.toBe(c!.checksum);
+  });
+
+  it('rejects a step name that appears twice for the same flavour', () => {
+    const error = parseError(() => parseMigration('0003_dup', '--- step twice\nSELECT 1;\n--- step twice\nSELECT 2;\n', 'postgres'));
+    expect(error.code).toBe('migration_invalid');
+    expect(error.message).toContain('0003_dup');
+    expect(error.message).toContain('twice');
+  });
+
+  it('rejects an unconditional step and a variant of the same name in the variant\'s flavour', () => {
+    const text = '--- step idx\nSELECT 1;\n--- step idx only=yugabyte\nSELECT 2;\n';
+    expect(parseError(() => parseMigration('0004_mixed', text, 'yugabyte')).code).toBe('migration_invalid');
+  });
+
+  it('rejects an empty step', () => {
+    const error = parseError(() => parseMigration('0005_empty', '--- step empty\n\n   \n--- step full\nSELECT 1;\n', 'postgres'));
+    expect(error.code).toBe('migration_invalid');
+    expect(error.message).toContain('"empty"');
+    expect(error.message).toContain('empty');
+  });
+
+  it('rejects a file without any step header', () => {
+    const error = parseError(() => parseMigration('0006_bare', 'CREATE TABLE x (id int);\n', 'postgres'));
+    expect(error.code).toBe('migration_invalid');
+    expect(error.message).toContain('0006_bare');
+    expect(parseError(() => parseMigration('0007_blank', '', 'yugabyte')).code).toBe('migration_invalid');
+  });
+});
+
+describe('loadMigrations', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('gives the same step names in the same order for postgres and yugabyte', () => {
+    const postgres = loadMigrations('postgres');
+    const yugabyte = loadMigrations('yugabyte');
+    expect(postgres.length).toBeGreaterThan(0);
+    const keys = (steps: typeof postgres) => steps.map((step) => `${step.migration}/${step.name}`);
+    expect(keys(yugabyte)).toEqual(keys(postgres));
+    expect(new Set(keys(postgres)).size).toBe(postgres.length);
+    expect(keys(postgres)).toEqual(expect.arrayContaining(['0001_core/jobs', '0001_core/endpoints', '0002_queue_functions/tickwise_claim_due']));
+  });
+
+  it('uses the yugabyte variants only for the index steps, and only there do the two flavours differ', () => {
+    const postgres = loadMigrations('postgres');
+    const yugabyte = loadMigrations('yugabyte');
+    const differing = postgres.filter((step, index) => step.sql !== yugabyte[index]!.sql).map((step) => step.name);
+    expect(differing).toEqual(['endpoints_due_idx', 'endpoints_lease_idx', 'runs_endpoint_idx']);
+    for (const name of differing) {
+      expect(postgres.find((step) => step.name === name)!.sql).not.toContain('HASH');
+      expect(yugabyte.find((step) => step.name === name)!.sql).toContain('HASH');
+    }
+  });
+
+  it('reads the numbered .sql files of a folder in order and ignores everything else', () => {
+    dir = mkdtempSync(join(tmpdir(), 'tickwise-migrations-'));
+    writeFileSync(join(dir, '0002_second.sql'), '--- step b\nSELECT 2;\n');
+    writeFileSync(join(dir, '0001_first.sql'), '--- step a\nSELECT 1;\n');
+    writeFileSync(join(dir, 'README.md'), 'not a migration');
+    writeFileSync(join(dir, '0003_draft.sql.bak'), '--- step c\nSELECT 3;\n');
+    expect(loadMigrations('postgres', dir).map((step) => `${step.migration}/${step.name}`)).toEqual(['0001_first/a', '0002_second/b']);
+  });
+});
