@@ -1,5 +1,5 @@
 import { activeHints, archiveEndpoints, bucketOf, commitMachines, inTransaction, insertEndpoint, insertJob, lockEndpointsOfJob, lockJobByName, newId, notifyWake, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type Pool, type PoolClient } from '@tickwise/db';
-import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec } from '@tickwise/machines';
+import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint } from '@tickwise/machines';
 import { planWrite, userPauseOf } from './machine-writes.ts';
 
 export interface JobInput {
@@ -86,7 +86,7 @@ async function createEndpoint(client: PoolClient, jobId: string, name: string, s
 }
 
 /** Re-plans an idle or paused machine at once; a leased one picks the new spec up after its run. */
-async function replanIfFree(client: PoolClient, row: EndpointRow, spec: EndpointSpec, hints: Parameters<typeof planWrite>[2]['hints'], now: Date, random: () => number): Promise<string | undefined> {
+async function replanIfFree(client: PoolClient, row: EndpointRow, spec: EndpointSpec, hints: readonly Hint[], now: Date, random: () => number): Promise<string | undefined> {
   if (row.leaseOwner !== null || (row.state !== 'idle' && row.state !== 'paused')) {
     return `endpoint is ${row.state} on ${row.leaseOwner ?? 'no node'}: the new schedule applies after that run`;
   }

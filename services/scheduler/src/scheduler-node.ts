@@ -1,4 +1,4 @@
-import { activeHints, BUCKET_COUNT, claimDue, commitMachines, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
+import { activeHints, BUCKET_COUNT, claimDue, commitMachines, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, withRetry, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
 import { persistSnapshot, restoreSnapshot, settlePlanning, stateOf, step, type EndpointEvent, type EndpointSnapshot, type Hint, type UserPause } from '@tickwise/machines';
 import { setMaxListeners } from 'node:events';
 import type { SchedulerConfig } from './config.ts';
@@ -171,7 +171,8 @@ export class SchedulerNode {
         }
         const limit = Math.min(this.config.claimBatch, room);
         const buckets = this.rotatedBuckets();
-        const rows = await claimDue(this.pool, { worker: this.workerId, limit, leaseMs: this.config.leaseMs, horizon: new Date(Date.now() + this.config.claimAheadMs), buckets });
+        // Under REPEATABLE READ (YugabyteDB without read committed) competing claims can fail with 40001.
+        const rows = await withRetry(() => claimDue(this.pool, { worker: this.workerId, limit, leaseMs: this.config.leaseMs, horizon: new Date(Date.now() + this.config.claimAheadMs), buckets }));
         if (rows.length > 0) await this.accept(rows, 'claimed');
         backoff = 100;
         if (rows.length === limit || this.stopping) continue;
@@ -189,7 +190,7 @@ export class SchedulerNode {
   private async takeOver(): Promise<void> {
     const room = this.config.maxInFlight - this.held.size;
     if (room <= 0) return;
-    const rows = await takeOverExpired(this.pool, this.workerId, Math.min(room, this.config.claimBatch), this.config.leaseMs);
+    const rows = await withRetry(() => takeOverExpired(this.pool, this.workerId, Math.min(room, this.config.claimBatch), this.config.leaseMs));
     if (rows.length === 0) return;
     this.log.info('took over expired leases', { count: rows.length, from: [...new Set(rows.map((row) => row.leaseOwner))] });
     await this.accept(rows, 'takeover');
@@ -340,7 +341,7 @@ export class SchedulerNode {
         const replanned = step(snapshot, { type: 'REPLAN', reason: 'paused by a person' }, now);
         const settled = settlePlanning(replanned.snapshot, { spec: held.row.spec, now, hints: held.hints, userPause: committed.pause, lateToleranceMs: this.config.catchUpGraceMs, random: Math.random });
         const again = this.writeOf({ ...held, version: committed.version, transitions: [replanned.record, settled.record] }, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
-        await commitMachines(this.pool, null, [], [again]);
+        await withRetry(() => commitMachines(this.pool, null, [], [again]));
       }
     } catch (error) {
       this.log.error('write failed', { endpoint: held.row.id, error: (error as Error).message });
@@ -363,7 +364,7 @@ export class SchedulerNode {
   private async renew(): Promise<void> {
     const ids = [...this.held.keys()];
     if (ids.length === 0) return;
-    const kept = await renewLeases(this.pool, this.workerId, ids, this.config.leaseMs);
+    const kept = await withRetry(() => renewLeases(this.pool, this.workerId, ids, this.config.leaseMs));
     for (const id of ids) {
       const held = this.held.get(id);
       if (!held || kept.has(id)) continue;

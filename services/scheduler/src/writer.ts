@@ -1,4 +1,4 @@
-import { commitMachines, isConnectionError, markRunning, type Committed, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
+import { commitMachines, isConnectionError, markRunning, withRetry, type Committed, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
 import type { Logger } from './log.ts';
 
 interface PendingCommit {
@@ -80,7 +80,7 @@ export class BatchWriter {
     if (this.running.length > 0) {
       const batch = this.running.slice(0, this.maxBatch);
       try {
-        await markRunning(this.pool, this.worker, batch);
+        await withRetry(() => markRunning(this.pool, this.worker, batch));
       } catch (error) {
         if (isConnectionError(error)) throw error;
         this.log.error('marking runs as running failed', { error: (error as Error).message, machines: batch.length });
@@ -91,12 +91,10 @@ export class BatchWriter {
     const batch = this.commits.slice(0, this.maxBatch);
     let written: Map<string, Committed>;
     try {
-      written = await commitMachines(
-        this.pool,
-        this.worker,
-        batch.flatMap((pending) => (pending.run ? [pending.run] : [])),
-        batch.map((pending) => pending.machine),
-      );
+      const runs = batch.flatMap((pending) => (pending.run ? [pending.run] : []));
+      const machines = batch.map((pending) => pending.machine);
+      // Safe to repeat: run ids make the inserts idempotent and versions guard the machines.
+      written = await withRetry(() => commitMachines(this.pool, this.worker, runs, machines));
     } catch (error) {
       if (isConnectionError(error)) throw error;
       // Not a connection problem: a bug or bad data. Fail these writes instead of retrying forever.
