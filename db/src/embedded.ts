@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, platform, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,6 +53,18 @@ function runAsIds(): { uid?: number; gid?: number } {
   }
 }
 
+/** As root the server runs as `postgres`, which must be able to reach the data folder through its parents. */
+function assertReachableByPostgresUser(dataDir: string): void {
+  const probe = spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dataDir]);
+  if (probe.error) return; // no runuser here: initdb will say what is wrong
+  if (probe.status !== 0) {
+    throw new DbError(
+      'unavailable',
+      `the embedded PostgreSQL runs as the "postgres" user when Tickwise runs as root, and that user cannot reach ${dataDir} (a parent folder is closed to it); set TICKWISE_DATA_DIR to a folder it can reach, such as /var/tmp/tickwise, or run as a normal user`,
+    );
+  }
+}
+
 function run(command: string, args: string[], ids: { uid?: number; gid?: number }): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { ...ids, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -74,7 +86,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const dataDir = resolve(options.dataDir);
   const ids = runAsIds();
   mkdirSync(dataDir, { recursive: true });
-  if (ids.uid !== undefined) chownSync(dataDir, ids.uid, ids.gid!);
+  if (ids.uid !== undefined) {
+    chownSync(dataDir, ids.uid, ids.gid!);
+    assertReachableByPostgresUser(dataDir);
+  }
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     const scratch = mkdtempSync(join(tmpdir(), 'tickwise-pg-'));
     const passwordFile = join(scratch, 'password');

@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/support/ports.ts';
+import { waitFor } from '../../test/support/wait.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('tickwise dev (what npm start runs)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tickwise-dev-'));
+  // As root the embedded server runs as "postgres", which must reach the folder (mkdtemp makes it 0700).
+  chmodSync(dataDir, 0o755);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts embedded PostgreSQL, the demo job and a node; runs appear at once; Ctrl-C stops it all', async () => {
+    const [pgPort, syntheticPort] = [await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_DATA_DIR: dataDir, TICKWISE_EMBEDDED_PG_PORT: String(pgPort), TICKWISE_SYNTHETIC_PORT: String(syntheticPort), TICKWISE_LOG_FORMAT: 'json' };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['bin/tickwise.mjs', 'dev'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await waitFor(() => `the DATABASE_URL line (stdout: ${stdout}; stderr: ${stderr})`, () => /DATABASE_URL=(\S+)/.exec(stdout)?.[1], 30_000);
+      expect(stdout).toContain(`PostgreSQL 15 (embedded) on 127.0.0.1:${pgPort}, data in ${join(dataDir, 'pg')}`);
+      expect(stdout).toContain(`synthetic endpoints at http://127.0.0.1:${syntheticPort}/synthetic/`);
+      expect(stdout).toMatch(/demo job "demo" \(synthetic: true\): health, echo, flaky, slow/);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const runs = await waitFor('runs of the demo endpoints', async () => {
+          const { rows } = await client.query<{ name: string; status: string }>('SELECT e.name, r.status FROM runs r JOIN endpoints e ON e.id = r.endpoint_id JOIN jobs j ON j.id = e.job_id WHERE j.synthetic');
+          return new Set(rows.map((row) => row.name)).size >= 3 ? rows : null;
+        }, 20_000);
+        expect(runs.some((run) => run.name === 'health' && run.status === 'succeeded')).toBe(true);
+      } finally {
+        await client.end();
+      }
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('stopped.');
+      expect(await portOpen(pgPort)).toBe(false);
+      expect(await portOpen(syntheticPort)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('says plainly when the embedded server cannot reach its data folder', async () => {
+    if (process.getuid?.() !== 0) {
+      console.log('[dev.test] not root: the postgres-user data folder check only applies to root; checked on CI, which runs as root');
+      return;
+    }
+    const closed = join(dataDir, 'closed');
+    mkdirSync(join(closed, 'inside'), { recursive: true });
+    chmodSync(closed, 0o700);
+    const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_DATA_DIR: join(closed, 'inside'), TICKWISE_EMBEDDED_PG_PORT: String(await freePort()), TICKWISE_LOG_FORMAT: 'json' };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['bin/tickwise.mjs', 'dev'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('cannot reach');
+    expect(stderr).toContain('TICKWISE_DATA_DIR');
+  });
+});
