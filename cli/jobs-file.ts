@@ -67,8 +67,8 @@ export function parseJobsFile(file: string, text: string): JobInput[] {
     throw new JobsFileError(
       file,
       doc.errors.map((error) => {
-        const position = error.linePos?.[0];
-        return { line: position?.line ?? 0, column: position?.col ?? 0, path: '', message: `YAML: ${error.message.split('\n')[0]}` };
+        const { line, col } = counter.linePos(error.pos[0]);
+        return { line, column: col, path: '', message: `YAML: ${error.message.split('\n')[0]}` };
       }),
     );
   }

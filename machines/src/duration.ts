@@ -21,9 +21,9 @@ export function parseDuration(text: string): number | undefined {
 
 /** Formats milliseconds as the shortest readable duration (`1h30m`, `250ms`). Pure. */
 export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)}ms`;
-  const parts: string[] = [];
   let rest = Math.round(ms);
+  if (rest < 1_000) return `${rest}ms`;
+  const parts: string[] = [];
   for (const [unit, size] of [['d', UNIT_MS.d], ['h', UNIT_MS.h], ['m', UNIT_MS.m], ['s', UNIT_MS.s]] as const) {
     if (rest >= size) {
       const count = Math.floor(rest / size);

@@ -9,6 +9,8 @@ export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
 
 export const MIN_INTERVAL_MS = 100;
 export const MAX_TIMEOUT_MS = 15 * 60_000;
+/** The longest interval, clamp or pause a spec may state. */
+export const MAX_INTERVAL_MS = 366 * 86_400_000;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** Headers the scheduler sets on every call; a spec may not override them. */
 export const RESERVED_HEADERS = ['x-tickwise-endpoint', 'x-tickwise-run', 'x-tickwise-scheduled-at', 'idempotency-key'];
@@ -37,16 +39,19 @@ export const nameSchema = z
   .string()
   .regex(NAME, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
-function durationSchema(min: number, max = Number.MAX_SAFE_INTEGER) {
+function durationSchema(min: number, max: number) {
   return z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use e.g. 250ms, 30s, 5m, 1h)` });
       return z.NEVER;
     }
-    if (ms < min || ms > max) {
-      const bound = max === Number.MAX_SAFE_INTEGER ? `at least ${formatDuration(min)}` : `between ${formatDuration(min)} and ${formatDuration(max)}`;
-      ctx.addIssue({ code: 'custom', message: `duration "${text}" must be ${bound}` });
+    if (ms < min) {
+      ctx.addIssue({ code: 'custom', message: `duration "${text}" must be at least ${formatDuration(min)}` });
+      return z.NEVER;
+    }
+    if (ms > max) {
+      ctx.addIssue({ code: 'custom', message: `duration "${text}" must be at most ${formatDuration(max)}` });
       return z.NEVER;
     }
     return ms;
@@ -62,13 +67,15 @@ export function isValidTimeZone(timezone: string): boolean {
   }
 }
 
-const everySchema = z.strictObject({ every: durationSchema(MIN_INTERVAL_MS) });
+const everySchema = z.strictObject({ every: durationSchema(MIN_INTERVAL_MS, MAX_INTERVAL_MS) });
 const cronSchema = z.strictObject({ cron: z.string().min(1), timezone: z.string().default('UTC') }).superRefine((s, ctx) => {
   if (!isValidTimeZone(s.timezone)) {
     ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown IANA time zone "${s.timezone}"` });
   }
   try {
-    new Cron(s.cron, { timezone: 'UTC', paused: true });
+    if (!new Cron(s.cron, { timezone: 'UTC', paused: true }).nextRun()) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: `cron expression "${s.cron}" never fires` });
+    }
   } catch (error) {
     ctx.addIssue({ code: 'custom', path: ['cron'], message: `invalid cron expression "${s.cron}": ${(error as Error).message}` });
   }
@@ -114,8 +121,8 @@ export const endpointInputSchema = z
       }),
     body: z.unknown().optional(),
     schedule: scheduleSchema,
-    minInterval: durationSchema(MIN_INTERVAL_MS).optional(),
-    maxInterval: durationSchema(MIN_INTERVAL_MS).optional(),
+    minInterval: durationSchema(MIN_INTERVAL_MS, MAX_INTERVAL_MS).optional(),
+    maxInterval: durationSchema(MIN_INTERVAL_MS, MAX_INTERVAL_MS).optional(),
     jitter: jitterSchema.default(0),
     timeout: durationSchema(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
     catchUp: z.enum(CATCH_UP_POLICIES).default('skip'),

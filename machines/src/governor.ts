@@ -118,7 +118,7 @@ export function planNextRun(input: PlanInput): Plan {
   let plan = baseOrIntervalHint(input, hints, anchor);
   plan = applyRunAtHint(plan, input, hints);
   plan = catchUp(plan, input, anchor);
-  return withJitter(plan, input);
+  return withJitter(plan, input, anchor);
 }
 
 type RunPlan = Extract<Plan, { kind: 'run' }>;
@@ -177,11 +177,8 @@ function catchUp(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
   const { spec, now } = input;
   if (plan.at.getTime() >= now.getTime() - (input.lateToleranceMs ?? 0)) return plan;
   if (plan.source !== 'baseline' && plan.source !== 'backoff') return { ...plan, at: now };
-  const { count: missed, last } = missedSlots(spec, plan.at, now);
-  const slots = missed === 1 ? '1 missed slot' : `${missed} missed slots`;
-  // A slot that fell due before the previous run started was covered by that run (it was the catch-up).
-  const uncovered = !input.previousRunStartedAt || last > input.previousRunStartedAt;
-  if (spec.catchUp === 'once' && uncovered) {
+  const slots = describeMissed(spec, plan.at, now);
+  if (spec.catchUp === 'once' && hasUncoveredSlot(spec, plan.at, now, input.previousRunStartedAt ?? null)) {
     return { kind: 'run', at: now, reason: `catch-up: running once now for ${slots} since ${plan.at.toISOString()}`, source: 'catch_up' };
   }
   let next: Date;
@@ -195,26 +192,37 @@ function catchUp(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
   return { kind: 'run', at: next, reason: `catch-up: skipped ${slots}; baseline ${describeSchedule(spec.schedule)}`, source: 'catch_up' };
 }
 
-function missedSlots(spec: EndpointSpec, firstMissed: Date, now: Date): { count: number; last: Date } {
-  if (spec.schedule.kind === 'every') {
-    const every = spec.schedule.everyMs;
-    const count = Math.ceil((now.getTime() - firstMissed.getTime()) / every);
-    return { count, last: new Date(firstMissed.getTime() + (count - 1) * every) };
-  }
-  let count = 0;
-  let last = firstMissed;
-  for (let slot: Date = firstMissed; slot < now && count < 1_000; slot = nextBaselineSlot(spec, slot)) {
-    count++;
-    last = slot;
-  }
-  return { count, last };
+/**
+ * Whether a missed slot fell due after the previous run started. Slots before that were covered by
+ * that run: it was the catch-up run.
+ */
+function hasUncoveredSlot(spec: EndpointSpec, firstMissed: Date, now: Date, previousRunStartedAt: Date | null): boolean {
+  if (!previousRunStartedAt || firstMissed > previousRunStartedAt) return true;
+  return nextBaselineSlot(spec, previousRunStartedAt) < now;
 }
 
-function withJitter(plan: RunPlan, input: PlanInput): RunPlan {
+const MISSED_COUNT_LIMIT = 100;
+
+/** "3 missed slots", or "more than 100 missed slots" (counting cron slots one by one costs time). */
+function describeMissed(spec: EndpointSpec, firstMissed: Date, now: Date): string {
+  let count: number;
+  if (spec.schedule.kind === 'every') {
+    count = Math.ceil((now.getTime() - firstMissed.getTime()) / spec.schedule.everyMs);
+  } else {
+    count = 0;
+    for (let slot: Date = firstMissed; slot < now && count <= MISSED_COUNT_LIMIT; slot = nextBaselineSlot(spec, slot)) count++;
+    if (count > MISSED_COUNT_LIMIT) return `more than ${MISSED_COUNT_LIMIT} missed slots`;
+  }
+  return count === 1 ? '1 missed slot' : `${count} missed slots`;
+}
+
+function withJitter(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
   const { spec } = input;
   if (spec.jitter <= 0 || (plan.source !== 'baseline' && plan.source !== 'backoff' && plan.source !== 'catch_up')) return plan;
   const gap = spec.schedule.kind === 'every' ? spec.schedule.everyMs : nextBaselineSlot(spec, plan.at).getTime() - plan.at.getTime();
-  const delay = Math.floor(input.random() * spec.jitter * gap);
+  let delay = Math.floor(input.random() * spec.jitter * gap);
+  // Jitter never stretches a gap past maxInterval.
+  if (spec.maxIntervalMs !== undefined) delay = Math.min(delay, anchor.getTime() + spec.maxIntervalMs - plan.at.getTime());
   if (delay <= 0) return plan;
   return { ...plan, at: new Date(plan.at.getTime() + delay), reason: `${plan.reason} + jitter ${formatDuration(delay)}` };
 }

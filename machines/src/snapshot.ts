@@ -10,7 +10,7 @@ export interface PersistedSnapshot {
   context: EndpointContext;
 }
 
-const isoOrNull = z.string().nullable();
+const isoOrNull = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'is not a time').nullable();
 const persistedSchema = z.object({
   schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
   value: z.enum(MACHINE_STATES),
