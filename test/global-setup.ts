@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -23,22 +24,43 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
+/** Whether a Docker engine answers on its socket (the client alone is not enough). */
+function dockerAnswers(): Promise<boolean> {
+  const socket = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
+  return new Promise((resolve) => {
+    const request = httpRequest({ socketPath: socket, path: '/_ping', timeout: 1_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', () => resolve(false));
+    request.on('timeout', () => request.destroy());
+    request.end();
+  });
+}
+
 /**
- * Integration tests run against a real PostgreSQL: DATABASE_URL when set (CI starts a cluster),
- * otherwise the embedded PostgreSQL 15. testcontainers is not used: there is no Docker engine on
- * these machines (see README).
+ * Integration tests run against a real PostgreSQL: DATABASE_URL when set (CI starts a cluster);
+ * else a PostgreSQL 15 container when a Docker engine answers (testcontainers 11: 12 does not import
+ * on Node 20); else the embedded PostgreSQL 15.
  */
 export default async function setup(project: TestProject) {
-  let server: EmbeddedServer | undefined;
+  let stopServer = async () => {};
   let dataDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    dataDir = mkdtempSync(join(tmpdir(), 'tickwise-test-pg-'));
-    server = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-    adminUrl = server.urlFor('postgres');
-    console.log(`[tests] DATABASE_URL is not set: using embedded PostgreSQL 15 on port ${server.port}`);
-  } else {
+  if (adminUrl) {
     console.log('[tests] using the PostgreSQL at DATABASE_URL');
+  } else if (await dockerAnswers()) {
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:15').start();
+    adminUrl = container.getConnectionUri();
+    stopServer = async () => void (await container.stop());
+    console.log('[tests] DATABASE_URL is not set and a Docker engine answers: using a postgres:15 container');
+  } else {
+    dataDir = mkdtempSync(join(tmpdir(), 'tickwise-test-pg-'));
+    const server: EmbeddedServer = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    adminUrl = server.urlFor('postgres');
+    stopServer = () => server.stop();
+    console.log(`[tests] DATABASE_URL is not set and no Docker engine answers: using embedded PostgreSQL 15 on port ${server.port}`);
   }
   const prefix = `tickwise_test_${process.pid}_`;
   const template = `${prefix}template`;
@@ -62,7 +84,7 @@ export default async function setup(project: TestProject) {
     const { rows: databases } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
     for (const { datname } of databases) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await admin.end();
-    await server?.stop();
+    await stopServer();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     if (rows.length > 0) {
       throw new Error(`leak check: connections still open after the tests: ${rows.map((row) => `${row.datname}/${row.application_name || '?'} ×${row.count}`).join(', ')}`);
