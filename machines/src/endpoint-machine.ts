@@ -17,7 +17,7 @@ export interface EndpointContext {
   attempt: number;
   nextRunAt: string | null;
   reason: string | null;
-  source: PlanSource | 'user' | 'hint_pause' | null;
+  source: PlanSource | 'user' | 'hint_pause' | 'planning_error' | null;
 }
 
 export type EndpointEvent =
@@ -30,7 +30,7 @@ export type EndpointEvent =
   | { type: 'REPLAN'; reason: string }
   | { type: 'RESUME' }
   | { type: 'PLANNED'; at: string; reason: string; source: PlanSource }
-  | { type: 'PAUSED'; until: string | null; reason: string; source: 'user' | 'hint_pause' };
+  | { type: 'PAUSED'; until: string | null; reason: string; source: 'user' | 'hint_pause' | 'planning_error' };
 
 export const INITIAL_CONTEXT: EndpointContext = {
   consecutiveFailures: 0,

@@ -47,7 +47,7 @@ export type PlanSource = 'baseline' | 'first_run' | 'backoff' | 'catch_up' | 'hi
 
 export type Plan =
   | { kind: 'run'; at: Date; reason: string; source: PlanSource }
-  | { kind: 'pause'; until: Date | null; reason: string; source: 'user' | 'hint_pause' };
+  | { kind: 'pause'; until: Date | null; reason: string; source: 'user' | 'hint_pause' | 'planning_error' };
 
 /** Default ceiling for failure backoff when the endpoint sets no maxInterval. */
 export const DEFAULT_BACKOFF_CAP_MS = 15 * 60_000;

@@ -20,11 +20,27 @@ export interface Settled {
 
 /**
  * Runs the governor for a machine in `planning` and leaves it `idle` (next run chosen) or `paused`.
- * Pure; executes nothing.
+ * A governor that cannot plan (a stored spec it cannot read) pauses the machine with the reason,
+ * instead of leaving it stuck in planning. Pure; executes nothing.
  */
 export function settlePlanning(snapshot: EndpointSnapshot, input: PlanningInput): Settled {
+  let plan: Plan;
+  try {
+    plan = governorPlan(snapshot, input);
+  } catch (error) {
+    plan = { kind: 'pause', until: null, reason: `planning failed, paused until the endpoint is fixed: ${(error as Error).message}`, source: 'planning_error' };
+  }
+  const event =
+    plan.kind === 'run'
+      ? ({ type: 'PLANNED', at: plan.at.toISOString(), reason: plan.reason, source: plan.source } as const)
+      : ({ type: 'PAUSED', until: plan.until?.toISOString() ?? null, reason: plan.reason, source: plan.source } as const);
+  const next = step(snapshot, event, input.now);
+  return { snapshot: next.snapshot, plan, record: { ...next.record, reason: plan.reason, nextRunAt: next.snapshot.context.nextRunAt } };
+}
+
+function governorPlan(snapshot: EndpointSnapshot, input: PlanningInput): Plan {
   const { context } = snapshot;
-  const plan = planNextRun({
+  return planNextRun({
     spec: input.spec,
     now: input.now,
     previousSlot: context.lastSlot ? new Date(context.lastSlot) : null,
@@ -35,10 +51,4 @@ export function settlePlanning(snapshot: EndpointSnapshot, input: PlanningInput)
     userPause: input.userPause ?? null,
     random: input.random,
   });
-  const event =
-    plan.kind === 'run'
-      ? ({ type: 'PLANNED', at: plan.at.toISOString(), reason: plan.reason, source: plan.source } as const)
-      : ({ type: 'PAUSED', until: plan.until?.toISOString() ?? null, reason: plan.reason, source: plan.source } as const);
-  const next = step(snapshot, event, input.now);
-  return { snapshot: next.snapshot, plan, record: { ...next.record, reason: plan.reason, nextRunAt: next.snapshot.context.nextRunAt } };
 }

@@ -413,3 +413,14 @@ describe('restoring a snapshot with a damaged time', () => {
     expect(restored.snapshot.context.lastSlot).toBeNull();
   });
 });
+
+describe('settlePlanning when the governor cannot plan', () => {
+  it('pauses the machine with the reason instead of throwing', () => {
+    const planning = createEndpointSnapshot(new Date('2026-01-05T10:00:00Z')).snapshot;
+    const spec: EndpointSpec = { url: 'http://x/', method: 'GET', headers: {}, schedule: { kind: 'cron', cron: '0 0 30 2 *', timezone: 'UTC' }, jitter: 0, timeoutMs: 1_000, catchUp: 'skip' };
+    const settled = settlePlanning(planning, { spec, now: new Date('2026-01-05T10:00:00Z'), hints: [], random: () => 0 });
+    expect(stateOf(settled.snapshot)).toBe('paused');
+    expect(settled.plan).toMatchObject({ kind: 'pause', until: null, source: 'planning_error' });
+    expect(settled.record.reason).toMatch(/^planning failed, paused until the endpoint is fixed: cron "0 0 30 2 \*" has no run after/);
+  });
+});

@@ -248,7 +248,10 @@ export class SchedulerNode {
     const wait = held.slot.getTime() - Date.now();
     if (wait <= 0) {
       held.timer = undefined;
-      held.inFlight = this.run(held);
+      held.inFlight = this.run(held).catch((error: Error) => {
+        // A bug, not an outcome: keep the node up; the lease runs out and a peer retries the slot.
+        this.log.error('run failed', { endpoint: held.row.id, error: error.message, stack: error.stack });
+      });
       return;
     }
     held.timer = setTimeout(() => this.armDispatch(held), wait);

@@ -110,3 +110,37 @@ describe('a pause set by a person', () => {
     }
   });
 });
+
+describe('an endpoint the governor cannot plan', () => {
+  let db: TestDatabase;
+  let target: HttpTarget;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    target = await startHttpTarget();
+  });
+  afterAll(async () => {
+    await target.close();
+    await db.drop();
+  });
+
+  it('is paused with the reason after its run, and the node keeps going', async () => {
+    await applyJob(db, 'broken', [
+      { name: 'bad-cron', url: `${target.url}/bad`, schedule: { cron: '* * * * *' } },
+      { name: 'fine', url: `${target.url}/fine`, schedule: { every: '100ms' } },
+    ]);
+    const badId = await endpointId(db, 'broken', 'bad-cron');
+    // A row written before validation knew better: a cron that never fires, due now.
+    await db.pool.query(`UPDATE endpoints SET spec = jsonb_set(spec, '{schedule,cron}', '"0 0 30 2 *"'), next_run_at = now() WHERE id = $1`, [badId]);
+    const { node } = startNode(db);
+    try {
+      const row = await waitFor('the broken endpoint paused', async () => (await db.pool.query(`SELECT state, reason, next_run_at FROM endpoints WHERE id = $1 AND state = 'paused'`, [badId])).rows[0]);
+      expect(row.reason).toMatch(/^planning failed, paused until the endpoint is fixed: cron "0 0 30 2 \*" has no run after/);
+      expect(row.next_run_at).toBeNull();
+      const before = target.calls.filter((call) => call.path === '/fine').length;
+      await waitFor('the other endpoint still running', () => target.calls.filter((call) => call.path === '/fine').length > before + 2);
+      expect(target.calls.filter((call) => call.path === '/bad')).toHaveLength(1);
+    } finally {
+      await node.stop();
+    }
+  });
+});
