@@ -144,7 +144,7 @@ RETURNS TABLE (endpoint_id uuid, version integer, paused_reason text, paused_unt
            lease_owner = CASE WHEN m.state IN ('due', 'running') THEN e.lease_owner END,
            lease_expires_at = CASE WHEN m.state IN ('due', 'running') THEN e.lease_expires_at END,
            version = e.version + 1,
-           transition_seq = e.transition_seq + 1,
+           transition_seq = e.transition_seq + CASE WHEN jsonb_array_length(m.transitions) > 0 THEN 1 ELSE 0 END,
            updated_at = now()
       FROM machines m
      WHERE e.id = m.id
@@ -193,7 +193,7 @@ $$;
 CREATE OR REPLACE VIEW tickwise_overview AS
 SELECT
   (SELECT count(*) FROM endpoints WHERE state = 'idle' AND archived_at IS NULL AND next_run_at <= now()) AS due_now,
-  (SELECT count(*) FROM endpoints WHERE state IN ('due', 'running') AND lease_expires_at >= now()) AS leased,
+  (SELECT count(*) FROM endpoints WHERE lease_owner IS NOT NULL AND lease_expires_at >= now()) AS leased,
   (SELECT count(*) FROM endpoints WHERE state = 'running') AS running,
   (SELECT count(*) FROM endpoints WHERE state IN ('due', 'running') AND lease_expires_at < now()) AS expired_leases,
   (SELECT count(*) FROM endpoints WHERE state = 'paused' AND archived_at IS NULL) AS paused,

@@ -15,25 +15,33 @@ export interface MigrationStep {
 }
 
 const STEP_HEADER = /^--- step ([a-z0-9_]+)(?: only=(postgres|yugabyte))?\s*$/gm;
+/** A line meant as a step header. One that STEP_HEADER does not match would silently become SQL of the step above. */
+const HEADER_LIKE = /^---[ \t]*step\b.*$/gm;
+const VALID_HEADER = /^--- step [a-z0-9_]+(?: only=(?:postgres|yugabyte))?\s*$/;
 
 /**
  * Splits one migration file into steps for a flavour. A step marked `only=<flavour>` exists in
  * that flavour alone; two variants share a name so the history reads the same everywhere. Pure.
  */
 export function parseMigration(migration: string, text: string, flavour: DbFlavour): MigrationStep[] {
+  for (const [line] of text.matchAll(HEADER_LIKE)) {
+    if (!VALID_HEADER.test(line)) throw new DbError('migration_invalid', `migration ${migration} has a malformed step header "${line.trim()}" (expected "--- step <name>" with an optional " only=postgres" or " only=yugabyte")`);
+  }
   const headers = [...text.matchAll(STEP_HEADER)];
   if (headers.length === 0) throw new DbError('migration_invalid', `migration ${migration} has no "--- step <name>" line`);
+  // Every variant is checked whatever the flavour, so a broken YugabyteDB step fails on PostgreSQL too.
   const steps: MigrationStep[] = [];
-  const seen = new Set<string>();
+  const seen = { postgres: new Set<string>(), yugabyte: new Set<string>() };
   headers.forEach((header, index) => {
     const [, name, only] = header as unknown as [string, string, DbFlavour | undefined];
     const end = headers[index + 1]?.index ?? text.length;
     const sql = text.slice(header.index! + header[0].length, end).trim();
-    if (only !== undefined && only !== flavour) return;
-    if (seen.has(name)) throw new DbError('migration_invalid', `migration ${migration} has step "${name}" twice for ${flavour}`);
     if (sql === '') throw new DbError('migration_invalid', `migration ${migration} step "${name}" is empty`);
-    seen.add(name);
-    steps.push({ migration, name, sql, checksum: createHash('sha256').update(sql).digest('hex').slice(0, 16) });
+    for (const each of only ? [only] : (['postgres', 'yugabyte'] as const)) {
+      if (seen[each].has(name)) throw new DbError('migration_invalid', `migration ${migration} has step "${name}" twice for ${each}`);
+      seen[each].add(name);
+    }
+    if (only === undefined || only === flavour) steps.push({ migration, name, sql, checksum: createHash('sha256').update(sql).digest('hex').slice(0, 16) });
   });
   return steps;
 }
@@ -98,9 +106,10 @@ async function bootstrap(pool: Pool): Promise<void> {
         await pool.query(sql);
         break;
       } catch (error) {
-        // Two runners creating the same table at once: one of them sees a duplicate; try again.
+        // Two runners creating the same table at once: one of them sees a duplicate (of the table,
+        // of its row type: 42710, or of a catalog key); try again.
         const code = (error as { code?: string }).code;
-        if ((code !== '23505' && code !== '42P07') || attempt >= 5) throw error;
+        if ((code !== '23505' && code !== '42P07' && code !== '42710') || attempt >= 5) throw error;
       }
     }
   }

@@ -86,6 +86,27 @@ describe('parseMigration', () => {
     expect(error.message).toContain('empty');
   });
 
+  it.each([
+    ['an unknown flavour', '--- step b only=yugabyt'],
+    ['an upper-case name', '--- step Indexes'],
+    ['extra words', '--- step b only=postgres please'],
+    ['a missing name', '--- step'],
+    ['a missing space', '---step b'],
+  ])('rejects a malformed step header (%s) instead of running it as SQL of the step above', (_what, header) => {
+    const text = `--- step a\nCREATE TABLE a (id int);\n${header}\nCREATE INDEX b ON a (id HASH);\n`;
+    for (const flavour of ['postgres', 'yugabyte'] as const) {
+      const error = parseError(() => parseMigration('0008_typo', text, flavour));
+      expect(error.code).toBe('migration_invalid');
+      expect(error.message).toContain(header.trim());
+    }
+  });
+
+  it('accepts header-like words inside SQL and comments that are not at a line start as "--- step"', () => {
+    const text = '--- step a\n-- --- step by step\nSELECT 1; --- step\n---- stepping\n';
+    const [step] = parseMigration('0009_words', text, 'postgres');
+    expect(step!.sql).toBe('-- --- step by step\nSELECT 1; --- step\n---- stepping');
+  });
+
   it('rejects a file without any step header', () => {
     const error = parseError(() => parseMigration('0006_bare', 'CREATE TABLE x (id int);\n', 'postgres'));
     expect(error.code).toBe('migration_invalid');
@@ -129,5 +150,17 @@ describe('loadMigrations', () => {
     writeFileSync(join(dir, 'README.md'), 'not a migration');
     writeFileSync(join(dir, '0003_draft.sql.bak'), '--- step c\nSELECT 3;\n');
     expect(loadMigrations('postgres', dir).map((step) => `${step.migration}/${step.name}`)).toEqual(['0001_first/a', '0002_second/b']);
+  });
+});
+
+describe('variants of the other flavour are checked too', () => {
+  it('an empty YugabyteDB variant fails when loading for PostgreSQL', () => {
+    const text = '--- step idx only=postgres\nCREATE INDEX a ON t (x);\n--- step idx only=yugabyte\n';
+    expect(() => parseMigration('0009_x', text, 'postgres')).toThrow(expect.objectContaining({ code: 'migration_invalid', message: 'migration 0009_x step "idx" is empty' }));
+  });
+
+  it('a step both shared and flavour-specific is a duplicate', () => {
+    const text = '--- step idx\nSELECT 1;\n--- step idx only=yugabyte\nSELECT 2;\n';
+    expect(() => parseMigration('0009_x', text, 'postgres')).toThrow(expect.objectContaining({ code: 'migration_invalid', message: 'migration 0009_x has step "idx" twice for yugabyte' }));
   });
 });
