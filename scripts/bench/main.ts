@@ -7,6 +7,7 @@
  * Settings: DATABASE_URL (else embedded PostgreSQL 15), BENCH_ENDPOINTS (default 20000),
  * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000).
  */
+import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { claimDue } from '@tickwise/db';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
@@ -63,6 +64,16 @@ async function lateness() {
       [new Date(start.getTime() + 2_000)],
     );
     const late = rows.map((row) => Number(row.late));
+    if (process.env.BENCH_LATENESS_DETAIL) {
+      const { rows: bySecond } = await db.pool.query(
+        `SELECT floor(extract(epoch FROM slot - $1::timestamptz)) AS second, count(*) AS runs,
+                round(max(extract(epoch FROM started_at - slot) * 1000)) AS max_ms,
+                count(*) FILTER (WHERE started_at - slot > interval '20 ms') AS over_20ms
+           FROM runs GROUP BY 1 ORDER BY 1`,
+        [start],
+      );
+      console.table(bySecond);
+    }
     const figure = {
       callsPerSecond: Math.round(late.length / (STEADY_SECONDS - 2)),
       samples: late.length,
@@ -109,13 +120,27 @@ async function claimCost() {
   }
 }
 
+/** Lets the previous phase's disk work (checkpoint, a dropped cluster) finish before the next is timed. */
+async function settle(): Promise<void> {
+  execSync('sync');
+  await sleep(3_000);
+}
+
 function round(value: number, digits: number): number {
   return Number(value.toFixed(digits));
 }
 
 const only = process.argv[2];
-if (!only || only === 'throughput') results.throughput = [await throughput(1), await throughput(2)];
-if (!only || only === 'lateness') results.lateness = await lateness();
+if (!only || only === 'throughput') {
+  const one = await throughput(1);
+  await settle();
+  results.throughput = [one, await throughput(2)];
+  await settle();
+}
+if (!only || only === 'lateness') {
+  results.lateness = await lateness();
+  await settle();
+}
 if (!only || only === 'claim') results.claim = await claimCost();
 mkdirSync('bench-results', { recursive: true });
 writeFileSync('bench-results/latest.json', `${JSON.stringify(results, null, 2)}\n`);

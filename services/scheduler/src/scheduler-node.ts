@@ -171,8 +171,13 @@ export class SchedulerNode {
         }
         const limit = Math.min(this.config.claimBatch, room);
         const buckets = this.rotatedBuckets();
+        const claimStarted = performance.now();
         // Under REPEATABLE READ (YugabyteDB without read committed) competing claims can fail with 40001.
         const rows = await withRetry(() => claimDue(this.pool, { worker: this.workerId, limit, leaseMs: this.config.leaseMs, horizon: new Date(Date.now() + this.config.claimAheadMs), buckets }));
+        const claimMs = performance.now() - claimStarted;
+        if (claimMs > this.config.claimAheadMs) {
+          this.log.warn('a claim took longer than the claim-ahead window: slots may start late', { claimMs: Math.round(claimMs), claimAheadMs: this.config.claimAheadMs, claimed: rows.length });
+        }
         if (rows.length > 0) await this.accept(rows, 'claimed');
         backoff = 100;
         if (rows.length === limit || this.stopping) continue;
