@@ -27,25 +27,18 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 }
 
 /** A fresh, migrated database cloned from the template: one per test file (or per test). */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `${inject('databasePrefix')}${randomBytes(4).toString('hex')}`;
-  await admin((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`));
-  const url = databaseUrl(name);
-  const pool = createPool({ connectionString: url, max: 10 });
-  return {
-    url,
-    pool,
-    async drop() {
-      await pool.end();
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    },
-  };
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createDatabase(inject('templateDatabase'));
 }
 
 /** An empty database (not migrated), for migration tests. */
-export async function createEmptyDatabase(): Promise<TestDatabase> {
+export function createEmptyDatabase(): Promise<TestDatabase> {
+  return createDatabase(null);
+}
+
+async function createDatabase(template: string | null): Promise<TestDatabase> {
   const name = `${inject('databasePrefix')}${randomBytes(4).toString('hex')}`;
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
+  await admin((client) => client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`));
   const url = databaseUrl(name);
   const pool = createPool({ connectionString: url, max: 10 });
   return {

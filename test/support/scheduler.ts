@@ -1,7 +1,38 @@
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import { applyJobs, type ApplyChange } from '@tickwise/catalog';
 import { endpointInputSchema } from '@tickwise/machines';
 import { resolveSchedulerConfig, SchedulerNode, type Logger, type SchedulerConfig } from '@tickwise/scheduler';
-import type { TestDatabase } from './database.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { startHttpTarget, type HttpTarget, type ReceivedCall } from './http-target.ts';
+
+export interface TargetHandlerTools {
+  /** Every call received so far, this one included. */
+  calls: ReceivedCall[];
+  /** Leaves the call hanging; it is answered when the block's tests are over. */
+  hold(): void;
+}
+
+/**
+ * A fresh database and a real HTTP target for the tests of one describe block (answers 200 "ok"
+ * unless `handler` says otherwise). Read `db` and `target` inside the tests.
+ */
+export function useDatabaseAndTarget(handler?: (call: ReceivedCall, response: ServerResponse, tools: TargetHandlerTools) => void) {
+  const fixture = {} as { db: TestDatabase; target: HttpTarget };
+  const held: ServerResponse[] = [];
+  beforeAll(async () => {
+    fixture.db = await createTestDatabase();
+    fixture.target = await startHttpTarget(
+      handler && ((call, response) => handler(call, response, { calls: fixture.target.calls, hold: () => void held.push(response) })),
+    );
+  });
+  afterAll(async () => {
+    for (const response of held.splice(0)) response.end();
+    await fixture.target?.close();
+    await fixture.db?.drop();
+  });
+  return fixture;
+}
 
 /** Collects log lines so a test can assert on them (and print them when it fails). */
 export function memoryLogger(): Logger & { lines: string[] } {

@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { insertHint, machineHistory, newId } from '@tickwise/db';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, endpointId, startNode } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 describe('a scheduler node dispatching to a real HTTP target', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget();
-  });
-  afterAll(async () => {
-    await target.close();
-    await db.drop();
-  });
+  const env = useDatabaseAndTarget();
 
   it('calls on time, never early, with the Tickwise headers, and records every run', async () => {
+    const { db, target } = env;
     await applyJob(db, 'basic', [
       { name: 'tick', url: `${target.url}/tick`, schedule: { every: '100ms' } },
       { name: 'post', url: `${target.url}/post`, method: 'POST', body: { since: 'last' }, headers: { 'X-Team': 'billing' }, schedule: { every: '250ms' } },
@@ -67,6 +57,7 @@ describe('a scheduler node dispatching to a real HTTP target', () => {
   });
 
   it('follows an interval hint and says why', async () => {
+    const { db, target } = env;
     await applyJob(db, 'hinted', [{ name: 'fast', url: `${target.url}/hinted`, schedule: { every: '1h' }, minInterval: '100ms' }]);
     const id = await endpointId(db, 'hinted', 'fast');
     await insertHint(db.pool, { id: newId(), endpointId: id, kind: 'interval', intervalMs: 150, reason: 'error rate rising', source: 'test', expiresAt: new Date(Date.now() + 60_000) });
@@ -81,39 +72,29 @@ describe('a scheduler node dispatching to a real HTTP target', () => {
 });
 
 describe('hostile targets are outcomes, never crashes', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  const hanging: (() => void)[] = [];
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget((call, response) => {
-      if (call.path === '/hang') return void hanging.push(() => response.end());
-      if (call.path === '/huge') {
-        response.writeHead(200, { 'content-type': 'text/plain' });
-        const chunk = Buffer.alloc(1024 * 1024, 'x');
-        for (let i = 0; i < 10; i++) response.write(chunk);
-        return void response.end();
-      }
-      if (call.path === '/trickle') {
-        response.writeHead(200);
-        const timer = setInterval(() => response.write('.'), 50);
-        response.on('close', () => clearInterval(timer));
-        return;
-      }
-      if (call.path === '/fail') {
-        response.writeHead(503);
-        return void response.end('down for maintenance');
-      }
-      response.end('ok');
-    });
-  });
-  afterAll(async () => {
-    for (const release of hanging) release();
-    await target.close();
-    await db.drop();
+  const env = useDatabaseAndTarget((call, response, { hold }) => {
+    if (call.path === '/hang') return hold();
+    if (call.path === '/huge') {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(1024 * 1024, 'x');
+      for (let i = 0; i < 10; i++) response.write(chunk);
+      return void response.end();
+    }
+    if (call.path === '/trickle') {
+      response.writeHead(200);
+      const timer = setInterval(() => response.write('.'), 50);
+      response.on('close', () => clearInterval(timer));
+      return;
+    }
+    if (call.path === '/fail') {
+      response.writeHead(503);
+      return void response.end('down for maintenance');
+    }
+    response.end('ok');
   });
 
   it('records refused, hanging, huge, trickling, 5xx and invalid-URL calls with their error kinds', async () => {
+    const { db, target } = env;
     const closedPort = await freePort();
     await applyJob(db, 'hostile', [
       { name: 'refused', url: `http://127.0.0.1:${closedPort}/`, schedule: { every: '1h' } },

@@ -1,26 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
-import { applyJob, endpointId, startNode } from '../../../test/support/scheduler.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('several scheduler nodes on one database', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget();
-  });
-  afterAll(async () => {
-    await target.close();
-    await db.drop();
-  });
+  const env = useDatabaseAndTarget();
 
   it('run every slot exactly once: none twice, none lost (counted at the target)', async () => {
+    const { db, target } = env;
     const endpoints = Array.from({ length: 150 }, (_, i) => ({ name: `e${i}`, url: `${target.url}/e${i}`, schedule: { every: '250ms' } }));
     await applyJob(db, 'fleet', endpoints);
     const nodes = [startNode(db, { workerId: 'node-a' }), startNode(db, { workerId: 'node-b' }), startNode(db, { workerId: 'node-c' })];
@@ -56,26 +46,16 @@ describe('several scheduler nodes on one database', () => {
 });
 
 describe('a node killed mid-run', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
+  // The first call hangs until the tests are over (its caller dies); later ones answer.
+  const env = useDatabaseAndTarget((call, response, { calls, hold }) => {
+    if (calls.length === 1) return hold();
+    response.end('done');
+  });
   let child: ChildProcess | undefined;
-  const held: (() => void)[] = [];
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget((call, response) => {
-      // The first call hangs until the test ends (its caller dies); later ones answer.
-      if (call.path === '/work' && target.calls.filter((c) => c.path === '/work').length === 1) return void held.push(() => response.end());
-      response.end('done');
-    });
-  });
   afterEach(() => child?.kill('SIGKILL'));
-  afterAll(async () => {
-    for (const release of held) release();
-    await target.close();
-    await db.drop();
-  });
 
   it('has its slot taken over after the lease and run again with the same idempotency key', async () => {
+    const { db, target } = env;
     await applyJob(db, 'takeover', [{ name: 'work', url: `${target.url}/work`, schedule: { every: '1h' }, timeout: '1m' }]);
     const id = await endpointId(db, 'takeover', 'work');
     child = spawn(process.execPath, ['bin/tickwise.mjs', 'scheduler'], {

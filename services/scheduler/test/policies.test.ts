@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setPause } from '@tickwise/catalog';
 import { machineHistory } from '@tickwise/db';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
-import { applyJob, endpointId, startNode } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 describe('slots missed while no node ran', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget();
-  });
-  afterAll(async () => {
-    await target.close();
-    await db.drop();
-  });
+  const env = useDatabaseAndTarget();
 
   it('catchUp: skip drops them and keeps the phase; catchUp: once runs one of them, then goes on', async () => {
+    const { db, target } = env;
     await applyJob(db, 'downtime', [
       { name: 'skipper', url: `${target.url}/skip`, schedule: { every: '1m' }, catchUp: 'skip' },
       { name: 'once', url: `${target.url}/once`, schedule: { every: '1m' }, catchUp: 'once' },
@@ -53,21 +43,13 @@ describe('slots missed while no node ran', () => {
 });
 
 describe('a pause set by a person', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget((call, response) => {
-      if (call.path === '/slow') return void setTimeout(() => response.end('late'), 400);
-      response.end('ok');
-    });
-  });
-  afterAll(async () => {
-    await target.close();
-    await db.drop();
+  const env = useDatabaseAndTarget((call, response) => {
+    if (call.path === '/slow') return void setTimeout(() => response.end('late'), 400);
+    response.end('ok');
   });
 
   it('stops an idle machine at once and a running one after its run; resume starts it again', async () => {
+    const { db, target } = env;
     await applyJob(db, 'pausing', [
       { name: 'idle-one', url: `${target.url}/fast`, schedule: { every: '150ms' } },
       { name: 'busy-one', url: `${target.url}/slow`, schedule: { every: '100ms' }, timeout: '5s' },
@@ -97,6 +79,7 @@ describe('a pause set by a person', () => {
   });
 
   it('lets a pause with an end run out by itself', async () => {
+    const { db, target } = env;
     await applyJob(db, 'timed', [{ name: 'nap', url: `${target.url}/nap`, schedule: { every: '100ms' } }]);
     const id = await endpointId(db, 'timed', 'nap');
     await setPause(db.pool, id, { reason: 'short nap', until: new Date(Date.now() + 700) });
@@ -112,18 +95,10 @@ describe('a pause set by a person', () => {
 });
 
 describe('an endpoint the governor cannot plan', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget();
-  });
-  afterAll(async () => {
-    await target.close();
-    await db.drop();
-  });
+  const env = useDatabaseAndTarget();
 
   it('is paused with the reason after its run, and the node keeps going', async () => {
+    const { db, target } = env;
     await applyJob(db, 'broken', [
       { name: 'bad-cron', url: `${target.url}/bad`, schedule: { cron: '* * * * *' } },
       { name: 'fine', url: `${target.url}/fine`, schedule: { every: '100ms' } },

@@ -6,10 +6,9 @@ import { applyJobs } from '@tickwise/catalog';
 import { createPool, machineHistory, migrate, startEmbeddedPostgres } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
 import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, endpointId, memoryLogger, startNode } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 describe('the database restarted under a running node', () => {
@@ -59,23 +58,14 @@ describe('the database restarted under a running node', () => {
 });
 
 describe('shutdown', () => {
-  let db: TestDatabase;
-  let target: HttpTarget;
-  const hanging: (() => void)[] = [];
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    target = await startHttpTarget((call, response) => {
-      if (call.path === '/hang' && target.calls.filter((c) => c.path === '/hang').length === 1) return void hanging.push(() => response.end());
-      response.end('ok');
-    });
-  });
-  afterAll(async () => {
-    for (const release of hanging) release();
-    await target.close();
-    await db.drop();
+  // The first call to /hang hangs until the tests are over.
+  const env = useDatabaseAndTarget((call, response, { calls, hold }) => {
+    if (call.path === '/hang' && calls.filter((c) => c.path === '/hang').length === 1) return hold();
+    response.end('ok');
   });
 
   it('hands back the lease of a claimed slot that has not started yet', async () => {
+    const { db, target } = env;
     await applyJob(db, 'later', [{ name: 'soon', url: `${target.url}/soon`, schedule: { cron: '0 0 1 1 *', timezone: 'UTC' } }]);
     const id = await endpointId(db, 'later', 'soon');
     const slot = new Date(Date.now() + 3_000);
@@ -92,6 +82,7 @@ describe('shutdown', () => {
   });
 
   it('aborts a call still running after the grace period, records it, and leaves the slot to a peer with the same key', async () => {
+    const { db, target } = env;
     await applyJob(db, 'inflight', [{ name: 'hang', url: `${target.url}/hang`, schedule: { every: '1h' }, timeout: '1m' }]);
     const id = await endpointId(db, 'inflight', 'hang');
     const first = startNode(db, { workerId: 'leaving', shutdownGraceMs: 300 });
