@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { endpointInputSchema, nameSchema } from '@tickwise/machines';
 import type { JobInput } from '@tickwise/catalog';
@@ -47,14 +47,21 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
 }
 
-/** The line and column of the deepest node that exists along `path`. */
-function locate(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } {
+/** The line and column of the deepest node that exists along `path`, or of the key `key` in it. */
+function locate(doc: Document, counter: LineCounter, path: readonly PropertyKey[], key?: string): { line: number; column: number } {
+  const at = (offset: number) => {
+    const { line, col } = counter.linePos(offset);
+    return { line, column: col };
+  };
+  if (key !== undefined) {
+    const parent = doc.getIn(path as (string | number)[], true);
+    const pair = isMap(parent) ? parent.items.find((item) => isScalar(item.key) && item.key.value === key) : undefined;
+    const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return at(range[0]);
+  }
   for (let depth = path.length; depth >= 0; depth--) {
     const node = doc.getIn(path.slice(0, depth) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-    if (node?.range) {
-      const { line, col } = counter.linePos(node.range[0]);
-      return { line, column: col };
-    }
+    if (node?.range) return at(node.range[0]);
   }
   return { line: 0, column: 0 };
 }
@@ -79,7 +86,11 @@ export function parseJobsFile(file: string, text: string): JobInput[] {
   if (!parsed.success) {
     throw new JobsFileError(
       file,
-      parsed.error.issues.map((issue) => ({ ...locate(doc, counter, issue.path), path: formatPath(issue.path), message: issue.message })),
+      parsed.error.issues.map((issue) => {
+        // An unknown key is best shown where it stands, not where its object starts.
+        const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+        return { ...locate(doc, counter, issue.path, key), path: formatPath(issue.path), message: issue.message };
+      }),
     );
   }
   return parsed.data.jobs;

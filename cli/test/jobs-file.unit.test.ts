@@ -165,14 +165,16 @@ describe('validation problems carry line, column, path and message', () => {
     expect(found[1]?.message).toMatch(/^invalid cron expression "every day": /);
   });
 
-  it('an unknown key names the key and points at its endpoint', () => {
+  it('an unknown key names the key and points at the key itself', () => {
+    const lines = EXAMPLE.split('\n').length;
     expect(problems(EXAMPLE.replace('catchUp: skip', 'catchUp: skip\n        retries: 3'))).toEqual([
-      { line: 4, column: 9, path: 'jobs[0].endpoints[0]', message: 'Unrecognized key: "retries"' },
+      { line: lines, column: 9, path: 'jobs[0].endpoints[0]', message: 'Unrecognized key: "retries"' },
     ]);
   });
 
   it('an unknown top-level key', () => {
-    expect(problems(`${EXAMPLE}version: 2\n`)).toEqual([{ line: 1, column: 1, path: '', message: 'Unrecognized key: "version"' }]);
+    const lines = EXAMPLE.split('\n').length;
+    expect(problems(`${EXAMPLE}version: 2\n`)).toEqual([{ line: lines, column: 1, path: '', message: 'Unrecognized key: "version"' }]);
   });
 
   it('a missing required field points at the endpoint that lacks it', () => {
@@ -313,7 +315,7 @@ describe('several problems at once', () => {
       { line: 5, column: 14, path: 'jobs[0].endpoints[0].url', message: 'must be an absolute http:// or https:// URL' },
       { line: 7, column: 17, path: 'jobs[0].endpoints[0].jitter', message: 'must be at most 100%' },
       { line: 12, column: 21, path: 'jobs[0].endpoints[1].schedule.timezone', message: 'unknown IANA time zone "Mars/Olympus"' },
-      { line: 8, column: 9, path: 'jobs[0].endpoints[1]', message: 'Unrecognized key: "retries"' },
+      { line: 13, column: 9, path: 'jobs[0].endpoints[1]', message: 'Unrecognized key: "retries"' },
     ]);
   });
 
@@ -323,7 +325,7 @@ describe('several problems at once', () => {
       'team/jobs.yaml:5:14: jobs[0].endpoints[0].url: must be an absolute http:// or https:// URL',
       'team/jobs.yaml:7:17: jobs[0].endpoints[0].jitter: must be at most 100%',
       'team/jobs.yaml:12:21: jobs[0].endpoints[1].schedule.timezone: unknown IANA time zone "Mars/Olympus"',
-      'team/jobs.yaml:8:9: jobs[0].endpoints[1]: Unrecognized key: "retries"',
+      'team/jobs.yaml:13:9: jobs[0].endpoints[1]: Unrecognized key: "retries"',
     ]);
   });
 
