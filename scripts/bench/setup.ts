@@ -20,7 +20,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   let stopServer = async () => {};
   if (!adminUrl) {
     const dataDir = mkdtempSync(join(tmpdir(), 'tickwise-bench-'));
-    const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), settings: { shared_buffers: '512MB', track_functions: 'all', ...(process.env.BENCH_LOCK_LOG ? { log_lock_waits: 'on', deadlock_timeout: '20ms' } : {}) }, log: process.env.BENCH_LOCK_LOG ? (line) => console.error(line) : undefined });
+    const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), settings: { shared_buffers: '512MB', track_functions: 'all', ...(process.env.BENCH_STATEMENTS ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}), ...(process.env.BENCH_LOCK_LOG ? { log_lock_waits: 'on', deadlock_timeout: '20ms' } : {}) }, log: process.env.BENCH_LOCK_LOG ? (line) => console.error(line) : undefined });
     adminUrl = server.urlFor('postgres');
     stopServer = async () => {
       await server.stop();
@@ -40,6 +40,15 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
     url: url.toString(),
     pool,
     async close() {
+      if (process.env.BENCH_STATEMENTS) {
+        await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+        const { rows } = await pool.query(
+          `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query, calls, round(total_exec_time) AS total_ms, rows
+             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            ORDER BY total_exec_time DESC LIMIT 12`,
+        );
+        console.table(rows);
+      }
       if (process.env.BENCH_FUNCTION_STATS) {
         const { rows } = await pool.query('SELECT funcname, calls, round(total_time) AS total_ms, round(self_time) AS self_ms FROM pg_stat_user_functions ORDER BY total_time DESC');
         console.table(rows);
@@ -76,7 +85,8 @@ export async function bulkEndpoints(pool: Pool, count: number, spec: Record<stri
   }
   await pool.query('DELETE FROM endpoint_transitions WHERE endpoint_id = $1', [template.id]);
   await pool.query('DELETE FROM endpoints WHERE id = $1', [template.id]);
-  await pool.query('ANALYZE endpoints');
+  // As a table in steady state would be: visibility known, statistics fresh.
+  await pool.query('VACUUM ANALYZE endpoints');
 }
 
 export function startTarget(): Promise<{ url: string; process: ChildProcess }> {
