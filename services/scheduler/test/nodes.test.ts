@@ -89,3 +89,43 @@ describe('a node killed mid-run', () => {
     }
   });
 });
+
+describe('a node whose lease ran out while its call was in flight', () => {
+  // The first call is slow; by the time it answers, a peer has taken the slot over.
+  const env = useDatabaseAndTarget((call, response, { calls }) => {
+    if (calls.length === 1) return void setTimeout(() => response.end('late'), 1_500);
+    response.end('ok');
+  });
+
+  it('has its write refused, while the peer that took over owns the machine and both attempts are recorded', async () => {
+    const { db, target } = env;
+    await applyJob(db, 'stolen', [{ name: 'slow', url: `${target.url}/slow`, schedule: { every: '1h' }, timeout: '10s' }]);
+    const id = await endpointId(db, 'stolen', 'slow');
+    // A long lease: slowpoke renews it only every 20 min, like a node that stalled.
+    const first = startNode(db, { workerId: 'slowpoke', leaseMs: 3_600_000 });
+    await waitFor('the slow call', () => target.calls.length >= 1);
+    const second = startNode(db, { workerId: 'peer', leaseMs: 2_000 });
+    try {
+      // As if slowpoke had stalled past its lease: expire it; the peer takes the slot over.
+      await db.pool.query(`UPDATE endpoints SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+      await waitFor('the takeover call', () => target.calls.length >= 2, 15_000);
+      const runs = await waitFor('both attempts recorded', async () => {
+        const { rows } = await db.pool.query('SELECT worker, attempt, status FROM runs WHERE endpoint_id = $1 ORDER BY attempt', [id]);
+        return rows.length === 2 ? rows : null;
+      });
+      expect(runs).toEqual([
+        { worker: 'slowpoke', attempt: 1, status: 'succeeded' },
+        { worker: 'peer', attempt: 2, status: 'succeeded' },
+      ]);
+      expect(first.node.getStats().leasesLost).toBe(1);
+      expect(first.log.lines.some((line) => line.includes('lease lost before the write'))).toBe(true);
+      const { rows } = await db.pool.query('SELECT state, lease_owner, next_run_at FROM endpoints WHERE id = $1', [id]);
+      expect(rows[0]).toMatchObject({ state: 'idle', lease_owner: null });
+      expect(rows[0].next_run_at.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
+      const [slow, again] = target.calls;
+      expect(again!.headers['idempotency-key']).toBe(slow!.headers['idempotency-key']);
+    } finally {
+      await Promise.all([first.node.stop(), second.node.stop()]);
+    }
+  });
+});
