@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { LOAD_BALANCE_MODES, type SmartDriverOptions } from '@tickwise/db';
 import { createLogger, isLogLevel, type LogFormat } from './logger.ts';
 
 /** A setting the user got wrong, or one that is missing; the CLI prints it and exits with 2. */
@@ -17,6 +18,33 @@ export interface CliSettings {
   syntheticPort: number;
   logLevel: ReturnType<typeof parseLevel>;
   logFormat: LogFormat;
+  /** Set when TICKWISE_YB_LOAD_BALANCE asks for the YugabyteDB smart driver. */
+  smartDriver: SmartDriverOptions | undefined;
+}
+
+function parseSmartDriver(env: NodeJS.ProcessEnv): SmartDriverOptions | undefined {
+  const mode = env.TICKWISE_YB_LOAD_BALANCE;
+  if (mode === undefined || mode === '' || mode === 'false') {
+    if (env.TICKWISE_YB_TOPOLOGY_KEYS) throw new UsageError('TICKWISE_YB_TOPOLOGY_KEYS needs TICKWISE_YB_LOAD_BALANCE (e.g. true)');
+    return undefined;
+  }
+  if (!(LOAD_BALANCE_MODES as readonly string[]).includes(mode)) {
+    throw new UsageError(`TICKWISE_YB_LOAD_BALANCE must be false, ${LOAD_BALANCE_MODES.join(', ')}, got "${mode}"`);
+  }
+  const options: SmartDriverOptions = { loadBalance: mode as SmartDriverOptions['loadBalance'] };
+  const keys = env.TICKWISE_YB_TOPOLOGY_KEYS;
+  if (keys) {
+    if (!/^[^.,:\s]+\.[^.,:\s]+\.[^.,:\s]+(:\d+)?(,[^.,:\s]+\.[^.,:\s]+\.[^.,:\s]+(:\d+)?)*$/.test(keys)) {
+      throw new UsageError(`TICKWISE_YB_TOPOLOGY_KEYS must be cloud.region.zone[:priority] entries separated by commas, got "${keys}"`);
+    }
+    options.topologyKeys = keys;
+  }
+  const refresh = env.TICKWISE_YB_REFRESH_INTERVAL;
+  if (refresh) {
+    if (!/^\d+$/.test(refresh) || Number(refresh) > 600) throw new UsageError(`TICKWISE_YB_REFRESH_INTERVAL must be whole seconds from 0 to 600, got "${refresh}"`);
+    options.refreshIntervalSeconds = Number(refresh);
+  }
+  return options;
 }
 
 function parseLevel(raw: string | undefined) {
@@ -42,6 +70,7 @@ export function readSettings(env: NodeJS.ProcessEnv): CliSettings {
     syntheticPort: parsePort('TICKWISE_SYNTHETIC_PORT', env.TICKWISE_SYNTHETIC_PORT, 8788),
     logLevel: parseLevel(env.TICKWISE_LOG_LEVEL),
     logFormat: format,
+    smartDriver: parseSmartDriver(env),
   };
 }
 

@@ -12,7 +12,7 @@ export async function applyCommand(settings: CliSettings, file: string, dryRun: 
     return 0;
   }
   const log = loggerFor(settings, 'apply');
-  const pool = openPool(requireDatabaseUrl(settings, 'apply'), log, 2);
+  const pool = await openPool(settings, requireDatabaseUrl(settings, 'apply'), log, 2);
   try {
     await requireCurrentSchema(pool);
     const changes = await applyJobs(pool, jobs);

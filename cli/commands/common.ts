@@ -1,11 +1,13 @@
-import { createPool, pendingMigrations, type Pool } from '@tickwise/db';
+import { openPool as openDbPool, pendingMigrations, type Pool } from '@tickwise/db';
 import type { Logger } from '@tickwise/scheduler';
-import { UsageError } from '../settings.ts';
+import { UsageError, type CliSettings } from '../settings.ts';
 
-export function openPool(connectionString: string, log: Logger, max = 10): Pool {
-  return createPool({
+/** The pool of a command: plain `pg`, or the YugabyteDB smart driver when the settings ask for it. */
+export function openPool(settings: CliSettings, connectionString: string, log: Logger, max = 10): Promise<Pool> {
+  return openDbPool({
     connectionString,
     max,
+    smartDriver: settings.smartDriver,
     onIdleError: (error) => log.warn('database connection dropped', { error: error.message }),
   });
 }

@@ -38,7 +38,7 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     } else {
       console.log('• using the database at DATABASE_URL');
     }
-    const pool = openPool(connectionString, log, 10);
+    const pool = await openPool(settings, connectionString, log, 10);
     stops.push(() => pool.end());
     const migrated = await migrate(pool);
     console.log(`• schema: ${migrated.applied.length === 0 ? 'up to date' : `${migrated.applied.length} migration step(s) applied`} (${migrated.flavour})`);

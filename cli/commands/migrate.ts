@@ -4,7 +4,7 @@ import { openPool } from './common.ts';
 
 export async function migrateCommand(settings: CliSettings): Promise<number> {
   const log = loggerFor(settings, 'migrate');
-  const pool = openPool(requireDatabaseUrl(settings, 'migrate'), log, 2);
+  const pool = await openPool(settings, requireDatabaseUrl(settings, 'migrate'), log, 2);
   try {
     const result = await migrate(pool, { log: (line) => log.info(line) });
     console.log(result.applied.length === 0 ? `schema up to date (${result.flavour})` : `applied ${result.applied.length} migration step(s) on ${result.flavour}`);

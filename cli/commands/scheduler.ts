@@ -7,7 +7,7 @@ export async function schedulerCommand(settings: CliSettings, env: NodeJS.Proces
   const log = loggerFor(settings, 'scheduler');
   const connectionString = requireDatabaseUrl(settings, 'scheduler');
   const config = schedulerConfigFromEnv(env);
-  const pool = openPool(connectionString, log, 8);
+  const pool = await openPool(settings, connectionString, log, 8);
   try {
     await requireCurrentSchema(pool);
     const node = new SchedulerNode({ pool, connectionString, config, log });

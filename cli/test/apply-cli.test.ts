@@ -15,8 +15,8 @@ interface CliResult {
 }
 
 /** Runs the real CLI (`node bin/tickwise.mjs ...`) from the repository root. */
-function tickwise(args: string[], databaseUrl: string | undefined): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn' };
+function tickwise(args: string[], databaseUrl: string | undefined, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn', ...extraEnv };
   delete env.DATABASE_URL;
   if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
   return new Promise((resolve, reject) => {
@@ -165,5 +165,20 @@ describe('tickwise apply', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('ENOENT');
     expect(await dump()).toEqual({ jobs: [], endpoints: [], history: [] });
+  });
+});
+
+describe('the YugabyteDB smart driver against PostgreSQL', () => {
+  it('is refused before any pool exists, with the reason, so no connection storm can start', async () => {
+    const db = await createTestDatabase();
+    try {
+      const result = await tickwise(['migrate'], db.url, { TICKWISE_YB_LOAD_BALANCE: 'true' });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('error (unavailable): TICKWISE_YB_LOAD_BALANCE is set, but the server at DATABASE_URL is not YugabyteDB');
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+      expect(rows[0].n).toBeLessThanOrEqual(1);
+    } finally {
+      await db.drop();
+    }
   });
 });

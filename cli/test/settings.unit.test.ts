@@ -21,3 +21,27 @@ describe('CLI settings', () => {
     expect(() => requireDatabaseUrl(readSettings({ TICKWISE_LOG_FORMAT: 'json' }), 'scheduler')).toThrow(/DATABASE_URL is not set: "tickwise scheduler" needs a database/);
   });
 });
+
+describe('the YugabyteDB smart driver settings', () => {
+  const base = { TICKWISE_LOG_FORMAT: 'json' };
+
+  it('are off unless TICKWISE_YB_LOAD_BALANCE asks for them', () => {
+    expect(readSettings(base).smartDriver).toBeUndefined();
+    expect(readSettings({ ...base, TICKWISE_YB_LOAD_BALANCE: 'false' }).smartDriver).toBeUndefined();
+  });
+
+  it('carry the mode, the topology keys and the refresh interval', () => {
+    expect(
+      readSettings({ ...base, TICKWISE_YB_LOAD_BALANCE: 'prefer-primary', TICKWISE_YB_TOPOLOGY_KEYS: 'aws.us-east-1.us-east-1a:1,aws.us-east-1.*:2', TICKWISE_YB_REFRESH_INTERVAL: '60' }).smartDriver,
+    ).toEqual({ loadBalance: 'prefer-primary', topologyKeys: 'aws.us-east-1.us-east-1a:1,aws.us-east-1.*:2', refreshIntervalSeconds: 60 });
+  });
+
+  it.each([
+    [{ TICKWISE_YB_LOAD_BALANCE: 'yes' }, 'TICKWISE_YB_LOAD_BALANCE must be false, true, any, only-primary, only-rr, prefer-primary, prefer-rr, got "yes"'],
+    [{ TICKWISE_YB_LOAD_BALANCE: 'true', TICKWISE_YB_TOPOLOGY_KEYS: 'us-east-1a' }, 'TICKWISE_YB_TOPOLOGY_KEYS must be cloud.region.zone[:priority] entries separated by commas, got "us-east-1a"'],
+    [{ TICKWISE_YB_TOPOLOGY_KEYS: 'aws.us-east-1.us-east-1a' }, 'TICKWISE_YB_TOPOLOGY_KEYS needs TICKWISE_YB_LOAD_BALANCE (e.g. true)'],
+    [{ TICKWISE_YB_LOAD_BALANCE: 'true', TICKWISE_YB_REFRESH_INTERVAL: '900' }, 'TICKWISE_YB_REFRESH_INTERVAL must be whole seconds from 0 to 600, got "900"'],
+  ])('refuse %o', (env, message) => {
+    expect(() => readSettings({ ...base, ...env })).toThrow(new UsageError(message));
+  });
+});

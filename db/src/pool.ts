@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { isConnectionError } from './errors.ts';
+import { DbError, isConnectionError } from './errors.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -15,8 +15,8 @@ export interface PoolOptions {
 }
 
 /** A `pg` pool whose idle-client errors are reported instead of thrown. */
-export function createPool(options: PoolOptions): Pool {
-  const pool = new pg.Pool({
+export function createPool(options: PoolOptions, PoolClass: typeof pg.Pool = pg.Pool): Pool {
+  const pool = new PoolClass({
     connectionString: options.connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'tickwise',
@@ -25,6 +25,41 @@ export function createPool(options: PoolOptions): Pool {
   });
   pool.on('error', (error) => options.onIdleError?.(error));
   return pool;
+}
+
+export const LOAD_BALANCE_MODES = ['true', 'any', 'only-primary', 'only-rr', 'prefer-primary', 'prefer-rr'] as const;
+
+/** The YugabyteDB smart driver's connection properties (`@yugabytedb/pg`). */
+export interface SmartDriverOptions {
+  loadBalance: (typeof LOAD_BALANCE_MODES)[number];
+  /** e.g. `aws.us-east-1.us-east-1a:1,aws.us-east-1.*:2`: prefer this node's own zone. */
+  topologyKeys?: string;
+  /** How often the driver refreshes its list of servers (seconds). */
+  refreshIntervalSeconds?: number;
+}
+
+/**
+ * A pool on plain `pg`, or with `smartDriver` on `@yugabytedb/pg` behind the same interface. The smart
+ * driver is used only once the server has said it is YugabyteDB: against PostgreSQL its load
+ * balancing opens connections without end (yb_servers() is missing) and reports no error.
+ */
+export async function openPool(options: PoolOptions & { smartDriver?: SmartDriverOptions }): Promise<Pool> {
+  if (!options.smartDriver) return createPool(options);
+  const probe = new pg.Client({ connectionString: options.connectionString, application_name: 'tickwise-probe' });
+  await probe.connect();
+  try {
+    if ((await detectFlavour(probe)) !== 'yugabyte') {
+      throw new DbError('unavailable', 'TICKWISE_YB_LOAD_BALANCE is set, but the server at DATABASE_URL is not YugabyteDB (its version() has no -YB-); unset it: load balancing against PostgreSQL opens connections without end');
+    }
+  } finally {
+    await probe.end();
+  }
+  const url = new URL(options.connectionString);
+  url.searchParams.set('loadBalance', options.smartDriver.loadBalance);
+  if (options.smartDriver.topologyKeys) url.searchParams.set('topologyKeys', options.smartDriver.topologyKeys);
+  if (options.smartDriver.refreshIntervalSeconds !== undefined) url.searchParams.set('ybServersRefreshInterval', String(options.smartDriver.refreshIntervalSeconds));
+  const { default: yb } = await import('@yugabytedb/pg');
+  return createPool({ ...options, connectionString: url.toString() }, yb.Pool);
 }
 
 /** YugabyteDB reports a PostgreSQL version string with a `-YB-` part. */
