@@ -10,6 +10,7 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { claimDue } from '@tickwise/db';
+import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
@@ -23,9 +24,17 @@ async function throughput(processes: number) {
   const db = await benchDatabase(`tickwise_bench_tp${processes}`);
   const target = await startTarget();
   try {
-    const start = new Date(Date.now() + 4_000);
+    const start = new Date(Date.now() + 6_000);
     await bulkEndpoints(db.pool, ENDPOINTS, { url: `${target.url}/noop`, schedule: { every: '1h' }, timeout: '10s' }, start, 0);
     const nodes = startSchedulers(processes, db.url, SCHEDULER_ENV);
+    // CPU per execution of each part, steadier than executions/s on a shared machine: counted from
+    // just before the slots fall due (start-up left out) to the end.
+    await sleep(start.getTime() - Date.now() - 100);
+    const cpuBefore = {
+      schedulers: nodes.reduce((sum, node) => sum + cpuSeconds(node.pid!), 0),
+      postgres: postgresCpuSeconds(),
+      target: cpuSeconds(target.process.pid!),
+    };
     const deadline = Date.now() + 120_000;
     for (;;) {
       const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoints WHERE next_run_at > $1', [start]);
@@ -33,6 +42,11 @@ async function throughput(processes: number) {
       // Polling is a scan of the table: rarely, so the bench does not compete with what it measures.
       await sleep(1_000);
     }
+    const cpu = {
+      schedulers: nodes.reduce((sum, node) => sum + cpuSeconds(node.pid!), 0) - cpuBefore.schedulers,
+      postgres: postgresCpuSeconds() - cpuBefore.postgres,
+      target: cpuSeconds(target.process.pid!) - cpuBefore.target,
+    };
     await stopAll(nodes);
     const { rows } = await db.pool.query<{ runs: number; seconds: number; distinct_slots: number }>(
       `SELECT count(*)::int AS runs, count(DISTINCT endpoint_id)::int AS distinct_slots,
@@ -40,8 +54,11 @@ async function throughput(processes: number) {
     );
     const { runs, seconds, distinct_slots } = rows[0]!;
     const planned = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoints WHERE next_run_at > $1 AND state = $2', [start, 'idle'])).rows[0]!.n;
-    const figure = { processes, endpoints: ENDPOINTS, runs, duplicates: runs - distinct_slots, replanned: planned, seconds: round(seconds, 2), executionsPerSecond: Math.round(runs / seconds) };
+    const perRun = (cpuSecondsUsed: number) => Math.round((cpuSecondsUsed * 1e6) / runs);
+    const cpuMicrosPerRun = { schedulers: perRun(cpu.schedulers), postgres: perRun(cpu.postgres), target: perRun(cpu.target) };
+    const figure = { processes, endpoints: ENDPOINTS, runs, duplicates: runs - distinct_slots, replanned: planned, seconds: round(seconds, 2), executionsPerSecond: Math.round(runs / seconds), cpuMicrosPerRun };
     console.log(`throughput, ${processes} scheduler process(es): ${figure.executionsPerSecond} executions/s (${runs} runs in ${figure.seconds}s, ${figure.duplicates} duplicates, ${planned} re-planned)`);
+    console.log(`  CPU per execution: scheduler ${cpuMicrosPerRun.schedulers} µs, PostgreSQL ${cpuMicrosPerRun.postgres} µs, target ${cpuMicrosPerRun.target} µs`);
     return figure;
   } finally {
     target.process.kill('SIGTERM');
