@@ -121,8 +121,9 @@ $$;
 -- Records finished runs and writes machines as the machine code computed them, with their
 -- transitions, in one statement. A machine is written only if its version is the one its writer
 -- read and the writer holds its lease (p_worker) or nobody does (p_worker NULL). Leaving a leased
--- state hands the lease back. The write's steps become one history row. Returns the machines written, with their new version and the pause a
--- person set meanwhile (the writer re-plans a machine it left idle under such a pause).
+-- state hands the lease back. The write's steps become one history row. Returns the machines
+-- written, with their new version and the pause a person set meanwhile (the writer re-plans a
+-- machine it left idle under such a pause).
 CREATE OR REPLACE FUNCTION tickwise_commit(p_worker text, p_runs jsonb, p_machines jsonb)
 RETURNS TABLE (endpoint_id uuid, version integer, paused_reason text, paused_until timestamptz) LANGUAGE sql AS $$
   WITH inserted_runs AS (

@@ -1,21 +1,17 @@
 import type { MachineWrite, TransitionRow } from '@tickwise/db';
-import { persistSnapshot, settlePlanning, step, stateOf, type EndpointEvent, type EndpointSnapshot, type EndpointSpec, type Hint, type TransitionRecord, type UserPause } from '@tickwise/machines';
+import { persistSnapshot, settlePlanning, step, stateOf, type EndpointEvent, type EndpointSnapshot, type PlanningInput, type UserPause } from '@tickwise/machines';
 
-export interface ReplanInput {
+/** What planning needs, plus the machine's id and the version the write is guarded by. */
+export interface ReplanInput extends PlanningInput {
   id: string;
   version: number;
-  spec: EndpointSpec;
-  hints: readonly Hint[];
-  userPause: UserPause | null;
-  now: Date;
-  random: () => number;
 }
 
 /**
  * Moves a machine through `event` (if any) and planning, and returns the write that persists it.
  * Pure; executes nothing.
  */
-export function planWrite(snapshot: EndpointSnapshot, event: EndpointEvent | null, input: ReplanInput, earlier: TransitionRecord[] = []): MachineWrite {
+export function planWrite(snapshot: EndpointSnapshot, event: EndpointEvent | null, input: ReplanInput, earlier: readonly TransitionRow[] = []): MachineWrite {
   const transitions: TransitionRow[] = [...earlier];
   let current = snapshot;
   if (event) {

@@ -1,5 +1,6 @@
 import { activeHints, BUCKET_COUNT, claimDue, commitMachines, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, withRetry, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
-import { persistSnapshot, restoreSnapshot, settlePlanning, stateOf, step, type EndpointEvent, type EndpointSnapshot, type Hint, type UserPause } from '@tickwise/machines';
+import { planWrite } from '@tickwise/catalog';
+import { persistSnapshot, restoreSnapshot, stateOf, step, type EndpointEvent, type EndpointSnapshot, type Hint, type UserPause } from '@tickwise/machines';
 import { setMaxListeners } from 'node:events';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher, type DispatchResult } from './dispatcher.ts';
@@ -314,24 +315,13 @@ export class SchedulerNode {
   }
 
   private planAndCommit(held: Held, planning: EndpointSnapshot, record: RunRecord | null, now: Date, startedAt: Date | null): void {
-    const settled = settlePlanning(planning, { spec: held.row.spec, now, hints: held.hints, userPause: pauseOf(held.row, now), previousRunStartedAt: startedAt, lateToleranceMs: this.config.catchUpGraceMs, random: Math.random });
-    held.transitions.push(settled.record);
-    const write = this.writeOf(held, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
+    const write = planWrite(planning, null, this.planningInput(held, held.version, now, pauseOf(held.row, now), startedAt), held.transitions);
     void this.commit(held, record, write);
-    if (settled.plan.kind === 'run' && settled.plan.at.getTime() - this.config.claimAheadMs < this.sleepingUntil) this.wake();
+    if (write.state === 'idle' && write.nextRunAt && write.nextRunAt.getTime() - this.config.claimAheadMs < this.sleepingUntil) this.wake();
   }
 
-  private writeOf(held: Held, snapshot: EndpointSnapshot, nextRunAt: Date | null, reason: string): MachineWrite {
-    return {
-      id: held.row.id,
-      expectedVersion: held.version,
-      state: stateOf(snapshot),
-      snapshot: persistSnapshot(snapshot),
-      nextRunAt,
-      reason,
-      claimedSlot: null,
-      transitions: held.transitions.slice(-20),
-    };
+  private planningInput(held: Held, version: number, now: Date, userPause: UserPause | null, previousRunStartedAt: Date | null) {
+    return { id: held.row.id, version, spec: held.row.spec, now, hints: held.hints, userPause, previousRunStartedAt, lateToleranceMs: this.config.catchUpGraceMs, random: Math.random };
   }
 
   private async commit(held: Held, record: RunRecord | null, write: MachineWrite): Promise<void> {
@@ -345,10 +335,7 @@ export class SchedulerNode {
       // A person paused the machine while we held it: re-plan it now that it is free.
       if (committed.pause && write.state === 'idle' && !this.stopping) {
         const snapshot = restoreSnapshot(write.snapshot, { state: 'idle', nextRunAt: write.nextRunAt }).snapshot;
-        const now = new Date();
-        const replanned = step(snapshot, { type: 'REPLAN', reason: 'paused by a person' }, now);
-        const settled = settlePlanning(replanned.snapshot, { spec: held.row.spec, now, hints: held.hints, userPause: committed.pause, lateToleranceMs: this.config.catchUpGraceMs, random: Math.random });
-        const again = this.writeOf({ ...held, version: committed.version, transitions: [replanned.record, settled.record] }, settled.snapshot, settled.plan.kind === 'run' ? settled.plan.at : settled.plan.until, settled.plan.reason);
+        const again = planWrite(snapshot, { type: 'REPLAN', reason: 'paused by a person' }, this.planningInput(held, committed.version, new Date(), committed.pause, null));
         await withRetry(() => commitMachines(this.pool, null, [], [again]));
       }
     } catch (error) {
@@ -366,7 +353,16 @@ export class SchedulerNode {
     held.transitions.push({ ...released.record, reason });
     this.stats.released++;
     // The slot stays as planned, and so does the reason for it; the release is in the history.
-    await this.commit(held, record, this.writeOf(held, released.snapshot, held.slot, released.snapshot.context.reason ?? `released: ${reason}`));
+    await this.commit(held, record, {
+      id: held.row.id,
+      expectedVersion: held.version,
+      state: stateOf(released.snapshot),
+      snapshot: persistSnapshot(released.snapshot),
+      nextRunAt: held.slot,
+      reason: released.snapshot.context.reason ?? `released: ${reason}`,
+      claimedSlot: null,
+      transitions: held.transitions,
+    });
   }
 
   private async renew(): Promise<void> {
