@@ -12,3 +12,5 @@ export * from './queries/hints.ts';
 export * from './queries/catalog.ts';
 export * from './queries/maintenance.ts';
 export * from './queries/history.ts';
+export * from './queries/run-events.ts';
+export * from './queries/analyses.ts';

@@ -22,6 +22,8 @@ export interface RunRecord {
   responseBody: string | null;
   responseTruncated: boolean;
   plannedSource: string | null;
+  /** Retry-After of a 429/503 answer, in ms. */
+  retryAfterMs?: number | null;
 }
 
 export interface TransitionRow {
@@ -44,6 +46,8 @@ export interface MachineWrite {
   reason: string | null;
   claimedSlot: Date | null;
   transitions: TransitionRow[];
+  /** The endpoint's hint_version the plan accounted for; omitted: unchanged. */
+  plannedHintVersion?: number;
 }
 
 function runJson(run: RunRecord) {
@@ -64,6 +68,7 @@ function runJson(run: RunRecord) {
     response_body: run.responseBody,
     response_truncated: run.responseTruncated,
     planned_source: run.plannedSource,
+    retry_after_ms: run.retryAfterMs ?? null,
   };
 }
 
@@ -77,6 +82,7 @@ function machineJson(write: MachineWrite) {
     reason: write.reason,
     claimed_slot: write.claimedSlot,
     transitions: write.transitions,
+    planned_hint_version: write.plannedHintVersion ?? null,
   };
 }
 

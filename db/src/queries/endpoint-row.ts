@@ -18,6 +18,9 @@ export interface EndpointRow {
   pausedReason: string | null;
   pausedUntil: Date | null;
   version: number;
+  /** Bumped by every hint write or clear; the plan accounted for `plannedHintVersion`. */
+  hintVersion: number;
+  plannedHintVersion: number;
   archivedAt: Date | null;
 }
 
@@ -38,6 +41,8 @@ export interface RawEndpointRow {
   paused_reason: string | null;
   paused_until: Date | null;
   version: number;
+  hint_version: number;
+  planned_hint_version: number;
   archived_at: Date | null;
 }
 
@@ -59,6 +64,8 @@ export function toEndpointRow(raw: RawEndpointRow): EndpointRow {
     pausedReason: raw.paused_reason,
     pausedUntil: raw.paused_until,
     version: raw.version,
+    hintVersion: raw.hint_version,
+    plannedHintVersion: raw.planned_hint_version,
     archivedAt: raw.archived_at,
   };
 }

@@ -51,3 +51,95 @@ export async function insertHint(db: Queryable, hint: NewHint): Promise<void> {
     [hint.id, hint.endpointId, hint.kind, hint.intervalMs ?? null, hint.at ?? null, hint.reason, hint.source, hint.expiresAt],
   );
 }
+
+/** The channel hint writes notify on; the payload is a JSON array of endpoint ids. */
+export const HINTS_CHANNEL = 'tickwise_hints';
+
+export interface HintChange {
+  endpointId: string;
+  /** Hints to add. */
+  add: NewHint[];
+  /** Active hints of these sources are cleared first (a planner replaces its own hints). */
+  clearSources?: string[];
+  /** Active hints with these ids are cleared. */
+  clearIds?: string[];
+  analysisId?: string | null;
+}
+
+/**
+ * Applies hint changes inside the caller's transaction: clears, inserts, bumps each endpoint's
+ * hint_version (so a free machine is re-planned once) and notifies the schedulers, all committed
+ * together. Hint ids are the caller's: inserting one twice is a no-op, so a redelivered event
+ * cannot duplicate a hint. Returns the ids of the endpoints that exist (others are ignored).
+ */
+export async function applyHintChanges(db: Queryable, changes: readonly HintChange[]): Promise<string[]> {
+  const touched = [...new Set(changes.map((change) => change.endpointId))];
+  if (touched.length === 0) return [];
+  for (const change of changes) {
+    if (change.clearSources && change.clearSources.length > 0) {
+      await db.query('UPDATE hints SET cleared_at = now() WHERE endpoint_id = $1 AND source = ANY ($2::text[]) AND cleared_at IS NULL AND expires_at > now()', [
+        change.endpointId,
+        change.clearSources,
+      ]);
+    }
+    if (change.clearIds && change.clearIds.length > 0) {
+      await db.query('UPDATE hints SET cleared_at = now() WHERE endpoint_id = $1 AND id = ANY ($2::uuid[]) AND cleared_at IS NULL', [change.endpointId, change.clearIds]);
+    }
+  }
+  const added = changes.flatMap((change) => change.add.map((hint) => ({ ...hint, analysisId: change.analysisId ?? null })));
+  if (added.length > 0) {
+    await db.query(
+      `INSERT INTO hints (id, endpoint_id, kind, interval_ms, at, reason, source, expires_at, analysis_id)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::timestamptz[], $9::uuid[])
+       ON CONFLICT (id) DO NOTHING`,
+      [
+        added.map((hint) => hint.id),
+        added.map((hint) => hint.endpointId),
+        added.map((hint) => hint.kind),
+        added.map((hint) => hint.intervalMs ?? null),
+        added.map((hint) => hint.at ?? null),
+        added.map((hint) => hint.reason),
+        added.map((hint) => hint.source),
+        added.map((hint) => hint.expiresAt),
+        added.map((hint) => hint.analysisId),
+      ],
+    );
+  }
+  const { rows } = await db.query<{ id: string }>('UPDATE endpoints SET hint_version = hint_version + 1 WHERE id = ANY ($1::uuid[]) RETURNING id', [touched]);
+  const existing = rows.map((row) => row.id);
+  if (existing.length > 0) await db.query('SELECT tickwise_notify($1, $2)', [HINTS_CHANNEL, JSON.stringify(existing)]);
+  return existing;
+}
+
+export interface StoredHint extends Hint {
+  endpointId: string;
+  clearedAt: Date | null;
+  analysisId: string | null;
+}
+
+/** Hints of an endpoint, newest first: active ones, and past ones (expired or cleared) when asked. */
+export async function listHints(db: Queryable, endpointId: string, options: { includePast: boolean; limit: number }): Promise<StoredHint[]> {
+  const { rows } = await db.query<RawHint & { cleared_at: Date | null; analysis_id: string | null }>(
+    `SELECT id, endpoint_id, kind, interval_ms, at, reason, source, created_at, expires_at, cleared_at, analysis_id
+       FROM hints
+      WHERE endpoint_id = $1 AND ($2 OR (cleared_at IS NULL AND expires_at > now()))
+      ORDER BY id DESC LIMIT $3`,
+    [endpointId, options.includePast, options.limit],
+  );
+  return rows.map((row) => {
+    const hint: StoredHint = {
+      id: row.id,
+      endpointId: row.endpoint_id,
+      kind: row.kind,
+      reason: row.reason,
+      source: row.source,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      clearedAt: row.cleared_at,
+      analysisId: row.analysis_id,
+    };
+    if (row.interval_ms !== null) hint.intervalMs = Number(row.interval_ms);
+    if (row.at !== null) hint.at = row.at;
+    return hint;
+  });
+}

@@ -1,0 +1,2 @@
+export * from './run-event.ts';
+export * from './decode.ts';
