@@ -85,6 +85,13 @@ export function decodeRunEventMessage(value: Buffer | string | object | null | u
     return fromOutboxRow(unwrapColumns(message.after));
   }
   const row = unwrapColumns(message);
-  if ('payload' in row && 'aggregate_id' in row) return fromOutboxRow(row);
+  if ('payload' in row && 'aggregate_id' in row) {
+    // ExtractNewRecordState flattens deletes too: with delete.tombstone.handling.mode=rewrite the
+    // row arrives with `__deleted: "true"` and empty columns (REPLICA IDENTITY DEFAULT), and with
+    // add.fields=op it names the operation in `__op`. Only inserts and snapshot reads are events.
+    if (row.__deleted === 'true' || row.__deleted === true) return null;
+    if (typeof row.__op === 'string' && row.__op !== 'c' && row.__op !== 'r') return null;
+    return fromOutboxRow(row);
+  }
   throw new RunEventDecodeError('unknown_shape', `not a run event: expected an outbox payload, an outbox row or a Debezium envelope, got an object with keys ${Object.keys(message).slice(0, 8).join(', ') || '(none)'}`);
 }
