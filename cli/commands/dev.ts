@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { applyJobs } from '@tickwise/catalog';
 import { migrate, overview, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
+import { startPlannerService } from '@tickwise/planner';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { demoJob } from '../dev/demo-job.ts';
 import { startSyntheticServer } from '../dev/synthetic-server.ts';
@@ -11,7 +12,7 @@ const STATUS_EVERY_MS = 15_000;
 
 /**
  * Everything on one machine: embedded PostgreSQL 15 (unless DATABASE_URL is set), migrations, the
- * synthetic targets, the demo job and one scheduler node. Ctrl-C stops it all cleanly.
+ * synthetic targets, the demo job, one scheduler node and the planner. Ctrl-C stops it all cleanly.
  */
 export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = loggerFor(settings, 'dev');
@@ -57,13 +58,20 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     node.start();
     stops.push(() => node.stop());
     console.log(`• scheduler node ${config.workerId} (${describeConfig(config)})`);
+
+    const planner = await startPlannerService({ pool, connectionString, env, log });
+    stops.push(() => planner.stop());
+    console.log(`• planner: ${planner.description}`);
     console.log(`\nDATABASE_URL=${connectionString}\nRuns appear at once; a status line follows every ${STATUS_EVERY_MS / 1000}s. Ctrl-C stops everything.\n`);
 
     const status = setInterval(() => {
       overview(pool)
         .then((now) => {
           const stats = node.getStats();
-          console.log(`runs in the last hour: ${now.runsLastHour} (${now.failuresLastHour} failed) · dispatched by this node: ${stats.dispatched} · due now: ${now.dueNow} · paused: ${now.paused}`);
+          const planned = planner.planner.stats;
+          console.log(
+            `runs in the last hour: ${now.runsLastHour} (${now.failuresLastHour} failed) · dispatched by this node: ${stats.dispatched} · due now: ${now.dueNow} · paused: ${now.paused} · planner: ${planned.analyses} analyses, ${planned.hintChanges} hint changes`,
+          );
         })
         .catch((error: Error) => log.warn('status query failed', { error: error.message }));
     }, STATUS_EVERY_MS);

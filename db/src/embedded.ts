@@ -104,7 +104,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', max_connections: '200', fsync: 'on', ...options.settings };
+  // wal_level=logical lets Debezium capture the outbox of a dev database too (KAFKA_BROKERS set).
+  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', max_connections: '200', fsync: 'on', wal_level: 'logical', ...options.settings };
   const args = ['-D', dataDir, '-p', String(options.port), ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
   const child: ChildProcess = spawn(postgres, args, { ...ids, detached: true, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolvePromise, reject) => {

@@ -97,7 +97,10 @@ export function startListener(options: ListenerOptions): Listener {
   };
 }
 
-/** Wakes sleeping scheduler nodes (the transaction's commit delivers it). */
+/**
+ * Wakes sleeping scheduler nodes (the transaction's commit delivers it). Through tickwise_notify,
+ * which on YugabyteDB swallows the error NOTIFY raises where it is unsupported.
+ */
 export async function notifyWake(db: Pick<pg.Pool, 'query'>, payload = ''): Promise<void> {
-  await db.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, payload]);
+  await db.query('SELECT tickwise_notify($1, $2)', [WAKE_CHANNEL, payload]);
 }

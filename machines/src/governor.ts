@@ -128,16 +128,30 @@ function baseOrIntervalHint(input: PlanInput, hints: readonly Hint[], anchor: Da
   const intervalHint = latest(hints, 'interval');
   if (intervalHint?.intervalMs !== undefined) {
     const { ms, note } = clamp(intervalHint.intervalMs, spec);
-    return {
+    const hinted: RunPlan = {
       kind: 'run',
       at: new Date(anchor.getTime() + ms),
       reason: `hint (${intervalHint.source}): every ${formatDuration(ms)} until ${intervalHint.expiresAt.toISOString()}: ${intervalHint.reason}${note}`,
       source: 'hint_interval',
     };
+    // A hint never makes a failing endpoint run sooner than its own backoff would.
+    if (input.consecutiveFailures > 0) {
+      const backoff = baselineOrBackoff(input, anchor);
+      if (backoff.at.getTime() > hinted.at.getTime()) {
+        return { ...backoff, reason: `${backoff.reason}; later than the hint (${intervalHint.source}) of every ${formatDuration(ms)}` };
+      }
+    }
+    return hinted;
   }
   if (previousSlot === null && spec.schedule.kind === 'every') {
     return { kind: 'run', at: now, reason: `first run of ${describeSchedule(spec.schedule)}`, source: 'first_run' };
   }
+  return baselineOrBackoff(input, anchor);
+}
+
+/** The next baseline slot, or later after failures: the gap doubled per failure, capped. */
+function baselineOrBackoff(input: PlanInput, anchor: Date): RunPlan {
+  const { spec } = input;
   const baseline = nextBaselineSlot(spec, anchor);
   if (input.consecutiveFailures <= 0) {
     return { kind: 'run', at: baseline, reason: `baseline ${describeSchedule(spec.schedule)}`, source: 'baseline' };

@@ -302,8 +302,15 @@ describe('interval hints', () => {
     expect(run({ spec, now, previousSlot, hints: [older, newerExpired] }).at).toEqual(at(20 * SECOND));
   });
 
-  it('takes precedence over failure backoff', () => {
-    expect(run({ spec, now, previousSlot, consecutiveFailures: 4, hints: [hint('interval', { intervalMs: 10 * SECOND })] })).toMatchObject({ at: at(10 * SECOND), source: 'hint_interval' });
+  it('takes precedence over failure backoff when it waits longer', () => {
+    expect(run({ spec, now, previousSlot, consecutiveFailures: 1, hints: [hint('interval', { intervalMs: 10 * MINUTE })] })).toMatchObject({ at: at(10 * MINUTE), source: 'hint_interval' });
+  });
+
+  it('never makes a failing endpoint run sooner than its own backoff', () => {
+    const plan = run({ spec, now, previousSlot, consecutiveFailures: 4, hints: [hint('interval', { intervalMs: 10 * SECOND })] });
+    expect(plan.source).toBe('backoff');
+    expect(plan.kind === 'run' && plan.at.getTime()).toBeGreaterThan(at(10 * SECOND).getTime());
+    expect(plan.reason).toContain('later than the hint');
   });
 
   it('applies to cron endpoints too', () => {

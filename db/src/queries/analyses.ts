@@ -21,6 +21,11 @@ export interface Analysis {
   createdAt?: Date;
 }
 
+/** jsonb and text refuse U+0000, which a model's reasoning or tool arguments may carry: dropped. */
+function withoutNul(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+}
+
 export async function insertAnalyses(db: Queryable, analyses: readonly Analysis[]): Promise<void> {
   if (analyses.length === 0) return;
   await db.query(
@@ -48,6 +53,7 @@ export async function insertAnalyses(db: Queryable, analyses: readonly Analysis[
           outcome_detail: a.outcomeDetail,
           hint_ids: a.hintIds,
         })),
+        withoutNul,
       ),
     ],
   );

@@ -66,27 +66,37 @@ export interface HintChange {
   analysisId?: string | null;
 }
 
+/** NOTIFY payloads must stay under 8000 bytes; a uuid in a JSON array takes 39. */
+const IDS_PER_NOTIFY = 150;
+
 /**
  * Applies hint changes inside the caller's transaction: clears, inserts, bumps each endpoint's
  * hint_version (so a free machine is re-planned once) and notifies the schedulers, all committed
- * together. Hint ids are the caller's: inserting one twice is a no-op, so a redelivered event
- * cannot duplicate a hint. Returns the ids of the endpoints that exist (others are ignored).
+ * together. Hint ids are the caller's: inserting one twice is a no-op, and a clear never clears a
+ * hint its own change adds, so applying a change again leaves the same hints in force. Changes of
+ * endpoints that do not exist are ignored (nothing written). Returns the ids of the endpoints that
+ * exist.
  */
 export async function applyHintChanges(db: Queryable, changes: readonly HintChange[]): Promise<string[]> {
-  const touched = [...new Set(changes.map((change) => change.endpointId))];
+  const touched = [...new Set(changes.map((change) => change.endpointId))].sort();
   if (touched.length === 0) return [];
-  for (const change of changes) {
+  // First: tells which endpoints exist, and queues concurrent hint writers of one endpoint here.
+  const { rows } = await db.query<{ id: string }>('UPDATE endpoints SET hint_version = hint_version + 1 WHERE id = ANY ($1::uuid[]) RETURNING id', [touched]);
+  const existing = new Set(rows.map((row) => row.id));
+  const applied = changes.filter((change) => existing.has(change.endpointId));
+  for (const change of applied) {
+    const keep = change.add.map((hint) => hint.id);
     if (change.clearSources && change.clearSources.length > 0) {
-      await db.query('UPDATE hints SET cleared_at = now() WHERE endpoint_id = $1 AND source = ANY ($2::text[]) AND cleared_at IS NULL AND expires_at > now()', [
-        change.endpointId,
-        change.clearSources,
-      ]);
+      await db.query(
+        'UPDATE hints SET cleared_at = now() WHERE endpoint_id = $1 AND source = ANY ($2::text[]) AND cleared_at IS NULL AND expires_at > now() AND NOT (id = ANY ($3::uuid[]))',
+        [change.endpointId, change.clearSources, keep],
+      );
     }
     if (change.clearIds && change.clearIds.length > 0) {
       await db.query('UPDATE hints SET cleared_at = now() WHERE endpoint_id = $1 AND id = ANY ($2::uuid[]) AND cleared_at IS NULL', [change.endpointId, change.clearIds]);
     }
   }
-  const added = changes.flatMap((change) => change.add.map((hint) => ({ ...hint, analysisId: change.analysisId ?? null })));
+  const added = applied.flatMap((change) => change.add.filter((hint) => existing.has(hint.endpointId)).map((hint) => ({ ...hint, analysisId: change.analysisId ?? null })));
   if (added.length > 0) {
     await db.query(
       `INSERT INTO hints (id, endpoint_id, kind, interval_ms, at, reason, source, expires_at, analysis_id)
@@ -105,10 +115,11 @@ export async function applyHintChanges(db: Queryable, changes: readonly HintChan
       ],
     );
   }
-  const { rows } = await db.query<{ id: string }>('UPDATE endpoints SET hint_version = hint_version + 1 WHERE id = ANY ($1::uuid[]) RETURNING id', [touched]);
-  const existing = rows.map((row) => row.id);
-  if (existing.length > 0) await db.query('SELECT tickwise_notify($1, $2)', [HINTS_CHANNEL, JSON.stringify(existing)]);
-  return existing;
+  const ids = [...existing].sort();
+  const payloads: string[] = [];
+  for (let index = 0; index < ids.length; index += IDS_PER_NOTIFY) payloads.push(JSON.stringify(ids.slice(index, index + IDS_PER_NOTIFY)));
+  if (payloads.length > 0) await db.query('SELECT tickwise_notify($1, payload) FROM unnest($2::text[]) AS payload', [HINTS_CHANNEL, payloads]);
+  return ids;
 }
 
 export interface StoredHint extends Hint {

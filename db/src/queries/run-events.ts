@@ -69,3 +69,21 @@ export async function prunePlanner(db: Queryable, before: Date, limit: number): 
   const { rows } = await db.query<{ events_deleted: number; analyses_deleted: number }>('SELECT * FROM tickwise_prune_planner($1, $2)', [before, limit]);
   return { events: rows[0]!.events_deleted, analyses: rows[0]!.analyses_deleted };
 }
+
+/** How many outbox rows have an id in (after, upTo]. */
+export async function countRunEvents(db: Queryable, after: string, upTo: string): Promise<number> {
+  const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM run_events WHERE id > $1 AND id <= $2', [after, upTo]);
+  return Number(rows[0]!.count);
+}
+
+/** The ids of the outbox rows in (after, upTo], oldest first. */
+export async function runEventIds(db: Queryable, after: string, upTo: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM run_events WHERE id > $1 AND id <= $2 ORDER BY id', [after, upTo]);
+  return rows.map((row) => row.id);
+}
+
+export async function runEventsByIds(db: Queryable, ids: readonly string[]): Promise<StoredRunEvent[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<StoredRunEvent>('SELECT id, payload FROM run_events WHERE id = ANY ($1::uuid[]) ORDER BY id', [ids]);
+  return rows;
+}
