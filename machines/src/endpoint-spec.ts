@@ -13,7 +13,7 @@ export const MAX_TIMEOUT_MS = 15 * 60_000;
 export const MAX_INTERVAL_MS = 366 * 86_400_000;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** Headers the scheduler sets on every call; a spec may not override them. */
-export const RESERVED_HEADERS = ['x-tickwise-endpoint', 'x-tickwise-run', 'x-tickwise-scheduled-at', 'idempotency-key'];
+export const RESERVED_HEADERS = ['x-tickwise-endpoint', 'x-tickwise-run', 'x-tickwise-scheduled-at', 'idempotency-key', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];
 
 export type Schedule =
   | { kind: 'every'; everyMs: number }

@@ -11,6 +11,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { claimDue } from '@tickwise/db';
 import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
+import { hintsBench } from './hints.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
@@ -157,6 +158,10 @@ if (!only || only === 'throughput') {
 }
 if (!only || only === 'lateness') {
   results.lateness = await lateness();
+  await settle();
+}
+if (!only || only === 'hints') {
+  results.hints = await hintsBench();
   await settle();
 }
 if (!only || only === 'claim') results.claim = await claimCost();

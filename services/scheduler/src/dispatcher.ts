@@ -1,9 +1,11 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { HttpMethod } from '@tickwise/machines';
+import { withWebhookHeaders, type SecretSource } from './signing.ts';
+import { checkTarget, DEFAULT_TARGET_POLICY, policyLookup, TargetDeniedError, type TargetPolicy } from './target-policy.ts';
 
 export const MAX_CAPTURED_BYTES = 64 * 1024;
 
-export const ERROR_KINDS = ['http_status', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network'] as const;
+export const ERROR_KINDS = ['http_status', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 export interface DispatchRequest {
@@ -12,6 +14,22 @@ export interface DispatchRequest {
   headers: Record<string, string>;
   body?: unknown;
   timeoutMs: number;
+  /** Sign the call (Standard Webhooks) if the endpoint, or else its tenant, has signing secrets. */
+  sign?: SignAs;
+}
+
+export interface SignAs {
+  endpointId: string;
+  tenantId?: string | null;
+  /** `webhook-id`: the Idempotency-Key, the same for every attempt at a slot, so receivers dedupe on it. */
+  webhookId: string;
+}
+
+export interface DispatcherOptions {
+  /** Which targets may be called (default: all but the cloud metadata addresses). */
+  policy?: TargetPolicy;
+  /** Where signing secrets come from; without one no call is signed. */
+  secrets?: SecretSource;
 }
 
 export interface DispatchResult {
@@ -22,6 +40,24 @@ export interface DispatchResult {
   truncated: boolean;
   errorKind: ErrorKind | null;
   errorMessage: string | null;
+  /** Retry-After of a 429 or 503 answer, in ms (the planner honours it). */
+  retryAfterMs?: number | null;
+}
+
+/** The longest Retry-After taken at its word (a larger one is capped): one day. */
+const MAX_RETRY_AFTER_MS = 86_400_000;
+
+/**
+ * Retry-After as delay-seconds or an HTTP date, in ms from `now`; null when absent or unreadable.
+ * Pure.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return null;
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1_000, MAX_RETRY_AFTER_MS);
+  const at = Date.parse(text);
+  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return null;
+  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
 
 class DeadlineError extends Error {
@@ -40,12 +76,22 @@ export class ShutdownAbort extends Error {
 
 /** Makes the HTTP calls of one node over keep-alive connections. */
 export class Dispatcher {
-  private readonly agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1 });
+  private readonly policy: TargetPolicy;
+  private readonly secrets: SecretSource | undefined;
+  private readonly agent: Agent;
+
+  constructor(options: DispatcherOptions = {}) {
+    this.policy = options.policy ?? DEFAULT_TARGET_POLICY;
+    this.secrets = options.secrets;
+    // Every new connection resolves through the policy: the addresses checked are the ones connected to.
+    this.agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1, connect: { lookup: policyLookup(this.policy) } });
+  }
 
   /**
    * Calls the target once. Never throws: every failure (timeout, refused, reset, DNS, TLS, bad URL,
-   * shutdown) comes back as an outcome. The deadline covers headers and body; at most 64 KiB of the
-   * body is kept and the rest is not read.
+   * a target the policy denies, secrets that cannot be loaded, shutdown) comes back as an outcome.
+   * The deadline covers headers and body; at most 64 KiB of the body is kept and the rest is not
+   * read. A signed call is signed over exactly the bytes sent, at the time it is sent.
    */
   async call(target: DispatchRequest, shutdown: AbortSignal): Promise<DispatchResult> {
     const started = performance.now();
@@ -63,12 +109,24 @@ export class Dispatcher {
       } catch (error) {
         return failure(elapsed(), 'invalid_url', `invalid URL "${target.url}": ${(error as Error).message}`);
       }
+      const verdict = checkTarget(url, this.policy);
+      if (!verdict.allowed) return failure(elapsed(), 'target_denied', verdict.message);
       const hasBody = target.body !== undefined && target.method !== 'GET';
-      const headers = hasBody ? { 'content-type': 'application/json', ...target.headers } : target.headers;
+      const payload = hasBody ? Buffer.from(JSON.stringify(target.body)) : null;
+      let headers = hasBody ? { 'content-type': 'application/json', ...target.headers } : target.headers;
+      if (target.sign && this.secrets) {
+        let secrets: readonly Buffer[];
+        try {
+          secrets = await this.secrets.secretsFor(target.sign.endpointId, target.sign.tenantId);
+        } catch (error) {
+          return failure(elapsed(), 'signing', `not sent: the signing secrets could not be loaded: ${(error as Error).message}`);
+        }
+        if (secrets.length > 0) headers = withWebhookHeaders(headers, target.sign.webhookId, Math.floor(Date.now() / 1000), payload ?? EMPTY, secrets);
+      }
       const response = await request(url, {
         method: target.method,
         headers,
-        body: hasBody ? JSON.stringify(target.body) : null,
+        body: payload,
         signal: controller.signal,
         dispatcher: this.agent,
         headersTimeout: target.timeoutMs,
@@ -76,6 +134,7 @@ export class Dispatcher {
       });
       const { text, truncated } = await readCapped(response.body);
       const ok = response.statusCode >= 200 && response.statusCode < 300;
+      const throttled = response.statusCode === 429 || response.statusCode === 503;
       return {
         ok,
         httpStatus: response.statusCode,
@@ -84,6 +143,7 @@ export class Dispatcher {
         truncated,
         errorKind: ok ? null : 'http_status',
         errorMessage: ok ? null : `HTTP ${response.statusCode}`,
+        retryAfterMs: throttled ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null,
       };
     } catch (error) {
       const reason = controller.signal.aborted ? controller.signal.reason : error;
@@ -99,6 +159,8 @@ export class Dispatcher {
     await this.agent.destroy().catch(() => undefined);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<{ text: string; truncated: boolean }> {
   const chunks: Buffer[] = [];
@@ -123,6 +185,8 @@ function failure(durationMs: number, kind: ErrorKind, message: string): Dispatch
 
 function classify(error: unknown): [ErrorKind, string] {
   if (error instanceof DeadlineError) return ['timeout', error.message];
+  const denied = findInChain(error, TargetDeniedError);
+  if (denied) return ['target_denied', denied.message];
   if (error instanceof ShutdownAbort) return ['aborted', error.message];
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) return ['timeout', (error as Error).message];
   const root = rootCause(error);
@@ -134,6 +198,15 @@ function classify(error: unknown): [ErrorKind, string] {
   if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'EPROTO') return ['tls', message];
   if (code === 'ERR_INVALID_URL' || code === 'UND_ERR_INVALID_ARG') return ['invalid_url', message];
   return ['network', message];
+}
+
+function findInChain<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let current = error;
+  for (let depth = 0; depth < 6 && current; depth++) {
+    if (current instanceof type) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function rootCause(error: unknown): unknown {

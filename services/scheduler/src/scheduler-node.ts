@@ -1,14 +1,20 @@
-import { activeHints, BUCKET_COUNT, claimDue, commitMachines, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, withRetry, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
-import { planWrite } from '@tickwise/catalog';
+import { activeHints, BUCKET_COUNT, claimDue, commitMachines, HINTS_CHANNEL, hintVersions, isConnectionError, newId, nextDueAt, prune, renewLeases, startListener, takeOverExpired, WAKE_CHANNEL, withRetry, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
+import { planWrite, replanForHints, type ReplannedMachine } from '@tickwise/catalog';
 import { persistSnapshot, restoreSnapshot, stateOf, step, type EndpointEvent, type EndpointSnapshot, type Hint, type UserPause } from '@tickwise/machines';
 import { setMaxListeners } from 'node:events';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher, type DispatchResult } from './dispatcher.ts';
 import type { Logger } from './log.ts';
+import { SigningSecretCache } from './signing.ts';
 import { BatchWriter } from './writer.ts';
 
 /** A call still in flight after this long is persisted as `running`. */
 const MARK_RUNNING_AFTER_MS = 250;
+
+/** Most machines re-planned for hints in one transaction. */
+const HINT_REPLAN_BATCH = 200;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A machine this node holds a lease on, from claim until its commit lands. */
 interface Held {
@@ -18,6 +24,10 @@ interface Held {
   version: number;
   slot: Date;
   hints: Hint[];
+  /** The hint_version read before `hints`: the plan after the run accounts for it. */
+  hintVersion: number;
+  /** Hints changed since `hints` were read (a notification): re-read them before planning. */
+  hintsStale?: boolean;
   transitions: TransitionRow[];
   timer?: NodeJS.Timeout;
   inFlight?: Promise<void>;
@@ -53,7 +63,7 @@ export class SchedulerNode {
   private readonly config: SchedulerConfig;
   private readonly log: Logger;
   private readonly writer: BatchWriter;
-  private readonly dispatcher = new Dispatcher();
+  private readonly dispatcher: Dispatcher;
   private readonly shutdown = new AbortController();
   private readonly held = new Map<string, Held>();
   private readonly stats: Omit<SchedulerStats, 'held'> = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, released: 0, leasesLost: 0 };
@@ -64,12 +74,17 @@ export class SchedulerNode {
   private wakeUp: (() => void) | undefined;
   private sleepingUntil = Infinity;
   private bucketOffset: number;
+  /** Endpoints named by hint notifications, not held here, waiting to be re-planned. */
+  private readonly hintIds = new Set<string>();
+  private hintPollDue = false;
+  private hintWork: Promise<void> | undefined;
 
   constructor(private readonly options: SchedulerNodeOptions) {
     this.pool = options.pool;
     this.config = options.config;
     this.log = options.log;
     this.writer = new BatchWriter(this.pool, this.config.workerId, this.log);
+    this.dispatcher = new Dispatcher({ policy: this.config.targetPolicy, secrets: new SigningSecretCache(this.pool, { refreshMs: this.config.signingRefreshMs, log: this.log }) });
     // Every call in flight listens for the shutdown signal.
     setMaxListeners(0, this.shutdown.signal);
     this.bucketOffset = [...this.config.workerId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % BUCKET_COUNT;
@@ -85,16 +100,28 @@ export class SchedulerNode {
 
   start(): void {
     if (this.loop) throw new Error('scheduler node already started');
-    this.listener = startListener({
-      connectionString: this.options.connectionString,
-      channels: [WAKE_CHANNEL],
-      onNotify: () => this.wake(),
-      onStatus: (status, error) => {
-        const fields = { status, ...(error ? { error: error.message } : {}) };
-        if (status === 'unsupported') this.log.warn(`LISTEN unsupported; polling every ${this.config.pollIntervalMs}ms`, fields);
-        else this.log.debug('listener', fields);
-      },
-    });
+    if (this.config.listen) {
+      this.listener = startListener({
+        connectionString: this.options.connectionString,
+        channels: [WAKE_CHANNEL, HINTS_CHANNEL],
+        onNotify: (channel, payload) => (channel === HINTS_CHANNEL ? this.hintsChanged(payload) : this.wake()),
+        onStatus: (status, error) => {
+          const fields = { status, ...(error ? { error: error.message } : {}) };
+          if (status === 'unsupported') this.log.warn(`LISTEN unsupported; polling every ${this.config.pollIntervalMs}ms, hints every ${this.config.hintPollMs}ms`, fields);
+          else this.log.debug('listener', fields);
+        },
+      });
+    } else {
+      this.log.info(`LISTEN off; polling every ${this.config.pollIntervalMs}ms, hints every ${this.config.hintPollMs}ms`);
+    }
+    // Always, LISTEN or not: a notification can be missed (listener reconnecting, a hint that
+    // arrived while a machine was being claimed), and YugabyteDB before 2025.2.3 has none.
+    this.timers.push(
+      setInterval(() => {
+        this.hintPollDue = true;
+        this.kickHints();
+      }, this.config.hintPollMs),
+    );
     this.every(Math.max(100, Math.floor(this.config.leaseMs / 3)), () => this.renew());
     this.every(Math.max(100, Math.floor(this.config.leaseMs / 4)), () => this.takeOver());
     if (this.config.prune) this.every(10 * 60_000, () => this.pruneOld());
@@ -108,6 +135,7 @@ export class SchedulerNode {
     this.wake();
     await this.loop;
     for (const timer of this.timers) clearInterval(timer);
+    await this.hintWork;
     const waiting = [...this.held.values()].filter((held) => held.timer !== undefined && held.inFlight === undefined);
     await Promise.all(waiting.map((held) => this.release(held, 'node shutting down before the slot')));
     const inFlight = [...this.held.values()].flatMap((held) => (held.inFlight ? [held.inFlight] : []));
@@ -244,7 +272,7 @@ export class SchedulerNode {
       this.holdAndPlan(row, snapshot, { type: 'SKIP' }, hints, transitions, now, null);
       return;
     }
-    const held: Held = { row, snapshot, version: row.version, slot, hints, transitions };
+    const held: Held = { row, snapshot, version: row.version, slot, hints, hintVersion: row.hintVersion, transitions };
     this.held.set(row.id, held);
     this.armDispatch(held);
   }
@@ -274,6 +302,8 @@ export class SchedulerNode {
     this.stats.dispatched++;
     const runId = newId();
     const attempt = dispatched.snapshot.context.attempt;
+    // Also the webhook-id of a signed call: the same for every attempt at this slot, so receivers dedupe on it.
+    const idempotencyKey = `${row.id}:${held.slot.getTime()}`;
     const result = await this.dispatcher.call(
       {
         url: row.spec.url,
@@ -285,8 +315,9 @@ export class SchedulerNode {
           'x-tickwise-endpoint': row.id,
           'x-tickwise-run': runId,
           'x-tickwise-scheduled-at': held.slot.toISOString(),
-          'idempotency-key': `${row.id}:${held.slot.getTime()}`,
+          'idempotency-key': idempotencyKey,
         },
+        sign: { endpointId: row.id, tenantId: null /* row.tenantId once EndpointRow carries it */, webhookId: idempotencyKey },
       },
       this.shutdown.signal,
     );
@@ -302,6 +333,7 @@ export class SchedulerNode {
     result.ok ? this.stats.succeeded++ : this.stats.failed++;
     const finished = step(dispatched.snapshot, { type: 'FINISH', outcome: result.ok ? 'succeeded' : 'failed' }, finishedAt);
     held.transitions.push({ ...finished.record, runId, reason: result.ok ? `HTTP ${result.httpStatus}` : (result.errorMessage ?? result.errorKind) });
+    if (held.hintsStale) await this.rereadHints(held);
     this.planAndCommit(held, finished.snapshot, record, finishedAt, startedAt);
   }
 
@@ -309,13 +341,13 @@ export class SchedulerNode {
   private holdAndPlan(row: EndpointRow, snapshot: EndpointSnapshot, event: EndpointEvent, hints: Hint[], transitions: TransitionRow[], now: Date, record: RunRecord | null): void {
     const moved = step(snapshot, event, now);
     transitions.push(moved.record);
-    const held: Held = { row, snapshot: moved.snapshot, version: row.version, slot: row.claimedSlot ?? now, hints, transitions };
+    const held: Held = { row, snapshot: moved.snapshot, version: row.version, slot: row.claimedSlot ?? now, hints, hintVersion: row.hintVersion, transitions };
     this.held.set(row.id, held);
     this.planAndCommit(held, moved.snapshot, record, now, null);
   }
 
   private planAndCommit(held: Held, planning: EndpointSnapshot, record: RunRecord | null, now: Date, startedAt: Date | null): void {
-    const write = planWrite(planning, null, this.planningInput(held, held.version, now, pauseOf(held.row, now), startedAt), held.transitions);
+    const write = { ...planWrite(planning, null, this.planningInput(held, held.version, now, pauseOf(held.row, now), startedAt), held.transitions), plannedHintVersion: held.hintVersion };
     void this.commit(held, record, write);
     if (write.state === 'idle' && write.nextRunAt && write.nextRunAt.getTime() - this.config.claimAheadMs < this.sleepingUntil) this.wake();
   }
@@ -336,13 +368,18 @@ export class SchedulerNode {
       if (committed.pause && write.state === 'idle' && !this.stopping) {
         const snapshot = restoreSnapshot(write.snapshot, { state: 'idle', nextRunAt: write.nextRunAt }).snapshot;
         const again = planWrite(snapshot, { type: 'REPLAN', reason: 'paused by a person' }, this.planningInput(held, committed.version, new Date(), committed.pause, null));
-        await withRetry(() => commitMachines(this.pool, null, [], [again]));
+        await withRetry(() => commitMachines(this.pool, null, [], [{ ...again, plannedHintVersion: held.hintVersion }]));
       }
     } catch (error) {
       this.log.error('write failed', { endpoint: held.row.id, error: (error as Error).message });
     } finally {
       this.held.delete(held.row.id);
       if (this.held.size === this.config.maxInFlight - 1) this.wake();
+      // Hints changed after the plan was made: the machine is free now, re-plan it at once.
+      if (held.hintsStale) {
+        this.hintIds.add(held.row.id);
+        this.kickHints();
+      }
     }
   }
 
@@ -363,6 +400,90 @@ export class SchedulerNode {
       claimedSlot: null,
       transitions: held.transitions,
     });
+  }
+
+  /** A hints notification: the payload is a JSON array of endpoint ids. */
+  private hintsChanged(payload: string): void {
+    let ids: unknown;
+    try {
+      ids = JSON.parse(payload);
+    } catch {
+      ids = undefined;
+    }
+    if (!Array.isArray(ids)) {
+      // Not ours to judge further; the poll finds whatever the sender meant.
+      this.log.warn('ignored a hints notification that is not a JSON array of endpoint ids', { payload: payload.slice(0, 200) });
+      return;
+    }
+    for (const id of ids) {
+      if (typeof id !== 'string' || !UUID.test(id)) continue;
+      const held = this.held.get(id);
+      if (held) {
+        // Its node is this one: the plan after the run re-reads the hints.
+        held.hintsStale = true;
+        this.log.debug('hints changed while held; the plan after the run uses them', { endpoint: id });
+      } else {
+        this.hintIds.add(id);
+      }
+    }
+    this.kickHints();
+  }
+
+  /** One hint worker at a time: notified ids first, then the poll, until nothing is left. */
+  private kickHints(): void {
+    if (this.hintWork || this.stopping || (this.hintIds.size === 0 && !this.hintPollDue)) return;
+    this.hintWork = this.hintLoop().finally(() => {
+      this.hintWork = undefined;
+      this.kickHints();
+    });
+  }
+
+  private async hintLoop(): Promise<void> {
+    const onReplanned = (machine: ReplannedMachine) => {
+      this.log.debug('re-planned for hints', { endpoint: machine.id, trigger: machine.trigger, state: machine.state, nextRunAt: machine.nextRunAt?.toISOString() ?? null, reason: machine.reason, changed: machine.changed });
+      // The re-plan's own wake-up reaches this node only through LISTEN.
+      if (machine.changed && machine.state === 'idle' && machine.nextRunAt && machine.nextRunAt.getTime() - this.config.claimAheadMs < this.sleepingUntil) this.wake();
+    };
+    const options = { lateToleranceMs: this.config.catchUpGraceMs, onReplanned };
+    while (!this.stopping) {
+      if (this.hintIds.size > 0) {
+        const ids = [...this.hintIds].slice(0, HINT_REPLAN_BATCH);
+        for (const id of ids) this.hintIds.delete(id);
+        try {
+          await replanForHints(this.pool, { ...options, ids, limit: ids.length });
+        } catch (error) {
+          // Dropped, not retried: they stay pending in the database, and the poll finds them.
+          this.logDbError('re-planning for hints failed', error as Error);
+        }
+      } else if (this.hintPollDue) {
+        this.hintPollDue = false;
+        try {
+          const replanned = await replanForHints(this.pool, { ...options, limit: HINT_REPLAN_BATCH });
+          // A full batch: more may be waiting.
+          if (replanned === HINT_REPLAN_BATCH) this.hintPollDue = true;
+        } catch (error) {
+          this.logDbError('polling for hints failed', error as Error);
+        }
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Reads the hints of a held machine again, its hint version first, so the plan never claims hints it did not see. */
+  private async rereadHints(held: Held): Promise<void> {
+    const id = held.row.id;
+    held.hintsStale = false;
+    try {
+      const version = (await hintVersions(this.pool, [id])).get(id);
+      const hints = (await activeHints(this.pool, [id])).get(id) ?? [];
+      held.hints = hints;
+      if (version !== undefined) held.hintVersion = version;
+    } catch (error) {
+      // Plan with the hints read at the claim: the machine stays pending and is re-planned once free.
+      held.hintsStale = true;
+      this.logDbError('could not re-read hints before planning', error as Error);
+    }
   }
 
   private async renew(): Promise<void> {
@@ -420,5 +541,6 @@ function runRecord(id: string, row: EndpointRow, slot: Date, attempt: number, wo
     responseBody: result.body,
     responseTruncated: result.truncated,
     plannedSource: source,
+    retryAfterMs: result.retryAfterMs ?? null,
   };
 }

@@ -1,0 +1,398 @@
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { REPLAN_MAX_LIMIT, ReplanError, replanForHints, setPause, type ReplanForHintsOptions } from '@tickwise/catalog';
+import { applyHintChanges, inTransaction, machineHistory, newId, type HintChange, type NewHint } from '@tickwise/db';
+import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
+import type { TestDatabase } from '../../../test/support/database.ts';
+import { freePort } from '../../../test/support/ports.ts';
+import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { sleep, waitFor } from '../../../test/support/wait.ts';
+
+/** Long enough that nothing but a notification re-plans a machine while a test looks. */
+const NO_POLL = { hintPollMs: 600_000 };
+
+function newHint(endpointId: string, kind: NewHint['kind'], fields: Partial<NewHint> = {}): NewHint {
+  return { id: newId(), endpointId, kind, reason: 'test says so', source: 'test', expiresAt: new Date(Date.now() + 3_600_000), ...fields };
+}
+
+/** Writes hints the one way they are written: applyHintChanges, committed. */
+function changeHints(db: TestDatabase, changes: HintChange[]): Promise<string[]> {
+  return inTransaction(db.pool, (client) => applyHintChanges(client, changes));
+}
+
+async function row(db: TestDatabase, id: string) {
+  const { rows } = await db.pool.query(
+    'SELECT state, next_run_at, reason, version, hint_version, planned_hint_version, lease_owner, snapshot FROM endpoints WHERE id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
+/** An endpoint of its own job that has run once and waits an hour for its next slot. */
+async function ranOnce(db: TestDatabase, url: string, job: string) {
+  await applyJob(db, job, [{ name: 'work', url, schedule: { every: '1h' }, timeout: '30s' }]);
+  const id = await endpointId(db, job, 'work');
+  const idle = await waitFor(`${job} run once and planned`, async () => {
+    const current = await row(db, id);
+    return current.state === 'idle' && /^baseline/.test(current.reason ?? '') ? current : undefined;
+  });
+  const lastSlot = new Date(idle.snapshot.context.lastSlot as string);
+  return { id, idle, lastSlot };
+}
+
+function listening(log: { lines: string[] }) {
+  return waitFor('the listener', () => log.lines.some((line) => line.includes('listener {"status":"listening"}')));
+}
+
+/** Hints the plan has seen: the re-plan (or the decision that nothing changes) is written. */
+function settled(db: TestDatabase, id: string) {
+  return waitFor('hints accounted for', async () => {
+    const current = await row(db, id);
+    return current.planned_hint_version === current.hint_version && current.state !== 'due' && current.state !== 'running' ? current : undefined;
+  });
+}
+
+async function writesOf(db: TestDatabase, id: string) {
+  const history = await machineHistory(db.pool, id);
+  return [...new Set(history.map((step) => step.seq))].map((seq) => history.filter((step) => step.seq === seq));
+}
+
+describe('a hint re-plans a free machine without waiting for its next run', () => {
+  const held: ServerResponse[] = [];
+  const env = useDatabaseAndTarget((call, response) => {
+    if (call.path.startsWith('/hold')) return void held.push(response);
+    response.end('ok');
+  });
+
+  it('an interval hint re-plans an idle machine through LISTEN: next run, reason and history persisted', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      const { id, lastSlot } = await ranOnce(db, `${target.url}/interval`, 'interval');
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 600_000, reason: 'upstream asked to slow down' })] }]);
+      const replanned = await waitFor('the re-plan', async () => {
+        const current = await row(db, id);
+        return current.reason?.startsWith('hint') ? current : undefined;
+      });
+      expect(replanned.state).toBe('idle');
+      expect(replanned.next_run_at.getTime()).toBe(lastSlot.getTime() + 600_000);
+      expect(replanned.reason).toMatch(/^hint \(test\): every 10m until .*: upstream asked to slow down$/);
+      expect(replanned.planned_hint_version).toBe(replanned.hint_version);
+      const last = (await writesOf(db, id)).at(-1)!;
+      expect(last.map((step) => [step.from, step.event, step.to])).toEqual([
+        ['idle', 'REPLAN', 'planning'],
+        ['planning', 'PLANNED', 'idle'],
+      ]);
+      expect(last[0]!.reason).toBe('hint (test): upstream asked to slow down');
+      expect(last[1]!.reason).toBe(replanned.reason);
+      expect(target.calls.filter((call) => call.path === '/interval')).toHaveLength(1);
+      expect(log.lines.some((line) => line.startsWith('debug re-planned for hints') && line.includes(id))).toBe(true);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it.each([
+    ['its LISTEN connection fails', { listenUrl: 'closed port' }],
+    ['LISTEN is off', { config: { listen: false } }],
+  ] as const)('re-plans by polling when %s, and the node keeps running', async (_case, setup) => {
+    const { db, target } = env;
+    const log = memoryLogger();
+    const config = resolveSchedulerConfig({ leaseMs: 3_000, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, hintPollMs: 200, ...('config' in setup ? setup.config : {}) });
+    const connectionString = 'listenUrl' in setup ? `postgres://postgres@127.0.0.1:${await freePort()}/nowhere` : db.url;
+    const node = new SchedulerNode({ pool: db.pool, connectionString, config, log });
+    node.start();
+    try {
+      const job = `poll-${config.listen ? 'failing' : 'off'}`;
+      const { id, lastSlot } = await ranOnce(db, `${target.url}/${job}`, job);
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 300_000 })] }]);
+      const replanned = await waitFor('the re-plan by polling', async () => {
+        const current = await row(db, id);
+        return current.reason?.startsWith('hint') ? current : undefined;
+      });
+      expect(replanned.next_run_at.getTime()).toBe(lastSlot.getTime() + 300_000);
+      if (config.listen) expect(log.lines.some((line) => line.includes('listener {"status":"reconnecting"'))).toBe(true);
+      else expect(log.lines.some((line) => line.startsWith('info LISTEN off; polling'))).toBe(true);
+      expect(log.lines.some((line) => line.includes('listener {"status":"listening"}'))).toBe(false);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('a pause_until hint pauses an idle machine; clearing it resumes it at baseline', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      const { id, idle, lastSlot } = await ranOnce(db, `${target.url}/pause`, 'pause');
+      const until = new Date(Date.now() + 1_800_000);
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'pause_until', { at: until, reason: 'upstream maintenance' })] }]);
+      const paused = await waitFor('paused by the hint', async () => {
+        const current = await row(db, id);
+        return current.state === 'paused' ? current : undefined;
+      });
+      expect(paused.next_run_at.getTime()).toBe(until.getTime());
+      expect(paused.reason).toMatch(/^hint \(test\): pause until .*: upstream maintenance$/);
+
+      await changeHints(db, [{ endpointId: id, add: [], clearSources: ['test'] }]);
+      const resumed = await waitFor('resumed', async () => {
+        const current = await row(db, id);
+        return current.state === 'idle' ? current : undefined;
+      });
+      expect(resumed.reason).toBe('baseline every 1h');
+      expect(resumed.next_run_at.getTime()).toBe(lastSlot.getTime() + 3_600_000);
+      expect(resumed.next_run_at.getTime()).toBe(idle.next_run_at.getTime());
+      const last = (await writesOf(db, id)).at(-1)!;
+      expect(last.map((step) => [step.from, step.event, step.to, step.reason])).toEqual([
+        ['paused', 'REPLAN', 'planning', 'hints cleared'],
+        ['planning', 'PLANNED', 'idle', 'baseline every 1h'],
+      ]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('a hint arriving while the machine runs is honoured by the plan after the run', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      await applyJob(db, 'busy', [{ name: 'work', url: `${target.url}/hold-busy`, schedule: { every: '1h' }, timeout: '30s' }]);
+      const id = await endpointId(db, 'busy', 'work');
+      await waitFor('the call in flight', () => held.length === 1);
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 120_000 })] }]);
+      await waitFor('the node told of the hint', () => log.lines.some((line) => line.startsWith('debug hints changed while held') && line.includes(id)));
+      held.shift()!.end('ok');
+      const planned = await settled(db, id);
+      const { rows: runs } = await db.pool.query('SELECT slot FROM runs WHERE endpoint_id = $1', [id]);
+      expect(runs).toHaveLength(1);
+      expect(planned.state).toBe('idle');
+      expect(planned.reason).toMatch(/^hint \(test\): every 2m/);
+      expect(planned.next_run_at.getTime()).toBe(runs[0].slot.getTime() + 120_000);
+      // The run's own plan used the hint: no re-plan afterwards.
+      expect((await machineHistory(db.pool, id)).map((step) => step.event)).not.toContain('REPLAN');
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('without LISTEN, a hint that arrived during the run leaves the machine pending, and the poll re-plans it right after', async () => {
+    const { db, target } = env;
+    const { node } = startNode(db, { listen: false, hintPollMs: 200 });
+    try {
+      await applyJob(db, 'busy-polled', [{ name: 'work', url: `${target.url}/hold-polled`, schedule: { every: '1h' }, timeout: '30s' }]);
+      const id = await endpointId(db, 'busy-polled', 'work');
+      await waitFor('the call in flight', () => held.length === 1);
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 120_000 })] }]);
+      held.shift()!.end('ok');
+      const replanned = await waitFor('the re-plan after the run', async () => {
+        const current = await row(db, id);
+        return current.reason?.startsWith('hint') && current.planned_hint_version === current.hint_version ? current : undefined;
+      });
+      const writes = await writesOf(db, id);
+      const run = writes.find((steps) => steps.some((step) => step.event === 'FINISH'))!;
+      expect(run.at(-1)!.reason).toBe('baseline every 1h');
+      expect(writes.at(-1)!.map((step) => step.event)).toEqual(['REPLAN', 'PLANNED']);
+      const { rows: runs } = await db.pool.query('SELECT slot FROM runs WHERE endpoint_id = $1', [id]);
+      expect(replanned.next_run_at.getTime()).toBe(runs[0].slot.getTime() + 120_000);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("never overrides a person's pause", async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      const { id } = await ranOnce(db, `${target.url}/person`, 'person');
+      await setPause(db.pool, id, { reason: 'maintenance window', until: null });
+      const writesBefore = (await writesOf(db, id)).length;
+      const calls = target.calls.length;
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'run_at', { at: new Date(Date.now() + 200) }), newHint(id, 'interval', { intervalMs: 100 })] }]);
+      const after = await settled(db, id);
+      expect(after).toMatchObject({ state: 'paused', next_run_at: null, reason: 'paused by a person: maintenance window' });
+      expect((await writesOf(db, id)).length).toBe(writesBefore);
+      await sleep(500);
+      expect(target.calls.length).toBe(calls);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('three nodes told of the same hint re-plan the machine exactly once', async () => {
+    const { db, target } = env;
+    const nodes = [startNode(db, { ...NO_POLL, workerId: 'hint-a' }), startNode(db, { ...NO_POLL, workerId: 'hint-b' }), startNode(db, { ...NO_POLL, workerId: 'hint-c' })];
+    try {
+      await Promise.all(nodes.map(({ log }) => listening(log)));
+      const { id } = await ranOnce(db, `${target.url}/three`, 'three');
+      const writesBefore = (await writesOf(db, id)).length;
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 900_000 })] }]);
+      await settled(db, id);
+      // Every node handles the notification; give the others time to find nothing left to do.
+      await sleep(500);
+      const writes = await writesOf(db, id);
+      expect(writes.length).toBe(writesBefore + 1);
+      expect(writes.at(-1)!.map((step) => step.event)).toEqual(['REPLAN', 'PLANNED']);
+      expect(nodes.filter(({ log }) => log.lines.some((line) => line.startsWith('debug re-planned for hints') && line.includes(id)))).toHaveLength(1);
+    } finally {
+      await Promise.all(nodes.map(({ node }) => node.stop()));
+    }
+  });
+
+  it('an expired hint has no effect', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      const { id, idle } = await ranOnce(db, `${target.url}/expired`, 'expired');
+      const writesBefore = (await writesOf(db, id)).length;
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 1_000, expiresAt: new Date(Date.now() - 1_000) })] }]);
+      const after = await settled(db, id);
+      expect(after).toMatchObject({ state: 'idle', next_run_at: idle.next_run_at, reason: idle.reason, version: idle.version });
+      expect((await writesOf(db, id)).length).toBe(writesBefore);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('a hint for an archived endpoint does nothing', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      await applyJob(db, 'archive', [
+        { name: 'gone', url: `${target.url}/gone`, schedule: { every: '1h' } },
+        { name: 'kept', url: `${target.url}/kept`, schedule: { every: '1h' } },
+      ]);
+      const id = await endpointId(db, 'archive', 'gone');
+      await waitFor('run once', async () => (await row(db, id)).reason?.startsWith('baseline'));
+      await applyJob(db, 'archive', [{ name: 'kept', url: `${target.url}/kept`, schedule: { every: '1h' } }]);
+      const before = await row(db, id);
+      const writesBefore = (await writesOf(db, id)).length;
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'run_at', { at: new Date(Date.now() + 100) })] }]);
+      const after = await settled(db, id);
+      expect(after).toMatchObject({ state: before.state, next_run_at: before.next_run_at, reason: before.reason, version: before.version });
+      expect((await writesOf(db, id)).length).toBe(writesBefore);
+      await sleep(300);
+      expect(target.calls.filter((call) => call.path === '/gone')).toHaveLength(1);
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+describe('a node whose hint handling fails', () => {
+  const held: ServerResponse[] = [];
+  const env = useDatabaseAndTarget((call, response) => {
+    if (call.path === '/hold') return void held.push(response);
+    response.end('ok');
+  });
+
+  it('ignores a hints notification it cannot read, and keeps re-planning', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, NO_POLL);
+    try {
+      await listening(log);
+      await db.pool.query(`SELECT pg_notify('tickwise_hints', 'not json'), pg_notify('tickwise_hints', '["not-an-id", 7]')`);
+      await waitFor('the warning', () => log.lines.some((line) => line.startsWith('warn ignored a hints notification that is not a JSON array of endpoint ids {"payload":"not json"}')));
+      const { id, lastSlot } = await ranOnce(db, `${target.url}/after-garbage`, 'after-garbage');
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 600_000 })] }]);
+      const replanned = await waitFor('the re-plan', async () => {
+        const current = await row(db, id);
+        return current.reason?.startsWith('hint') ? current : undefined;
+      });
+      expect(replanned.next_run_at.getTime()).toBe(lastSlot.getTime() + 600_000);
+      expect(log.lines.filter((line) => line.startsWith('error'))).toEqual([]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('plans the run with the hints it has when it cannot re-read them, records the run once, and re-plans once the database answers', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, { hintPollMs: 200 });
+    try {
+      await listening(log);
+      await applyJob(db, 'reread', [{ name: 'work', url: `${target.url}/hold`, schedule: { every: '1h' }, timeout: '30s' }]);
+      const id = await endpointId(db, 'reread', 'work');
+      await waitFor('the call in flight', () => held.length === 1);
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 240_000 })] }]);
+      await waitFor('the node told of the hint', () => log.lines.some((line) => line.startsWith('debug hints changed while held')));
+      // The hints table goes away (a broken database, as far as the node can tell).
+      await db.pool.query('ALTER TABLE hints RENAME TO hints_away');
+      try {
+        held.shift()!.end('ok');
+        await waitFor('the re-read failing', () => log.lines.some((line) => line.startsWith('error could not re-read hints before planning')));
+        await waitFor('the re-plan failing', () => log.lines.some((line) => line.startsWith('error re-planning for hints failed')));
+        await waitFor('the poll failing', () => log.lines.some((line) => line.startsWith('error polling for hints failed')));
+        const planned = await row(db, id);
+        expect(planned).toMatchObject({ state: 'idle', reason: 'baseline every 1h' });
+        expect(planned.planned_hint_version).toBeLessThan(planned.hint_version);
+      } finally {
+        await db.pool.query('ALTER TABLE hints_away RENAME TO hints');
+      }
+      const replanned = await waitFor('the re-plan once the table is back', async () => {
+        const current = await row(db, id);
+        return current.reason?.startsWith('hint') ? current : undefined;
+      });
+      const { rows: runs } = await db.pool.query('SELECT slot FROM runs WHERE endpoint_id = $1', [id]);
+      expect(runs).toHaveLength(1);
+      expect(replanned.next_run_at.getTime()).toBe(runs[0].slot.getTime() + 240_000);
+      expect(target.calls.filter((call) => call.path === '/hold')).toHaveLength(1);
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+describe('replanForHints', () => {
+  const env = useDatabaseAndTarget();
+
+  it('re-plans a free machine once: a second call right after does nothing', async () => {
+    const { db, target } = env;
+    await applyJob(db, 'direct', [{ name: 'work', url: `${target.url}/direct`, schedule: { every: '1h' } }]);
+    const id = await endpointId(db, 'direct', 'work');
+    await changeHints(db, [{ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 60_000, reason: 'direct' })] }]);
+    const told: string[] = [];
+    const writesBefore = (await writesOf(db, id)).length;
+    expect(await replanForHints(db.pool, { limit: 10, onReplanned: (machine) => told.push(`${machine.id} ${machine.trigger} ${machine.changed}`) })).toBe(1);
+    expect(told).toEqual([`${id} hint (test): direct true`]);
+    expect(await replanForHints(db.pool, { limit: 10 })).toBe(0);
+    expect(await replanForHints(db.pool, { ids: [id], limit: 10 })).toBe(0);
+    expect((await writesOf(db, id)).length).toBe(writesBefore + 1);
+    expect((await row(db, id)).reason).toMatch(/^hint \(test\): every 1m/);
+  });
+
+  it('leaves a machine a node holds to that node, and takes only the ids it is given', async () => {
+    const { db, target } = env;
+    await applyJob(db, 'leased', [
+      { name: 'held', url: `${target.url}/held`, schedule: { every: '1h' } },
+      { name: 'other', url: `${target.url}/other`, schedule: { every: '1h' } },
+    ]);
+    const heldId = await endpointId(db, 'leased', 'held');
+    const otherId = await endpointId(db, 'leased', 'other');
+    await db.pool.query(`UPDATE endpoints SET state = 'due', lease_owner = 'some-node', lease_expires_at = now() + interval '1 minute', claimed_slot = now() WHERE id = $1`, [heldId]);
+    await changeHints(db, [heldId, otherId].map((id) => ({ endpointId: id, add: [newHint(id, 'interval', { intervalMs: 60_000 })] })));
+    expect(await replanForHints(db.pool, { ids: [heldId], limit: 10 })).toBe(0);
+    expect(await replanForHints(db.pool, { ids: [], limit: 10 })).toBe(0);
+    expect((await row(db, otherId)).planned_hint_version).toBe(0);
+    expect(await replanForHints(db.pool, { ids: [heldId, otherId], limit: 10 })).toBe(1);
+    const held = await row(db, heldId);
+    expect(held.planned_hint_version).toBeLessThan(held.hint_version);
+  });
+
+  it.each([
+    [{ limit: 0 }, `limit must be an integer between 1 and ${REPLAN_MAX_LIMIT}, got 0`],
+    [{ limit: 2.5 }, `limit must be an integer between 1 and ${REPLAN_MAX_LIMIT}, got 2.5`],
+    [{ limit: REPLAN_MAX_LIMIT + 1 }, `limit must be an integer between 1 and ${REPLAN_MAX_LIMIT}, got ${REPLAN_MAX_LIMIT + 1}`],
+    [{ limit: 1, ids: 'abc' as unknown as string[] }, 'ids must be an array of endpoint ids, got string'],
+    [{ limit: 1, ids: ['not-a-uuid'] }, 'ids must be endpoint ids (UUIDs), got "not-a-uuid"'],
+    [{ limit: 1, lateToleranceMs: -5 }, 'lateToleranceMs must be a whole number of ms (0 or more), got -5'],
+  ] as [ReplanForHintsOptions, string][])('refuses %o with a message naming the option', async (options, message) => {
+    const error = await replanForHints(env.db.pool, options).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ReplanError);
+    expect(error).toMatchObject({ code: 'invalid_options', message });
+  });
+});
