@@ -25,10 +25,13 @@ describe('tickwise dev (what npm start runs)', () => {
   chmodSync(dataDir, 0o755);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('starts embedded PostgreSQL, the demo job and a node; runs appear at once; Ctrl-C stops it all', async () => {
+  it('starts embedded PostgreSQL, the demo job, a node and the planner; runs and analyses appear at once; Ctrl-C stops it all', async () => {
     const [pgPort, syntheticPort] = [await freePort(), await freePort()];
     const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_DATA_DIR: dataDir, TICKWISE_EMBEDDED_PG_PORT: String(pgPort), TICKWISE_SYNTHETIC_PORT: String(syntheticPort), TICKWISE_LOG_FORMAT: 'json' };
     delete env.DATABASE_URL;
+    // The one-command start needs no Kafka and no model, whatever the machine running the tests has.
+    delete env.KAFKA_BROKERS;
+    delete env.OPENAI_API_KEY;
     const child = spawn(process.execPath, ['bin/tickwise.mjs', 'dev'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -48,6 +51,12 @@ describe('tickwise dev (what npm start runs)', () => {
           return new Set(rows.map((row) => row.name)).size >= 3 ? rows : null;
         }, 20_000);
         expect(runs.some((run) => run.name === 'health' && run.status === 'succeeded')).toBe(true);
+        expect(stdout).toContain('planner: events from the database outbox, heuristic analyzer');
+        const analysed = await waitFor('analyses of the demo endpoints', async () => {
+          const { rows } = await client.query<{ planner: string; trigger: string }>('SELECT planner, trigger FROM analyses');
+          return rows.length > 0 ? rows : null;
+        }, 20_000);
+        expect(analysed.every((analysis) => analysis.planner === 'heuristic')).toBe(true);
       } finally {
         await client.end();
       }

@@ -1,10 +1,10 @@
 import type { Pool } from '@tickwise/db';
 import { analyzerFromEnv } from './analysis/select.ts';
 import type { Analyzer } from './analysis/types.ts';
-import { plannerConfigFromEnv, type PlannerConfig } from './config.ts';
+import { PlannerConfigError, plannerConfigFromEnv, type PlannerConfig } from './config.ts';
 import { Planner, type PlannerLogger } from './planner.ts';
 import { DatabaseRunEventSource } from './sources/database-source.ts';
-import { KafkaRunEventSource, parseBrokerList } from './sources/kafka-source.ts';
+import { KafkaRunEventSource, KafkaSourceError, parseBrokerList } from './sources/kafka-source.ts';
 import type { RunEventSource } from './sources/types.ts';
 
 /** Kafka settings of the planner; KAFKA_BROKERS switches from the database path to Kafka. */
@@ -31,15 +31,26 @@ export interface PlannerService {
 export function sourceFromEnv(options: PlannerServiceOptions, config: PlannerConfig): RunEventSource {
   const { env, log } = options;
   if (env.KAFKA_BROKERS) {
+    try {
+      return kafkaSource();
+    } catch (error) {
+      if (error instanceof KafkaSourceError && error.code === 'invalid_options') {
+        throw new PlannerConfigError(`${KAFKA_ENV.join(', ')}: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+  return new DatabaseRunEventSource({ pool: options.pool, connectionString: options.connectionString, owner: config.plannerId, pollIntervalMs: config.pollIntervalMs, log });
+
+  function kafkaSource(): RunEventSource {
     return new KafkaRunEventSource({
-      brokers: parseBrokerList(env.KAFKA_BROKERS),
+      brokers: parseBrokerList(env.KAFKA_BROKERS!),
       ...(env.KAFKA_TOPIC ? { topic: env.KAFKA_TOPIC } : {}),
       ...(env.KAFKA_GROUP_ID ? { groupId: env.KAFKA_GROUP_ID } : {}),
       ...(env.KAFKA_CLIENT_ID ? { clientId: env.KAFKA_CLIENT_ID } : {}),
       log,
     });
   }
-  return new DatabaseRunEventSource({ pool: options.pool, connectionString: options.connectionString, owner: config.plannerId, pollIntervalMs: config.pollIntervalMs, log });
 }
 
 /**
