@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@tickwise/scheduler';
+import { KafkaSourceError, PlannerConfigError } from '@tickwise/planner';
 import { DbError } from '@tickwise/db';
 import { applyCommand } from './commands/apply.ts';
 import { devCommand } from './commands/dev.ts';
+import { gatewayCommand } from './commands/gateway.ts';
+import { keysCommand } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { plannerCommand } from './commands/planner.ts';
 import { schedulerCommand } from './commands/scheduler.ts';
 import { JobsFileError } from './jobs-file.ts';
 import { readSettings, UsageError } from './settings.ts';
@@ -17,12 +21,17 @@ commands:
                            targets, the demo job and one scheduler node (what npm start runs)
   migrate                  apply database migrations (DATABASE_URL)
   scheduler                run one scheduler node (DATABASE_URL); start several for several nodes
+  planner                  run the planner (DATABASE_URL; KAFKA_BROKERS for the Kafka path,
+                           OPENAI_API_KEY for the LLM analyzer)
   apply -f <jobs.yaml>     create or update jobs and endpoints from a file, in one transaction
         [--dry-run]        validate the file only
+  gateway                  serve the API (gRPC, gRPC-Web, Connect) on TICKWISE_GATEWAY_PORT
+  keys create|list|revoke  API keys on the database ("tickwise keys --help")
 
 Settings are environment variables; README.md lists every one.`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'keys') return keysCommand(readSettings(process.env), argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -42,11 +51,15 @@ async function main(argv: string[]): Promise<number> {
       return migrateCommand(settings);
     case 'scheduler':
       return schedulerCommand(settings, process.env);
+    case 'planner':
+      return plannerCommand(settings, process.env);
     case 'apply':
       if (!values.file) throw new UsageError('"tickwise apply" needs -f <jobs.yaml>');
       return applyCommand(settings, values.file, values['dry-run'] ?? false);
+    case 'gateway':
+      return gatewayCommand(settings, process.env);
     default:
-      throw new UsageError(`unknown command "${command}" (commands: dev, migrate, scheduler, apply)`);
+      throw new UsageError(`unknown command "${command}" (commands: dev, migrate, scheduler, planner, apply, gateway, keys)`);
   }
 }
 
@@ -56,7 +69,8 @@ try {
   if (error instanceof JobsFileError) {
     console.error(`error: ${error.file} was not applied (nothing changed):\n${error.message}`);
     process.exitCode = 2;
-  } else if (error instanceof UsageError || error instanceof ConfigError || (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))) {
+  } else if (error instanceof UsageError || error instanceof ConfigError || error instanceof PlannerConfigError ||
+    (error instanceof KafkaSourceError && error.code === 'invalid_options') || (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))) {
     console.error(`error: ${(error as Error).message}`);
     process.exitCode = 2;
   } else if (error instanceof DbError) {

@@ -75,8 +75,8 @@ export async function bulkEndpoints(pool: Pool, count: number, spec: Record<stri
   for (let done = 0; done < count; done += 100_000) {
     const size = Math.min(100_000, count - done);
     await pool.query(
-      `INSERT INTO endpoints (id, job_id, name, spec, bucket, state, snapshot, next_run_at, reason, version)
-       SELECT ids.new_id, t.job_id, 'e' || (g + $3), t.spec, (('x' || right(ids.new_id::text, 4))::bit(16)::int % 16)::smallint, 'idle', t.snapshot,
+      `INSERT INTO endpoints (id, job_id, tenant_id, name, spec, bucket, state, snapshot, next_run_at, reason, version)
+       SELECT ids.new_id, t.job_id, t.tenant_id, 'e' || (g + $3), t.spec, (('x' || right(ids.new_id::text, 4))::bit(16)::int % 16)::smallint, 'idle', t.snapshot,
               $4::timestamptz + make_interval(secs => (g + $3) * $5 / 1000.0), 'bench', 1
          FROM endpoints t, generate_series(0, $2 - 1) AS g, LATERAL (SELECT gen_random_uuid() AS new_id, g AS n) ids
         WHERE t.id = $1`,

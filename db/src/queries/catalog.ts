@@ -4,23 +4,34 @@ import { toEndpointRow, type EndpointRow, type RawEndpointRow } from './endpoint
 
 export interface JobRow {
   id: string;
+  tenantId: string;
   name: string;
   synthetic: boolean;
   archivedAt: Date | null;
 }
 
-/** The job of that name, locked for the rest of the transaction. */
-export async function lockJobByName(db: Queryable, name: string): Promise<JobRow | null> {
-  const { rows } = await db.query<{ id: string; name: string; synthetic: boolean; archived_at: Date | null }>(
-    'SELECT id, name, synthetic, archived_at FROM jobs WHERE name = $1 FOR UPDATE',
-    [name],
-  );
-  const row = rows[0];
-  return row ? { id: row.id, name: row.name, synthetic: row.synthetic, archivedAt: row.archived_at } : null;
+type RawJobRow = { id: string; tenant_id: string; name: string; synthetic: boolean; archived_at: Date | null };
+
+const toJobRow = (row: RawJobRow): JobRow => ({ id: row.id, tenantId: row.tenant_id, name: row.name, synthetic: row.synthetic, archivedAt: row.archived_at });
+
+/** The tenant's job of that name (names are unique per tenant), locked for the rest of the transaction. */
+export async function lockJobByName(db: Queryable, tenantId: string, name: string): Promise<JobRow | null> {
+  const { rows } = await db.query<RawJobRow>('SELECT id, tenant_id, name, synthetic, archived_at FROM jobs WHERE tenant_id = $1 AND name = $2 FOR UPDATE', [tenantId, name]);
+  return rows[0] ? toJobRow(rows[0]) : null;
 }
 
-export async function insertJob(db: Queryable, job: { id: string; name: string; synthetic: boolean }): Promise<void> {
-  await db.query('INSERT INTO jobs (id, name, synthetic) VALUES ($1, $2, $3)', [job.id, job.name, job.synthetic]);
+/** The tenant's job with that id, locked for the rest of the transaction; null for another tenant's. */
+export async function lockJob(db: Queryable, tenantId: string, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<RawJobRow>('SELECT id, tenant_id, name, synthetic, archived_at FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id]);
+  return rows[0] ? toJobRow(rows[0]) : null;
+}
+
+export async function insertJob(db: Queryable, job: { id: string; tenantId: string; name: string; synthetic: boolean }): Promise<void> {
+  await db.query('INSERT INTO jobs (id, tenant_id, name, synthetic) VALUES ($1, $2, $3, $4)', [job.id, job.tenantId, job.name, job.synthetic]);
+}
+
+export async function archiveJob(db: Queryable, id: string): Promise<void> {
+  await db.query('UPDATE jobs SET archived_at = COALESCE(archived_at, now()), updated_at = now() WHERE id = $1', [id]);
 }
 
 export async function updateJob(db: Queryable, id: string, changes: { synthetic: boolean }): Promise<void> {
@@ -48,13 +59,17 @@ export interface NewEndpoint {
   snapshot: PersistedSnapshot;
 }
 
-/** Inserts a machine in its initial state (version 1); plan it with `commitMachines`. */
+/**
+ * Inserts a machine in its initial state (version 1); plan it with `commitMachines`. Its tenant is
+ * copied from its job in the same statement, so the two never disagree.
+ */
 export async function insertEndpoint(db: Queryable, endpoint: NewEndpoint): Promise<void> {
-  await db.query(
-    `INSERT INTO endpoints (id, job_id, name, spec, bucket, state, snapshot)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+  const { rowCount } = await db.query(
+    `INSERT INTO endpoints (id, job_id, tenant_id, name, spec, bucket, state, snapshot)
+     SELECT $1, j.id, j.tenant_id, $3, $4, $5, $6, $7 FROM jobs j WHERE j.id = $2`,
     [endpoint.id, endpoint.jobId, endpoint.name, endpoint.spec, endpoint.bucket, endpoint.state, endpoint.snapshot],
   );
+  if (rowCount !== 1) throw new Error(`job ${endpoint.jobId} does not exist`);
 }
 
 /** Replaces the spec; the machine itself is written separately (and only when nobody leases it). */
@@ -62,9 +77,18 @@ export async function updateEndpointSpec(db: Queryable, id: string, spec: Endpoi
   await db.query('UPDATE endpoints SET spec = $2, archived_at = NULL, updated_at = now() WHERE id = $1', [id, spec]);
 }
 
+/**
+ * Archives machines. A free one's version is bumped so watchers see the change; a leased one keeps
+ * its version, or its node's commit (guarded by the version) would be refused: the archive shows
+ * with that commit.
+ */
 export async function archiveEndpoints(db: Queryable, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.query('UPDATE endpoints SET archived_at = now(), updated_at = now() WHERE id = ANY ($1::uuid[])', [ids]);
+  await db.query(
+    `UPDATE endpoints SET archived_at = now(), updated_at = now(), version = version + CASE WHEN lease_owner IS NULL THEN 1 ELSE 0 END
+      WHERE id = ANY ($1::uuid[])`,
+    [ids],
+  );
 }
 
 export async function setUserPause(db: Queryable, id: string, pause: { reason: string; until: Date | null } | null): Promise<void> {

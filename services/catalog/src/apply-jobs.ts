@@ -1,4 +1,4 @@
-import { activeHints, archiveEndpoints, bucketOf, commitMachines, inTransaction, insertEndpoint, insertJob, lockEndpointsOfJob, lockJobByName, newId, notifyWake, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type Pool, type PoolClient } from '@tickwise/db';
+import { activeHints, archiveEndpoints, bucketOf, commitMachines, DEFAULT_TENANT_ID, inTransaction, insertEndpoint, insertJob, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
 import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint } from '@tickwise/machines';
 import { planWrite, userPauseOf } from './machine-writes.ts';
 
@@ -21,6 +21,24 @@ export interface ApplyChange {
 export interface ApplyOptions {
   now?: () => Date;
   random?: () => number;
+  /** Whose jobs these are; the database-side CLI writes the default tenant's. */
+  tenantId?: string;
+}
+
+export const CATALOG_ERROR_CODES = ['not_found', 'already_exists', 'failed_precondition'] as const;
+export type CatalogErrorCode = (typeof CATALOG_ERROR_CODES)[number];
+
+/** The one error the catalog's single-object operations throw on purpose. */
+export class CatalogError extends Error {
+  constructor(readonly code: CatalogErrorCode, message: string) {
+    super(message);
+    this.name = 'CatalogError';
+  }
+}
+
+/** A unique violation: two writers created the same name at once; the loser reads it as already_exists. */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
 }
 
 /**
@@ -30,22 +48,118 @@ export interface ApplyOptions {
 export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: ApplyOptions = {}): Promise<ApplyChange[]> {
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
+  const tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
   return withRetry(() =>
     inTransaction(pool, async (client) => {
       const changes: ApplyChange[] = [];
-      for (const job of jobs) changes.push(...(await applyJob(client, job, now(), random)));
+      for (const job of jobs) {
+        const existing = await lockJobByName(client, tenantId, job.name);
+        changes.push(...(await applyJob(client, tenantId, existing, job, now(), random)).changes);
+      }
       await notifyWake(client);
       return changes;
     }),
   );
 }
 
-async function applyJob(client: PoolClient, job: JobInput, now: Date, random: () => number): Promise<ApplyChange[]> {
+/**
+ * Creates one job of the tenant with its endpoints. A job of that name that is not archived is
+ * `already_exists`; an archived one is restored with these endpoints, as `applyJobs` would.
+ */
+export async function createJob(pool: Pool, tenantId: string, job: JobInput, options: Omit<ApplyOptions, 'tenantId'> = {}): Promise<{ jobId: string; changes: ApplyChange[] }> {
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  try {
+    return await withRetry(() =>
+      inTransaction(pool, async (client) => {
+        const existing = await lockJobByName(client, tenantId, job.name);
+        if (existing && existing.archivedAt === null) throw new CatalogError('already_exists', `job "${job.name}" already exists (id ${existing.id})`);
+        const result = await applyJob(client, tenantId, existing, job, now(), random);
+        await notifyWake(client);
+        return result;
+      }),
+    );
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new CatalogError('already_exists', `job "${job.name}" already exists`);
+    throw error;
+  }
+}
+
+/** Changes a job's own fields. Archived jobs are `failed_precondition`: restore one by creating it again. */
+export async function updateJobFields(pool: Pool, tenantId: string, jobId: string, changes: { synthetic: boolean }): Promise<void> {
+  await withRetry(() =>
+    inTransaction(pool, async (client) => {
+      const job = await lockJob(client, tenantId, jobId);
+      if (!job) throw new CatalogError('not_found', `job ${jobId} does not exist`);
+      if (job.archivedAt !== null) throw new CatalogError('failed_precondition', `job "${job.name}" is archived: create it again to restore it`);
+      if (job.synthetic !== changes.synthetic) await updateJob(client, jobId, changes);
+    }),
+  );
+}
+
+/**
+ * Adds one endpoint to a job of the tenant. A live endpoint of that name is `already_exists`; an
+ * archived one is restored with the new spec (and re-planned), as listing it again in a file does.
+ */
+export async function createEndpoint(pool: Pool, tenantId: string, jobId: string, input: EndpointInput, options: Omit<ApplyOptions, 'tenantId'> = {}): Promise<{ endpointId: string; action: 'created' | 'restored'; note?: string }> {
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  try {
+    return await withRetry(() =>
+      inTransaction(pool, async (client) => {
+        const job = await lockJob(client, tenantId, jobId);
+        if (!job) throw new CatalogError('not_found', `job ${jobId} does not exist`);
+        if (job.archivedAt !== null) throw new CatalogError('failed_precondition', `job "${job.name}" is archived: create it again to restore it`);
+        const row = (await lockEndpointsOfJob(client, jobId)).find((each) => each.name === input.name);
+        if (row && row.archivedAt === null) throw new CatalogError('already_exists', `endpoint "${input.name}" of job "${job.name}" already exists (id ${row.id})`);
+        const spec = toEndpointSpec(input);
+        let result: { endpointId: string; action: 'created' | 'restored'; note?: string };
+        if (row) {
+          await updateEndpointSpec(client, row.id, spec);
+          const hints = (await activeHints(client, [row.id])).get(row.id) ?? [];
+          const note = await replanIfFree(client, row, spec, hints, now(), random);
+          result = { endpointId: row.id, action: 'restored', ...(note ? { note } : {}) };
+        } else {
+          result = { endpointId: await insertPlannedEndpoint(client, jobId, input.name, spec, now(), random), action: 'created' };
+        }
+        await notifyWake(client);
+        return result;
+      }),
+    );
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new CatalogError('already_exists', `endpoint "${input.name}" already exists`);
+    throw error;
+  }
+}
+
+/**
+ * Replaces the spec of an endpoint of the tenant (its name stays). Free machines are re-planned at
+ * once; a leased one picks the spec up after its run (the change's note says so). Archived
+ * endpoints are `failed_precondition`.
+ */
+export async function updateEndpoint(pool: Pool, tenantId: string, endpointId: string, spec: EndpointSpec, options: Omit<ApplyOptions, 'tenantId'> = {}): Promise<{ action: 'updated' | 'unchanged'; note?: string }> {
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  return withRetry(() =>
+    inTransaction(pool, async (client) => {
+      const row = await lockTenantEndpoint(client, tenantId, endpointId);
+      if (!row) throw new CatalogError('not_found', `endpoint ${endpointId} does not exist`);
+      if (row.archivedAt !== null) throw new CatalogError('failed_precondition', `endpoint "${row.name}" is archived: create it again in its job to restore it`);
+      if (canonicalJson(row.spec) === canonicalJson(spec)) return { action: 'unchanged' };
+      await updateEndpointSpec(client, row.id, spec);
+      const hints = (await activeHints(client, [row.id])).get(row.id) ?? [];
+      const note = await replanIfFree(client, row, spec, hints, now(), random);
+      await notifyWake(client);
+      return { action: 'updated', ...(note ? { note } : {}) };
+    }),
+  );
+}
+
+async function applyJob(client: PoolClient, tenantId: string, existingJob: JobRow | null, job: JobInput, now: Date, random: () => number): Promise<{ jobId: string; changes: ApplyChange[] }> {
   const changes: ApplyChange[] = [];
-  const existingJob = await lockJobByName(client, job.name);
   const jobId = existingJob?.id ?? newId();
   if (!existingJob) {
-    await insertJob(client, { id: jobId, name: job.name, synthetic: job.synthetic });
+    await insertJob(client, { id: jobId, tenantId, name: job.name, synthetic: job.synthetic });
     changes.push({ job: job.name, endpoint: null, action: 'created' });
   } else if (existingJob.synthetic !== job.synthetic || existingJob.archivedAt !== null) {
     await updateJob(client, jobId, { synthetic: job.synthetic });
@@ -58,7 +172,7 @@ async function applyJob(client: PoolClient, job: JobInput, now: Date, random: ()
     const row = existing.get(input.name);
     existing.delete(input.name);
     if (!row) {
-      await createEndpoint(client, jobId, input.name, spec, now, random);
+      await insertPlannedEndpoint(client, jobId, input.name, spec, now, random);
       changes.push({ job: job.name, endpoint: input.name, action: 'created' });
       continue;
     }
@@ -74,15 +188,16 @@ async function applyJob(client: PoolClient, job: JobInput, now: Date, random: ()
   const removed = [...existing.values()].filter((row) => row.archivedAt === null);
   await archiveEndpoints(client, removed.map((row) => row.id));
   for (const row of removed) changes.push({ job: job.name, endpoint: row.name, action: 'archived' });
-  return changes;
+  return { jobId, changes };
 }
 
-async function createEndpoint(client: PoolClient, jobId: string, name: string, spec: EndpointSpec, now: Date, random: () => number): Promise<void> {
+async function insertPlannedEndpoint(client: PoolClient, jobId: string, name: string, spec: EndpointSpec, now: Date, random: () => number): Promise<string> {
   const id = newId();
   const created = createEndpointSnapshot(now);
   await insertEndpoint(client, { id, jobId, name, spec, bucket: bucketOf(id), state: stateOf(created.snapshot), snapshot: persistSnapshot(created.snapshot) });
   const write = planWrite(created.snapshot, null, { id, version: 1, spec, hints: [], userPause: null, now, random }, [created.record]);
   await commitMachines(client, null, [], [write]);
+  return id;
 }
 
 /** Re-plans an idle or paused machine at once; a leased one picks the new spec up after its run. */

@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { createApiKey } from '@tickwise/gateway';
+import { API_KEY_ROLES, apiKeyById, insertTenant, listApiKeys, listTenants, newId, revokeApiKey, tenantById, tenantByName, type ApiKeyRole, type Pool } from '@tickwise/db';
+import { nameSchema } from '@tickwise/machines';
+import { loggerFor, requireDatabaseUrl, UsageError, type CliSettings } from '../settings.ts';
+import { openPool, requireCurrentSchema } from './common.ts';
+
+export const KEYS_HELP = `tickwise keys: API keys, straight on the database (DATABASE_URL)
+
+  keys create --role <read|write|admin> --name <label> [--tenant <name>] [--new-tenant]
+        prints the new key on stdout, once (only its hash is kept); the tenant defaults to
+        "default"; --new-tenant creates the tenant first
+  keys list [--tenant <name>]    keys of a tenant (or of every tenant), never the keys themselves
+  keys revoke <key id>           the key is refused from then on`;
+
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
+
+/** `tickwise keys …`: the operator's way to make the first key of a tenant. */
+export async function keysCommand(settings: CliSettings, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, 'new-tenant': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [action, ...rest] = positionals;
+  if (values.help || !action) {
+    console.log(KEYS_HELP);
+    return action || values.help ? 0 : 2;
+  }
+  if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(`unknown keys command "${action}" (create, list, revoke)`);
+  if (action === 'revoke' ? rest.length !== 1 : rest.length > 0) throw new UsageError(action === 'revoke' ? '"tickwise keys revoke" needs one key id' : `unexpected argument "${rest[0]}"`);
+  if (action === 'create') {
+    if (!values.role || !(API_KEY_ROLES as readonly string[]).includes(values.role)) throw new UsageError(`--role must be read, write or admin${values.role ? `, got "${values.role}"` : ''}`);
+    if (!values.name || !KEY_NAME.test(values.name)) throw new UsageError('--name must be 1-63 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
+  }
+  if (values.tenant !== undefined && !nameSchema.safeParse(values.tenant).success) throw new UsageError('--tenant must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  const log = loggerFor(settings, 'keys');
+  const pool = await openPool(settings, requireDatabaseUrl(settings, 'keys'), log, 2);
+  try {
+    await requireCurrentSchema(pool);
+    if (action === 'create') return await create(pool, values.tenant ?? 'default', values.role as ApiKeyRole, values.name!, values['new-tenant'] ?? false);
+    if (action === 'list') return await list(pool, values.tenant);
+    return await revoke(pool, rest[0]!);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function create(pool: Pool, tenantName: string, role: ApiKeyRole, name: string, newTenant: boolean): Promise<number> {
+  let tenant = await tenantByName(pool, tenantName);
+  if (!tenant && !newTenant) throw new UsageError(`tenant "${tenantName}" does not exist; add --new-tenant to create it`);
+  if (!tenant) tenant = (await insertTenant(pool, { id: newId(), name: tenantName })) ?? (await tenantByName(pool, tenantName));
+  const { key, row } = await createApiKey(pool, { tenantId: tenant!.id, role, name });
+  console.error(`created ${role} key "${name}" (id ${row.id}) for tenant "${tenant!.name}" (id ${tenant!.id}); it is shown once, below: store it now`);
+  console.log(key);
+  return 0;
+}
+
+async function list(pool: Pool, tenantName: string | undefined): Promise<number> {
+  const tenants = tenantName === undefined ? await listTenants(pool) : [await tenantByName(pool, tenantName)];
+  if (tenants[0] === null) throw new UsageError(`tenant "${tenantName}" does not exist`);
+  for (const tenant of tenants) {
+    for (const key of await listApiKeys(pool, tenant!.id)) {
+      const state = key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : key.lastUsedAt ? `last used ${key.lastUsedAt.toISOString()}` : 'never used';
+      console.log(`${key.id}  ${tenant!.name}  ${key.role.padEnd(5)}  tw_${key.prefix}_…  ${key.name}  (${state})`);
+    }
+  }
+  return 0;
+}
+
+async function revoke(pool: Pool, id: string): Promise<number> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new UsageError(`"${id}" is not a key id (a UUID; "tickwise keys list" shows them)`);
+  const key = await apiKeyById(pool, id);
+  if (!key) throw new UsageError(`no API key has id ${id}`);
+  await revokeApiKey(pool, key.tenantId, key.id);
+  const tenant = await tenantById(pool, key.tenantId);
+  console.log(`revoked key "${key.name}" (${key.role}) of tenant "${tenant?.name ?? key.tenantId}"`);
+  return 0;
+}

@@ -1,0 +1,52 @@
+import { archiveEndpoints, archiveJob as archiveJobRow, inTransaction, lockEndpointsOfJob, lockJob, lockTenantEndpoint, withRetry, type Pool } from '@tickwise/db';
+import { CatalogError } from './apply-jobs.ts';
+import { setPause } from './pause.ts';
+
+/**
+ * Archives a job of the tenant and every endpoint of it, in one transaction. Archived machines are
+ * never claimed again; a run in flight finishes and is recorded. Archiving twice changes nothing.
+ * Returns how many endpoints this call archived.
+ */
+export async function archiveJob(pool: Pool, tenantId: string, jobId: string): Promise<number> {
+  return withRetry(() =>
+    inTransaction(pool, async (client) => {
+      const job = await lockJob(client, tenantId, jobId);
+      if (!job) throw new CatalogError('not_found', `job ${jobId} does not exist`);
+      const live = (await lockEndpointsOfJob(client, jobId)).filter((row) => row.archivedAt === null);
+      await archiveEndpoints(client, live.map((row) => row.id));
+      if (job.archivedAt === null) await archiveJobRow(client, jobId);
+      return live.length;
+    }),
+  );
+}
+
+/** Archives one endpoint of the tenant; false when it already was. Creating it again restores it. */
+export async function archiveEndpoint(pool: Pool, tenantId: string, endpointId: string): Promise<boolean> {
+  return withRetry(() =>
+    inTransaction(pool, async (client) => {
+      const row = await lockTenantEndpoint(client, tenantId, endpointId);
+      if (!row) throw new CatalogError('not_found', `endpoint ${endpointId} does not exist`);
+      if (row.archivedAt !== null) return false;
+      await archiveEndpoints(client, [endpointId]);
+      return true;
+    }),
+  );
+}
+
+/**
+ * Sets (or with null clears) a person's pause on every live endpoint of a job of the tenant. Each
+ * endpoint is paused in its own transaction (see `setPause`), so a failure part way leaves some
+ * paused: calling again finishes the job, since pausing is idempotent. Returns the endpoint ids.
+ */
+export async function setJobPause(pool: Pool, tenantId: string, jobId: string, pause: { reason: string; until: Date | null } | null, now = new Date()): Promise<string[]> {
+  const ids = await withRetry(() =>
+    inTransaction(pool, async (client) => {
+      const job = await lockJob(client, tenantId, jobId);
+      if (!job) throw new CatalogError('not_found', `job ${jobId} does not exist`);
+      if (job.archivedAt !== null) throw new CatalogError('failed_precondition', `job "${job.name}" is archived`);
+      return (await lockEndpointsOfJob(client, jobId)).filter((row) => row.archivedAt === null).map((row) => row.id);
+    }),
+  );
+  for (const id of ids) await setPause(pool, id, pause, now);
+  return ids;
+}

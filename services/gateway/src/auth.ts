@@ -1,0 +1,85 @@
+import type { DescService } from '@bufbuild/protobuf';
+import { createContextKey, type HandlerContext, type Interceptor, type StreamResponse } from '@connectrpc/connect';
+import type { ApiKeyRole, Queryable } from '@tickwise/db';
+import { authenticate, type Caller } from './api-keys.ts';
+import { GatewayError, toConnectError } from './errors.ts';
+import { AnalysisService } from './gen/tickwise/v1/analysis_service_pb.ts';
+import { ApiKeyService } from './gen/tickwise/v1/api_key_service_pb.ts';
+import { EndpointService } from './gen/tickwise/v1/endpoint_service_pb.ts';
+import { HintService } from './gen/tickwise/v1/hint_service_pb.ts';
+import { JobService } from './gen/tickwise/v1/job_service_pb.ts';
+import { RunService } from './gen/tickwise/v1/run_service_pb.ts';
+import { WatchService } from './gen/tickwise/v1/watch_service_pb.ts';
+import type { Logger } from './logger.ts';
+
+const RANK: Record<ApiKeyRole, number> = { read: 0, write: 1, admin: 2 };
+
+/** The role each procedure needs; typed by the service, so a procedure added to the proto without a role does not compile. */
+function roles<S extends DescService & { method: Record<string, { name: string }> }>(service: S, table: { [K in keyof S['method']]: ApiKeyRole }): [string, ApiKeyRole][] {
+  return Object.entries(table).map(([local, role]) => [`${service.typeName}/${service.method[local]!.name}`, role as ApiKeyRole]);
+}
+
+export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
+  ...roles(JobService, { createJob: 'write', getJob: 'read', listJobs: 'read', updateJob: 'write', pauseJob: 'write', resumeJob: 'write', archiveJob: 'write' }),
+  ...roles(EndpointService, {
+    createEndpoint: 'write',
+    getEndpoint: 'read',
+    listEndpoints: 'read',
+    updateEndpoint: 'write',
+    pauseEndpoint: 'write',
+    resumeEndpoint: 'write',
+    archiveEndpoint: 'write',
+    triggerEndpoint: 'write',
+    getMachine: 'read',
+  }),
+  ...roles(RunService, { listRuns: 'read', getRun: 'read' }),
+  ...roles(HintService, { listHints: 'read', addHint: 'write', clearHint: 'write' }),
+  ...roles(AnalysisService, { listAnalyses: 'read', getAnalysis: 'read' }),
+  ...roles(WatchService, { watch: 'read' }),
+  ...roles(ApiKeyService, { createApiKey: 'admin', listApiKeys: 'admin', revokeApiKey: 'admin' }),
+]);
+
+const callerKey = createContextKey<Caller | null>(null, { description: 'the authenticated caller' });
+
+/** The caller the auth interceptor resolved; every handler takes its tenant from here. */
+export function callerOf(context: HandlerContext): Caller {
+  const caller = context.values.get(callerKey);
+  // Unreachable through the server (the interceptor runs first); a handler called otherwise must not guess a tenant.
+  if (!caller) throw new Error('no authenticated caller in the handler context');
+  return caller;
+}
+
+/** Resolves the API key (Authorization header or gRPC metadata) and checks the procedure's role. */
+export function authInterceptor(db: Queryable, log: Logger): Interceptor {
+  return (next) => async (request) => {
+    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const required = PROCEDURE_ROLES.get(procedure);
+    if (!required) throw new GatewayError('permission_denied', `no key may call ${procedure}`);
+    const caller = await authenticate(db, request.header.get('authorization'), log);
+    if (RANK[caller.role] < RANK[required]) throw new GatewayError('permission_denied', `${request.method.name} needs a ${required} key; this key is ${caller.role}`);
+    request.contextValues.set(callerKey, caller);
+    return next(request);
+  };
+}
+
+/** The outermost interceptor: every error, of a unary call or in the middle of a stream, leaves as a ConnectError. */
+export function errorInterceptor(log: Logger): Interceptor {
+  return (next) => async (request) => {
+    const procedure = `${request.service.typeName}/${request.method.name}`;
+    try {
+      const response = await next(request);
+      if (!response.stream) return response;
+      return { ...response, message: mapStreamErrors(response.message, log, procedure) } as StreamResponse;
+    } catch (error) {
+      throw toConnectError(error, log, procedure);
+    }
+  };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, log: Logger, procedure: string): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error, log, procedure);
+  }
+}

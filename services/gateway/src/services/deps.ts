@@ -1,0 +1,13 @@
+import type { Pool } from '@tickwise/db';
+import type { GatewayConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { WatchHub } from '../watch-hub.ts';
+
+/** What every service implementation is built from. */
+export interface ServiceDeps {
+  pool: Pool;
+  log: Logger;
+  config: GatewayConfig;
+  hub: WatchHub;
+  now: () => Date;
+}

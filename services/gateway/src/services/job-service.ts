@@ -1,0 +1,129 @@
+import type { ServiceImpl } from '@connectrpc/connect';
+import { archiveJob, createJob, setJobPause, updateJobFields } from '@tickwise/catalog';
+import { countJobs, getJob, listJobs, type JobView } from '@tickwise/db';
+import { nameSchema, type EndpointInput } from '@tickwise/machines';
+import { z } from 'zod';
+import { callerOf } from '../auth.ts';
+import { jobMessage } from '../convert.ts';
+import { GatewayError, type FieldViolation } from '../errors.ts';
+import type { JobService } from '../gen/tickwise/v1/job_service_pb.ts';
+import { endpointInputOf } from '../spec.ts';
+import { decodePageToken, id, LIMITS, namePrefix, nextToken, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
+import type { ServiceDeps } from './deps.ts';
+
+const createSchema = z.object({
+  name: nameSchema,
+  synthetic: z.boolean(),
+  endpoints: z.array(z.unknown()).max(LIMITS.endpointsPerRequest, `must have at most ${LIMITS.endpointsPerRequest} endpoints (add more with CreateEndpoint)`),
+});
+const jobIdSchema = z.object({ jobId: id });
+const listSchema = z.object({ pageSize, pageToken, namePrefix, includeArchived: z.boolean() });
+const updateSchema = z.object({ jobId: id, synthetic: z.boolean().optional() });
+const pauseSchema = z.object({ jobId: id, reason: requiredReason, until: timestamp });
+
+async function loadJob(deps: ServiceDeps, tenantId: string, jobId: string): Promise<JobView> {
+  const job = await getJob(deps.pool, tenantId, jobId);
+  if (!job) throw new GatewayError('not_found', `job ${jobId} does not exist`);
+  return job;
+}
+
+/** Every endpoint of a request checked, all problems reported together; names must differ. */
+export function endpointInputsOf(specs: readonly Parameters<typeof endpointInputOf>[0][], prefix: string): EndpointInput[] {
+  const violations: FieldViolation[] = [];
+  const inputs: EndpointInput[] = [];
+  const seen = new Map<string, number>();
+  specs.forEach((spec, index) => {
+    try {
+      const input = endpointInputOf(spec, `${prefix}[${index}]`);
+      const first = seen.get(input.name);
+      if (first !== undefined) violations.push({ field: `${prefix}[${index}].name`, reason: `"${input.name}" is also the name of ${prefix}[${first}]` });
+      seen.set(input.name, index);
+      inputs.push(input);
+    } catch (error) {
+      if (!(error instanceof GatewayError)) throw error;
+      violations.push(...error.violations);
+    }
+  });
+  if (violations.length > 0) throw GatewayError.invalid(violations);
+  return inputs;
+}
+
+/** Runs both checks and reports the problems of both together. */
+function both<A, B>(first: () => A, second: () => B): [A, B] {
+  const violations: FieldViolation[] = [];
+  const attempt = <T>(check: () => T): T | undefined => {
+    try {
+      return check();
+    } catch (error) {
+      if (!(error instanceof GatewayError) || error.code !== 'invalid_argument') throw error;
+      violations.push(...error.violations);
+      return undefined;
+    }
+  };
+  const a = attempt(first);
+  const b = attempt(second);
+  if (violations.length > 0) throw GatewayError.invalid(violations);
+  return [a as A, b as B];
+}
+
+export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
+  return {
+    async createJob(request, context) {
+      const { tenantId } = callerOf(context);
+      const [input, endpoints] = both(
+        () => parse(createSchema, request),
+        () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints'),
+      );
+      if ((await countJobs(deps.pool, tenantId)) >= QUOTAS.jobsPerTenant) {
+        throw new GatewayError('resource_exhausted', `a tenant may have at most ${QUOTAS.jobsPerTenant} jobs (archived ones included)`);
+      }
+      const created = await createJob(deps.pool, tenantId, { name: input.name, synthetic: input.synthetic, endpoints }, { now: deps.now });
+      return {
+        job: jobMessage(await loadJob(deps, tenantId, created.jobId)),
+        changes: created.changes.map((change) => ({ endpoint: change.endpoint ?? '', action: change.action, note: change.note ?? '' })),
+      };
+    },
+
+    async getJob(request, context) {
+      const { tenantId } = callerOf(context);
+      const { jobId } = parse(jobIdSchema, request);
+      return { job: jobMessage(await loadJob(deps, tenantId, jobId)) };
+    },
+
+    async listJobs(request, context) {
+      const { tenantId } = callerOf(context);
+      const input = parse(listSchema, request);
+      const afterName = decodePageToken(input.pageToken, (after) => nameSchema.safeParse(after).success);
+      const jobs = await listJobs(deps.pool, tenantId, { limit: input.pageSize, afterName, namePrefix: input.namePrefix, includeArchived: input.includeArchived });
+      return { jobs: jobs.map(jobMessage), nextPageToken: nextToken(jobs, input.pageSize, (job) => job.name) };
+    },
+
+    async updateJob(request, context) {
+      const { tenantId } = callerOf(context);
+      const input = parse(updateSchema, request);
+      const job = await loadJob(deps, tenantId, input.jobId);
+      await updateJobFields(deps.pool, tenantId, input.jobId, { synthetic: input.synthetic ?? job.synthetic });
+      return { job: jobMessage(await loadJob(deps, tenantId, input.jobId)) };
+    },
+
+    async pauseJob(request, context) {
+      const { tenantId } = callerOf(context);
+      const input = parse(pauseSchema, request);
+      requireFuture(input.until, deps.now(), 'until');
+      return { endpointIds: await setJobPause(deps.pool, tenantId, input.jobId, { reason: input.reason, until: input.until ?? null }, deps.now()) };
+    },
+
+    async resumeJob(request, context) {
+      const { tenantId } = callerOf(context);
+      const { jobId } = parse(jobIdSchema, request);
+      return { endpointIds: await setJobPause(deps.pool, tenantId, jobId, null, deps.now()) };
+    },
+
+    async archiveJob(request, context) {
+      const { tenantId } = callerOf(context);
+      const { jobId } = parse(jobIdSchema, request);
+      const archived = await archiveJob(deps.pool, tenantId, jobId);
+      return { job: jobMessage(await loadJob(deps, tenantId, jobId)), archivedEndpoints: archived };
+    },
+  };
+}
