@@ -1,26 +1,11 @@
 import type { Queryable } from '../pool.ts';
-import type { RunStatus } from './commits.ts';
+import type { RunRecord, RunStatus } from './commits.ts';
 
 /** A recorded run as read back; `responseBody` only when asked for (it may be 64 KiB). */
-export interface StoredRun {
-  id: string;
-  endpointId: string;
-  jobId: string;
-  slot: Date;
-  attempt: number;
-  worker: string;
-  status: RunStatus;
-  httpStatus: number | null;
-  durationMs: number;
-  startedAt: Date;
-  finishedAt: Date;
-  errorKind: string | null;
-  errorMessage: string | null;
+export type StoredRun = Omit<RunRecord, 'responseBody' | 'retryAfterMs'> & {
   responseBody?: string | null;
-  responseTruncated: boolean;
-  plannedSource: string | null;
   retryAfterMs: number | null;
-}
+};
 
 interface RawRun {
   id: string;
