@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { claimDue } from '@tickwise/db';
 import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
 import { hintsBench } from './hints.ts';
+import { plannerBench } from './planner.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
@@ -164,6 +165,7 @@ if (!only || only === 'hints') {
   results.hints = await hintsBench();
   await settle();
 }
+if (!only || only === 'planner') { results.planner = await plannerBench(); await settle(); }
 if (!only || only === 'claim') results.claim = await claimCost();
 mkdirSync('bench-results', { recursive: true });
 writeFileSync('bench-results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
