@@ -1,4 +1,5 @@
 import { formatDuration, parseDuration } from '@tickwise/machines';
+import { DEFAULT_TARGET_POLICY, TargetPolicyError, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/scheduler';
 
 export interface GatewayConfig {
   host: string;
@@ -17,6 +18,8 @@ export interface GatewayConfig {
   watchBufferSize: number;
   /** Largest request body accepted. */
   readMaxBytes: number;
+  /** Endpoint URLs are checked against it when written (TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS). */
+  targetPolicy: TargetPolicy;
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
@@ -29,6 +32,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   maxWatchersPerTenant: 50,
   watchBufferSize: 1_000,
   readMaxBytes: 1024 * 1024,
+  targetPolicy: DEFAULT_TARGET_POLICY,
 };
 
 /** A gateway setting that cannot be used; the CLI prints it and exits with 2. */
@@ -67,9 +71,18 @@ function envDuration(env: NodeJS.ProcessEnv, name: string, min: number, max: num
   return ms;
 }
 
-/** TICKWISE_GATEWAY_HOST, TICKWISE_GATEWAY_PORT, TICKWISE_WATCH_HEARTBEAT, TICKWISE_WATCH_POLL_INTERVAL. */
+/**
+ * TICKWISE_GATEWAY_HOST, TICKWISE_GATEWAY_PORT, TICKWISE_WATCH_HEARTBEAT, TICKWISE_WATCH_POLL_INTERVAL,
+ * and the scheduler's TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS (the same lists on both, so an
+ * endpoint the nodes would refuse to call is refused when written).
+ */
 export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv): GatewayConfig {
   const overrides: Partial<GatewayConfig> = {};
+  try {
+    overrides.targetPolicy = targetPolicyFromEnv(env);
+  } catch (error) {
+    throw error instanceof TargetPolicyError ? new GatewayConfigError(error.message) : error;
+  }
   if (env.TICKWISE_GATEWAY_HOST) overrides.host = env.TICKWISE_GATEWAY_HOST;
   const port = env.TICKWISE_GATEWAY_PORT;
   if (port !== undefined && port !== '') {

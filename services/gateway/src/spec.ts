@@ -1,6 +1,7 @@
 import { fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
 import { endpointInputSchema, formatDuration, type EndpointInput, type EndpointSpec } from '@tickwise/machines';
+import { checkTarget, type TargetPolicy } from '@tickwise/scheduler';
 import { GatewayError, type FieldViolation } from './errors.ts';
 import type { EndpointSpec as EndpointSpecMessage } from './gen/tickwise/v1/resources_pb.ts';
 import { fieldPath, LIMITS } from './validate.ts';
@@ -16,9 +17,10 @@ function protoPath(path: readonly PropertyKey[]): readonly PropertyKey[] {
 /**
  * Checks an endpoint spec message and turns it into the validated jobs-file form: the same rules as a
  * jobs file (endpointInputSchema), plus size limits. `name` overrides the message's own name (an
- * update keeps the endpoint's). Throws INVALID_ARGUMENT naming each field under `prefix`.
+ * update keeps the endpoint's). A URL the target policy denies is refused here, when it is written,
+ * rather than at every call. Throws INVALID_ARGUMENT naming each field under `prefix`.
  */
-export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix: string, name?: string): EndpointInput {
+export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix: string, policy: TargetPolicy, name?: string): EndpointInput {
   if (!message) throw GatewayError.invalid([{ field: prefix, reason: 'is required' }]);
   const violations: FieldViolation[] = [];
   const input: Record<string, unknown> = { name: name ?? message.name, url: message.url };
@@ -51,6 +53,10 @@ export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix
       if (issue.path[0] === 'schedule' && input.schedule === undefined) continue;
       violations.push({ field: fieldPath(prefix, protoPath(issue.path)), reason: issue.message });
     }
+  }
+  if (parsed.success) {
+    const verdict = checkTarget(parsed.data.url, policy);
+    if (!verdict.allowed) violations.push({ field: `${prefix}.url`, reason: verdict.message });
   }
   if (violations.length > 0 || !parsed.success) throw GatewayError.invalid(violations);
   return parsed.data;

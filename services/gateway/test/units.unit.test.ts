@@ -7,6 +7,7 @@ import { decodePageToken, encodePageToken, fieldPath, isUuid } from '../src/vali
 import { EventQueue } from '../src/watch-queue.ts';
 import { GatewayError } from '../src/errors.ts';
 import { toEndpointSpec } from '@tickwise/machines';
+import { DEFAULT_TARGET_POLICY } from '@tickwise/scheduler';
 
 function invalid(run: () => unknown): GatewayError {
   try {
@@ -65,16 +66,16 @@ describe('endpoint specs', () => {
       timeout: '30s',
       catchUp: 'once',
     });
-    const input = endpointInputOf(message, 'endpoint');
+    const input = endpointInputOf(message, 'endpoint', DEFAULT_TARGET_POLICY);
     expect(create(EndpointSpecSchema, specMessage('e', toEndpointSpec(input)))).toEqual(message);
-    expect(endpointInputOf(create(EndpointSpecSchema, { name: 'f', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } }, jitter: '0.25' }), 'e').jitter).toBe(0.25);
+    expect(endpointInputOf(create(EndpointSpecSchema, { name: 'f', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } }, jitter: '0.25' }), 'e', DEFAULT_TARGET_POLICY).jitter).toBe(0.25);
   });
 
   it('report every problem under the request field, in proto names', () => {
-    const error = invalid(() => endpointInputOf(create(EndpointSpecSchema, { name: 'bad name', url: 'nope', catchUp: 'always', schedule: { kind: { case: 'cron', value: { expression: '* * * * *', timezone: 'Nowhere/City' } } } }), 'spec'));
+    const error = invalid(() => endpointInputOf(create(EndpointSpecSchema, { name: 'bad name', url: 'nope', catchUp: 'always', schedule: { kind: { case: 'cron', value: { expression: '* * * * *', timezone: 'Nowhere/City' } } } }), 'spec', DEFAULT_TARGET_POLICY));
     expect(error.violations.map((violation) => violation.field).sort()).toEqual(['spec.catch_up', 'spec.name', 'spec.schedule.cron.timezone', 'spec.url']);
     expect(error.message).toContain('spec.url: must be an absolute http:// or https:// URL');
-    expect(invalid(() => endpointInputOf(undefined, 'endpoint')).message).toBe('endpoint: is required');
+    expect(invalid(() => endpointInputOf(undefined, 'endpoint', DEFAULT_TARGET_POLICY)).message).toBe('endpoint: is required');
   });
 });
 

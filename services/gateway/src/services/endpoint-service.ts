@@ -42,7 +42,7 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
     async createEndpoint(request, context) {
       const { tenantId } = callerOf(context);
       const { jobId } = parse(createSchema, request);
-      const input = endpointInputOf(request.endpoint, 'endpoint');
+      const input = endpointInputOf(request.endpoint, 'endpoint', deps.config.targetPolicy);
       if (!(await getJob(deps.pool, tenantId, jobId))) throw new GatewayError('not_found', `job ${jobId} does not exist`);
       if ((await countEndpointsOfJob(deps.pool, jobId)) >= QUOTAS.endpointsPerJob) {
         throw new GatewayError('resource_exhausted', `a job may have at most ${QUOTAS.endpointsPerJob} endpoints (archived ones included)`);
@@ -79,7 +79,7 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
       if (request.spec && request.spec.name !== '' && request.spec.name !== row.name) {
         throw GatewayError.invalid([{ field: 'spec.name', reason: `renaming is not supported: leave it empty or "${row.name}"` }]);
       }
-      const input = endpointInputOf(request.spec, 'spec', row.name);
+      const input = endpointInputOf(request.spec, 'spec', deps.config.targetPolicy, row.name);
       const result = await updateEndpoint(deps.pool, tenantId, endpointId, toEndpointSpec(input), { now: deps.now });
       return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, endpointId)), action: result.action, note: result.note ?? '' };
     },

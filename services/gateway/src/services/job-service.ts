@@ -7,6 +7,7 @@ import { callerOf } from '../auth.ts';
 import { jobMessage } from '../convert.ts';
 import { GatewayError, type FieldViolation } from '../errors.ts';
 import type { JobService } from '../gen/tickwise/v1/job_service_pb.ts';
+import type { TargetPolicy } from '@tickwise/scheduler';
 import { endpointInputOf } from '../spec.ts';
 import { decodePageToken, id, LIMITS, namePrefix, nextToken, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -28,13 +29,13 @@ async function loadJob(deps: ServiceDeps, tenantId: string, jobId: string): Prom
 }
 
 /** Every endpoint of a request checked, all problems reported together; names must differ. */
-export function endpointInputsOf(specs: readonly Parameters<typeof endpointInputOf>[0][], prefix: string): EndpointInput[] {
+export function endpointInputsOf(specs: readonly Parameters<typeof endpointInputOf>[0][], prefix: string, policy: TargetPolicy): EndpointInput[] {
   const violations: FieldViolation[] = [];
   const inputs: EndpointInput[] = [];
   const seen = new Map<string, number>();
   specs.forEach((spec, index) => {
     try {
-      const input = endpointInputOf(spec, `${prefix}[${index}]`);
+      const input = endpointInputOf(spec, `${prefix}[${index}]`, policy);
       const first = seen.get(input.name);
       if (first !== undefined) violations.push({ field: `${prefix}[${index}].name`, reason: `"${input.name}" is also the name of ${prefix}[${first}]` });
       seen.set(input.name, index);
@@ -72,7 +73,7 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
       const { tenantId } = callerOf(context);
       const [input, endpoints] = both(
         () => parse(createSchema, request),
-        () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints'),
+        () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints', deps.config.targetPolicy),
       );
       if ((await countJobs(deps.pool, tenantId)) >= QUOTAS.jobsPerTenant) {
         throw new GatewayError('resource_exhausted', `a tenant may have at most ${QUOTAS.jobsPerTenant} jobs (archived ones included)`);
