@@ -1,6 +1,6 @@
-import { archiveEndpoints, archiveJob as archiveJobRow, inTransaction, lockEndpointsOfJob, lockJob, lockTenantEndpoint, withRetry, type Pool } from '@tickwise/db';
+import { archiveEndpoints, archiveJob as archiveJobRow, inTransaction, lockEndpointsOfJob, lockJob, lockTenantEndpoint, notifyWake, withRetry, type Pool } from '@tickwise/db';
 import { CatalogError } from './apply-jobs.ts';
-import { setPause } from './pause.ts';
+import { setPauseIn } from './pause.ts';
 
 /**
  * Archives a job of the tenant and every endpoint of it, in one transaction. Archived machines are
@@ -34,19 +34,19 @@ export async function archiveEndpoint(pool: Pool, tenantId: string, endpointId: 
 }
 
 /**
- * Sets (or with null clears) a person's pause on every live endpoint of a job of the tenant. Each
- * endpoint is paused in its own transaction (see `setPause`), so a failure part way leaves some
- * paused: calling again finishes the job, since pausing is idempotent. Returns the endpoint ids.
+ * Sets (or with null clears) a person's pause on every live endpoint of a job of the tenant, all in
+ * one transaction: every endpoint changes, or none does. Returns the endpoint ids.
  */
 export async function setJobPause(pool: Pool, tenantId: string, jobId: string, pause: { reason: string; until: Date | null } | null, now = new Date()): Promise<string[]> {
-  const ids = await withRetry(() =>
+  return withRetry(() =>
     inTransaction(pool, async (client) => {
       const job = await lockJob(client, tenantId, jobId);
       if (!job) throw new CatalogError('not_found', `job ${jobId} does not exist`);
       if (job.archivedAt !== null) throw new CatalogError('failed_precondition', `job "${job.name}" is archived`);
-      return (await lockEndpointsOfJob(client, jobId)).filter((row) => row.archivedAt === null).map((row) => row.id);
+      const ids = (await lockEndpointsOfJob(client, jobId)).filter((row) => row.archivedAt === null).map((row) => row.id);
+      for (const id of ids) await setPauseIn(client, id, pause, now);
+      await notifyWake(client);
+      return ids;
     }),
   );
-  for (const id of ids) await setPause(pool, id, pause, now);
-  return ids;
 }

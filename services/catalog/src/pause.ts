@@ -1,4 +1,4 @@
-import { activeHints, commitMachines, inTransaction, lockEndpoint, notifyWake, setUserPause, withRetry, type Pool } from '@tickwise/db';
+import { activeHints, commitMachines, inTransaction, lockEndpoint, notifyWake, setUserPause, withRetry, type Pool, type PoolClient } from '@tickwise/db';
 import { restoreSnapshot } from '@tickwise/machines';
 import { planWrite } from './machine-writes.ts';
 
@@ -16,19 +16,22 @@ export class EndpointNotFoundError extends Error {
 export async function setPause(pool: Pool, endpointId: string, pause: { reason: string; until: Date | null } | null, now = new Date()): Promise<void> {
   await withRetry(() =>
     inTransaction(pool, async (client) => {
-      const row = await lockEndpoint(client, endpointId);
-      if (!row) throw new EndpointNotFoundError(endpointId);
-      await setUserPause(client, endpointId, pause);
-      if (row.leaseOwner === null && (row.state === 'idle' || row.state === 'paused')) {
-        const { snapshot } = restoreSnapshot(row.snapshot, row);
-        const hints = (await activeHints(client, [endpointId])).get(endpointId) ?? [];
-        const event = row.state === 'paused' && !pause ? ({ type: 'RESUME' } as const) : ({ type: 'REPLAN', reason: pause ? 'paused by a person' : 'resumed' } as const);
-        const write = planWrite(snapshot, event, { id: row.id, version: row.version, spec: row.spec, hints, userPause: pause, now, random: Math.random });
-        await commitMachines(client, null, [], [write]);
-      }
+      await setPauseIn(client, endpointId, pause, now);
       await notifyWake(client);
     }),
   );
 }
 
-
+/** `setPause` inside the caller's transaction (so a job's endpoints pause together); no wake-up sent. */
+export async function setPauseIn(client: PoolClient, endpointId: string, pause: { reason: string; until: Date | null } | null, now: Date): Promise<void> {
+  const row = await lockEndpoint(client, endpointId);
+  if (!row) throw new EndpointNotFoundError(endpointId);
+  await setUserPause(client, endpointId, pause);
+  if (row.leaseOwner === null && (row.state === 'idle' || row.state === 'paused')) {
+    const { snapshot } = restoreSnapshot(row.snapshot, row);
+    const hints = (await activeHints(client, [endpointId])).get(endpointId) ?? [];
+    const event = row.state === 'paused' && !pause ? ({ type: 'RESUME' } as const) : ({ type: 'REPLAN', reason: pause ? 'paused by a person' : 'resumed' } as const);
+    const write = planWrite(snapshot, event, { id: row.id, version: row.version, spec: row.spec, hints, userPause: pause, now, random: Math.random });
+    await commitMachines(client, null, [], [write]);
+  }
+}

@@ -76,6 +76,24 @@ describe('the catalog with tenants', () => {
     expect(await getEndpoint(db.pool, b, id)).toBeNull();
   });
 
+  it('pauses a job all or nothing: a failure on one endpoint leaves every endpoint as it was', async () => {
+    const { jobId } = await createJob(db.pool, a, job('together', ['first', 'second', 'third']), { now: () => NOW });
+    const rows = (await listEndpoints(db.pool, a, { jobId })).filter((row) => row.jobId === jobId);
+    const second = rows.find((row) => row.name === 'second')!;
+    // A real failure part way: the database refuses the second endpoint's pause.
+    await db.pool.query(`ALTER TABLE endpoints ADD CONSTRAINT refuse_second_pause CHECK (id <> '${second.id}' OR paused_reason IS NULL)`);
+    try {
+      await expect(setJobPause(db.pool, a, jobId, { reason: 'deploy', until: null }, NOW)).rejects.toThrow(/refuse_second_pause/);
+      for (const row of rows) expect((await getEndpoint(db.pool, a, row.id))?.pausedReason).toBeNull();
+    } finally {
+      await db.pool.query('ALTER TABLE endpoints DROP CONSTRAINT refuse_second_pause');
+    }
+    expect((await setJobPause(db.pool, a, jobId, { reason: 'deploy', until: null }, NOW)).sort()).toEqual(rows.map((row) => row.id).sort());
+    for (const row of rows) expect(await getEndpoint(db.pool, a, row.id)).toMatchObject({ pausedReason: 'deploy', state: 'paused' });
+    await setJobPause(db.pool, a, jobId, null, NOW);
+    for (const row of rows) expect(await getEndpoint(db.pool, a, row.id)).toMatchObject({ pausedReason: null, state: 'idle' });
+  });
+
   it('adds, restores and updates single endpoints, refusing duplicates and archived ones', async () => {
     const { jobId } = await createJob(db.pool, a, job('single', []), { now: () => NOW });
     const created = await createEndpoint(db.pool, a, jobId, endpoint('one'), { now: () => NOW });
