@@ -4,19 +4,24 @@ import { migrate, overview, startEmbeddedPostgres, type EmbeddedServer } from '@
 import { startPlannerService } from '@tickwise/planner';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { demoJob } from '../dev/demo-job.ts';
+import { DEV_KEY_NAME, freshDevKey } from '../dev/dev-key.ts';
 import { startSyntheticServer } from '../dev/synthetic-server.ts';
 import { loggerFor, UsageError, type CliSettings } from '../settings.ts';
 import { openPool, untilSignal } from './common.ts';
+import { gatewayConfigOrUsage, listenGateway } from './gateway.ts';
 
 const STATUS_EVERY_MS = 15_000;
 
 /**
  * Everything on one machine: embedded PostgreSQL 15 (unless DATABASE_URL is set), migrations, the
- * synthetic targets, the demo job, one scheduler node and the planner. Ctrl-C stops it all cleanly.
+ * synthetic targets, the demo job, one scheduler node, the planner and the gateway (with a fresh
+ * admin key). Ctrl-C stops it all cleanly.
  */
 export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = loggerFor(settings, 'dev');
   const config = schedulerConfigFromEnv(env);
+  // On a laptop the API (with an admin key printed on the terminal) stays on loopback unless asked otherwise.
+  const gatewayConfig = gatewayConfigOrUsage({ ...env, TICKWISE_GATEWAY_HOST: env.TICKWISE_GATEWAY_HOST || '127.0.0.1' });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error: Error) => log.warn('stop failed', { error: error.message }));
@@ -50,6 +55,12 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     stops.push(() => synthetic.close());
     console.log(`• synthetic endpoints at ${synthetic.url}/synthetic/{health,echo,flaky,slow}`);
 
+    const gateway = await listenGateway({ pool, connectionString, config: gatewayConfig, log });
+    stops.push(() => gateway.close());
+    const dev = await freshDevKey(pool);
+    console.log(`• gateway at ${gateway.url} (gRPC, gRPC-Web, Connect; /healthz, /readyz, /metrics); admin key "${DEV_KEY_NAME}" of tenant "${dev.tenant}"${dev.revoked > 0 ? ` (the previous dev key${dev.revoked > 1 ? 's' : ''} revoked)` : ''}`);
+    console.log(`• visualizer at ${gateway.url}/ui (sign in with the key below)`);
+
     const job = demoJob(synthetic.url);
     await applyJobs(pool, [job]);
     console.log(`• demo job "${job.name}" (synthetic: true): ${job.endpoints.map((endpoint) => endpoint.name).join(', ')}`);
@@ -62,7 +73,7 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     const planner = await startPlannerService({ pool, connectionString, env, log });
     stops.push(() => planner.stop());
     console.log(`• planner: ${planner.description}`);
-    console.log(`\nDATABASE_URL=${connectionString}\nRuns appear at once; a status line follows every ${STATUS_EVERY_MS / 1000}s. Ctrl-C stops everything.\n`);
+    console.log(`\nDATABASE_URL=${connectionString}\nTICKWISE_URL=${gateway.url} TICKWISE_API_KEY=${dev.key}\nRuns appear at once; a status line follows every ${STATUS_EVERY_MS / 1000}s. Ctrl-C stops everything.\n`);
 
     const status = setInterval(() => {
       overview(pool)

@@ -1,28 +1,38 @@
-import { GatewayConfigError, gatewayConfigFromEnv, startGateway } from '@tickwise/gateway';
+import { GatewayConfigError, gatewayConfigFromEnv, startGateway, type Gateway, type GatewayConfig, type GatewayOptions } from '@tickwise/gateway';
 import { loggerFor, requireDatabaseUrl, UsageError, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
 
-/** The API gateway (gRPC, gRPC-Web and Connect on one port) until SIGINT/SIGTERM. */
-export async function gatewayCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
-  const log = loggerFor(settings, 'gateway');
-  const connectionString = requireDatabaseUrl(settings, 'gateway');
-  let config;
+/** The gateway's settings from the environment; a bad one is a UsageError (exit 2). */
+export function gatewayConfigOrUsage(env: NodeJS.ProcessEnv): GatewayConfig {
   try {
-    config = gatewayConfigFromEnv(env);
+    return gatewayConfigFromEnv(env);
   } catch (error) {
     if (error instanceof GatewayConfigError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** Starts the gateway; a port it cannot have is a UsageError naming the settings to change. */
+export function listenGateway(options: GatewayOptions): Promise<Gateway> {
+  const { host, port } = options.config;
+  return startGateway(options).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
+      throw new UsageError(`cannot listen on ${host}:${port} (${error.code}); set TICKWISE_GATEWAY_PORT or TICKWISE_GATEWAY_HOST`);
+    }
+    throw error;
+  });
+}
+
+/** The API gateway (gRPC, gRPC-Web and Connect on one port, with its probes and /metrics) until SIGINT/SIGTERM. */
+export async function gatewayCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
+  const log = loggerFor(settings, 'gateway');
+  const connectionString = requireDatabaseUrl(settings, 'gateway');
+  const config = gatewayConfigOrUsage(env);
   const pool = await openPool(settings, connectionString, log, 10);
   try {
     await requireCurrentSchema(pool);
-    const gateway = await startGateway({ pool, connectionString, config, log }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
-        throw new UsageError(`cannot listen on ${config.host}:${config.port} (${error.code}); set TICKWISE_GATEWAY_PORT or TICKWISE_GATEWAY_HOST`);
-      }
-      throw error;
-    });
-    log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect' });
+    const gateway = await listenGateway({ pool, connectionString, config, log });
+    log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect', paths: '/healthz /readyz /metrics' });
     const signal = await untilSignal(log);
     log.info('stopping', { signal });
     await gateway.close();

@@ -1,22 +1,33 @@
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
+import { databaseReachable, opsSettingsFromEnv, serveOps } from '../ops-server.ts';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
 
-/** One scheduler node until SIGINT/SIGTERM; run several processes for several nodes. */
+/** One scheduler node until SIGINT/SIGTERM, with its ops endpoints; run several processes for several nodes. */
 export async function schedulerCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = loggerFor(settings, 'scheduler');
   const connectionString = requireDatabaseUrl(settings, 'scheduler');
   const config = schedulerConfigFromEnv(env);
+  const opsSettings = opsSettingsFromEnv(env);
   const pool = await openPool(settings, connectionString, log, 8);
   try {
     await requireCurrentSchema(pool);
     const node = new SchedulerNode({ pool, connectionString, config, log });
-    node.start();
-    log.info('scheduler node started', { worker: config.workerId, config: describeConfig(config) });
-    const signal = await untilSignal(log);
-    log.info('stopping', { signal });
-    await node.stop();
-    return 0;
+    // Up before the node, so a taken port stops the command before it claims anything.
+    const ops = await serveOps(opsSettings, async () => {
+      if (!node.running) throw new Error('the scheduler node is not running (starting or stopping)');
+      await databaseReachable(pool);
+    }, log);
+    try {
+      node.start();
+      log.info('scheduler node started', { worker: config.workerId, config: describeConfig(config) });
+      const signal = await untilSignal(log);
+      log.info('stopping', { signal });
+      await node.stop();
+      return 0;
+    } finally {
+      await ops?.close();
+    }
   } finally {
     await pool.end();
   }

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../test/support/database.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
 
@@ -25,9 +27,10 @@ describe('tickwise dev (what npm start runs)', () => {
   chmodSync(dataDir, 0o755);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('starts embedded PostgreSQL, the demo job, a node and the planner; runs and analyses appear at once; Ctrl-C stops it all', async () => {
-    const [pgPort, syntheticPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_DATA_DIR: dataDir, TICKWISE_EMBEDDED_PG_PORT: String(pgPort), TICKWISE_SYNTHETIC_PORT: String(syntheticPort), TICKWISE_LOG_FORMAT: 'json' };
+  it('starts embedded PostgreSQL, the demo job, a node, the planner and the gateway with a fresh key; runs and analyses appear at once; Ctrl-C stops it all', async () => {
+    const [pgPort, syntheticPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_DATA_DIR: dataDir, TICKWISE_EMBEDDED_PG_PORT: String(pgPort), TICKWISE_SYNTHETIC_PORT: String(syntheticPort), TICKWISE_GATEWAY_PORT: String(gatewayPort), TICKWISE_LOG_FORMAT: 'json' };
+    delete env.TICKWISE_GATEWAY_HOST;
     delete env.DATABASE_URL;
     // The one-command start needs no Kafka and no model, whatever the machine running the tests has.
     delete env.KAFKA_BROKERS;
@@ -43,6 +46,15 @@ describe('tickwise dev (what npm start runs)', () => {
       expect(stdout).toContain(`PostgreSQL 15 (embedded) on 127.0.0.1:${pgPort}, data in ${join(dataDir, 'pg')}`);
       expect(stdout).toContain(`synthetic endpoints at http://127.0.0.1:${syntheticPort}/synthetic/`);
       expect(stdout).toMatch(/demo job "demo" \(synthetic: true\): health, echo, flaky, slow/);
+      // The banner's line pastes into a shell: the gateway (on loopback) answers with its key.
+      const [, apiUrl, apiKey] = /^TICKWISE_URL=(\S+) TICKWISE_API_KEY=(\S+)$/m.exec(stdout) ?? [];
+      expect(apiUrl).toBe(`http://127.0.0.1:${gatewayPort}`);
+      expect(stdout).toContain(`gateway at http://127.0.0.1:${gatewayPort}`);
+      const listed = await fetch(`${apiUrl}/tickwise.v1.JobService/ListJobs`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: '{}' });
+      expect(listed.status).toBe(200);
+      expect(((await listed.json()) as { jobs: { name: string }[] }).jobs.map((job) => job.name)).toContain('demo');
+      const refused = await fetch(`${apiUrl}/tickwise.v1.JobService/ListJobs`, { method: 'POST', headers: { authorization: 'Bearer tw_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'content-type': 'application/json' }, body: '{}' });
+      expect(refused.status).toBe(401);
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
@@ -57,6 +69,16 @@ describe('tickwise dev (what npm start runs)', () => {
           return rows.length > 0 ? rows : null;
         }, 20_000);
         expect(analysed.every((analysis) => analysis.planner === 'heuristic')).toBe(true);
+        // One process, one registry: the gateway's /metrics shows the node's and the planner's work too.
+        const metrics = await waitFor('scheduler and planner metrics', async () => {
+          const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
+          return /tickwise_scheduler_runs_total\{worker="[^"]+",outcome="succeeded",status_class="2xx",error_kind="none"\} [1-9]/.test(text) &&
+            /tickwise_planner_analyses_total\{planner="[^"]+",analyzer="heuristic",outcome="\w+"\} [1-9]/.test(text) ? text : null;
+        }, 20_000);
+        expect(metrics).toContain('tickwise_gateway_requests_total{procedure="tickwise.v1.JobService/ListJobs",code="ok"} 1');
+        expect(metrics).toContain('tickwise_gateway_requests_total{procedure="tickwise.v1.JobService/ListJobs",code="unauthenticated"} 1');
+        expect(metrics).toMatch(/tickwise_scheduler_lateness_seconds_count\{worker="[^"]+"\} [1-9]/);
+        expect(metrics).toMatch(/tickwise_planner_consumer_lag\{planner="[^"]+",source="database"\} \d+/);
       } finally {
         await client.end();
       }
@@ -65,8 +87,30 @@ describe('tickwise dev (what npm start runs)', () => {
       expect(stdout).toContain('stopped.');
       expect(await portOpen(pgPort)).toBe(false);
       expect(await portOpen(syntheticPort)).toBe(false);
+      expect(await portOpen(gatewayPort)).toBe(false);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('stops with exit code 2 and names the setting when the gateway port is taken', async () => {
+    const db = await createTestDatabase();
+    const gatewayPort = await freePort();
+    const taken = createServer().listen(gatewayPort, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      // With DATABASE_URL there is no embedded server to wait for.
+      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, TICKWISE_SYNTHETIC_PORT: String(await freePort()), TICKWISE_GATEWAY_PORT: String(gatewayPort), TICKWISE_LOG_FORMAT: 'json' };
+      delete env.TICKWISE_GATEWAY_HOST;
+      const child = spawn(process.execPath, ['bin/tickwise.mjs', 'dev'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(2);
+      expect(stderr).toContain(`error: cannot listen on 127.0.0.1:${gatewayPort} (EADDRINUSE); set TICKWISE_GATEWAY_PORT or TICKWISE_GATEWAY_HOST`);
+    } finally {
+      taken.close();
+      await db.drop();
     }
   });
 

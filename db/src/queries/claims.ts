@@ -26,10 +26,13 @@ export async function nextDueAt(db: Queryable, buckets: readonly number[]): Prom
   return rows[0]?.at ?? null;
 }
 
+/** A machine taken over, with the node whose lease expired. */
+export type TakenOverRow = EndpointRow & { previousOwner: string };
+
 /** Leases machines whose owner's lease expired mid-slot; their slot must be run again. */
-export async function takeOverExpired(db: Queryable, worker: string, limit: number, leaseMs: number): Promise<EndpointRow[]> {
-  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM tickwise_take_over_expired($1, $2, $3)', [worker, limit, leaseMs]);
-  return rows.map(toEndpointRow);
+export async function takeOverExpired(db: Queryable, worker: string, limit: number, leaseMs: number): Promise<TakenOverRow[]> {
+  const { rows } = await db.query<RawEndpointRow & { previous_owner: string }>('SELECT t.previous_owner, (t.machine).* FROM tickwise_take_over_expired_from($1, $2, $3) AS t', [worker, limit, leaseMs]);
+  return rows.map((row) => ({ ...toEndpointRow(row), previousOwner: row.previous_owner }));
 }
 
 /** Extends this worker's leases; returns the ids it still holds. */

@@ -7,3 +7,4 @@ export type * from './sources/types.ts';
 export { DatabaseRunEventSource } from './sources/database-source.ts';
 export { KafkaRunEventSource, KafkaSourceError } from './sources/kafka-source.ts';
 export * from './analysis/index.ts';
+export * from './metrics.ts';

@@ -4,6 +4,7 @@ import { baselineIntervalMs } from './analysis/baseline.ts';
 import type { Analyzer, AnalysisTrigger, EndpointPicture } from './analysis/types.ts';
 import type { PlannerConfig } from './config.ts';
 import { writesFor, type DecisionWrites } from './decisions.ts';
+import { PlannerMetrics } from './metrics.ts';
 import { dueTrigger, foldRun, markAnalysed, recentRunOf, stateFromEndpoint, type EndpointState } from './endpoint-state.ts';
 import type { RunEventBatch, RunEventSource, SourceLogger } from './sources/types.ts';
 
@@ -46,11 +47,23 @@ export class Planner {
   private tick: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(events: readonly RunEvent[]) => void>();
+  private readonly metrics: PlannerMetrics;
+  private state: 'new' | 'running' | 'stopped' = 'new';
 
-  constructor(private readonly options: PlannerOptions) {}
+  constructor(private readonly options: PlannerOptions) {
+    this.metrics = new PlannerMetrics(options.config.plannerId);
+  }
+
+  /** Started, not stopped, and its source still delivering: what the readiness probe asks. */
+  get running(): boolean {
+    return this.state === 'running' && this.options.source.isRunning();
+  }
 
   async start(): Promise<void> {
-    await this.options.source.start((batch) => this.handleBatch(batch));
+    const { source } = this.options;
+    await source.start((batch) => this.handleBatch(batch));
+    this.state = 'running';
+    this.metrics.track({ source: source.name, lag: () => source.lag(), endpoints: () => this.states.size });
     // Endpoints whose minimum interval had not passed when their events came are analysed later.
     this.tick = setInterval(() => void this.analyseDue().catch((error) => this.options.log.error('periodic analysis failed', { error: (error as Error).message })), 1_000);
     if (this.options.prune) {
@@ -60,6 +73,8 @@ export class Planner {
   }
 
   async stop(): Promise<void> {
+    this.state = 'stopped';
+    this.metrics.untrack();
     clearInterval(this.tick);
     clearInterval(this.pruneTimer);
     await this.options.source.stop();
@@ -93,11 +108,13 @@ export class Planner {
       const state = this.states.get(event.endpoint_id);
       if (!state) {
         this.stats.eventsIgnored++;
+        this.metrics.event(false);
         continue;
       }
       const next = foldRun(state, recentRunOf(event), config);
       if (next === state) this.stats.eventsIgnored++;
       else this.stats.eventsFolded++;
+      this.metrics.event(next !== state);
       this.states.set(event.endpoint_id, next);
     }
     if (events.length > 0) this.stats.lastEventAt = new Date();
@@ -138,7 +155,10 @@ export class Planner {
         const picture = this.pictureOf(state, trigger, hints.get(state.id) ?? [], new Date(now));
         const started = performance.now();
         const decision = await this.options.analyzer.analyze(picture);
-        if (decision.fallback !== null) this.stats.fallbacks++;
+        if (decision.fallback !== null) {
+          this.stats.fallbacks++;
+          this.metrics.fallback();
+        }
         writes.push(writesFor(decision, picture, { analysisId: newId(), newHintId: newId }, performance.now() - started));
       }
     };
@@ -158,6 +178,7 @@ export class Planner {
     this.stats.hintChanges += changes.length;
     this.stats.lastAnalysisAt = new Date();
     for (const write of writes) {
+      this.metrics.analysed(write.analysis.planner, write.analysis.outcome, write.analysis.durationMs, write.change !== null);
       if (write.change) this.options.log.info('hint change', { endpoint: write.analysis.endpointId, outcome: write.analysis.outcome, reason: write.analysis.reasoning });
     }
   }

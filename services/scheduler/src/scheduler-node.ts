@@ -5,6 +5,7 @@ import { setMaxListeners } from 'node:events';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher, type DispatchResult } from './dispatcher.ts';
 import type { Logger } from './log.ts';
+import { NodeMetrics } from './metrics.ts';
 import { SigningSecretCache } from './signing.ts';
 import { BatchWriter } from './writer.ts';
 
@@ -66,6 +67,7 @@ export class SchedulerNode {
   private readonly dispatcher: Dispatcher;
   private readonly shutdown = new AbortController();
   private readonly held = new Map<string, Held>();
+  private readonly metrics: NodeMetrics;
   private readonly stats: Omit<SchedulerStats, 'held'> = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, released: 0, leasesLost: 0 };
   private listener: Listener | undefined;
   private loop: Promise<void> | undefined;
@@ -83,7 +85,8 @@ export class SchedulerNode {
     this.pool = options.pool;
     this.config = options.config;
     this.log = options.log;
-    this.writer = new BatchWriter(this.pool, this.config.workerId, this.log);
+    this.metrics = new NodeMetrics(this.config.workerId);
+    this.writer = new BatchWriter(this.pool, this.config.workerId, this.log, this.metrics);
     this.dispatcher = new Dispatcher({ policy: this.config.targetPolicy, secrets: new SigningSecretCache(this.pool, { refreshMs: this.config.signingRefreshMs, log: this.log }) });
     // Every call in flight listens for the shutdown signal.
     setMaxListeners(0, this.shutdown.signal);
@@ -92,6 +95,11 @@ export class SchedulerNode {
 
   get workerId(): string {
     return this.config.workerId;
+  }
+
+  /** Started and not stopping: what the readiness probe asks. */
+  get running(): boolean {
+    return this.loop !== undefined && !this.stopping;
   }
 
   getStats(): SchedulerStats {
@@ -125,6 +133,7 @@ export class SchedulerNode {
     this.every(Math.max(100, Math.floor(this.config.leaseMs / 3)), () => this.renew());
     this.every(Math.max(100, Math.floor(this.config.leaseMs / 4)), () => this.takeOver());
     if (this.config.prune) this.every(10 * 60_000, () => this.pruneOld());
+    this.metrics.track({ held: () => this.held.size, inFlight: () => [...this.held.values()].filter((held) => held.inFlight !== undefined).length });
     this.loop = this.claimLoop();
   }
 
@@ -149,6 +158,7 @@ export class SchedulerNode {
     this.writer.close();
     await this.listener?.close();
     await this.dispatcher.close();
+    this.metrics.untrack();
     this.log.info('scheduler node stopped', { worker: this.workerId, ...this.getStats() });
   }
 
@@ -204,6 +214,7 @@ export class SchedulerNode {
         // Under REPEATABLE READ (YugabyteDB without read committed) competing claims can fail with 40001.
         const rows = await withRetry(() => claimDue(this.pool, { worker: this.workerId, limit, leaseMs: this.config.leaseMs, horizon: new Date(Date.now() + this.config.claimAheadMs), buckets }));
         const claimMs = performance.now() - claimStarted;
+        this.metrics.claim(claimMs / 1_000, rows.length);
         if (claimMs > this.config.claimAheadMs) {
           this.log.warn('a claim took longer than the claim-ahead window: slots may start late', { claimMs: Math.round(claimMs), claimAheadMs: this.config.claimAheadMs, claimed: rows.length });
         }
@@ -226,11 +237,12 @@ export class SchedulerNode {
     if (room <= 0) return;
     const rows = await withRetry(() => takeOverExpired(this.pool, this.workerId, Math.min(room, this.config.claimBatch), this.config.leaseMs));
     if (rows.length === 0) return;
-    this.log.info('took over expired leases', { count: rows.length, from: [...new Set(rows.map((row) => row.leaseOwner))] });
+    this.metrics.tookOver(rows.length);
+    this.log.info('took over expired leases', { count: rows.length, from: [...new Set(rows.map((row) => row.previousOwner))] });
     await this.accept(rows, 'takeover');
   }
 
-  private async accept(rows: EndpointRow[], how: 'claimed' | 'takeover'): Promise<void> {
+  private async accept(rows: (EndpointRow & { previousOwner?: string })[], how: 'claimed' | 'takeover'): Promise<void> {
     const hints = await activeHints(this.pool, rows.map((row) => row.id));
     const now = new Date();
     for (const row of rows) {
@@ -243,14 +255,14 @@ export class SchedulerNode {
     }
   }
 
-  private acceptOne(row: EndpointRow, hints: Hint[], how: 'claimed' | 'takeover', now: Date): void {
+  private acceptOne(row: EndpointRow & { previousOwner?: string }, hints: Hint[], how: 'claimed' | 'takeover', now: Date): void {
     const transitions: TransitionRow[] = [];
     let snapshot: EndpointSnapshot;
     if (how === 'takeover') {
       this.stats.takenOver++;
       const restored = restoreSnapshot(row.snapshot, row).snapshot;
       const moved = step(restored, { type: 'TAKE_OVER', attempt: row.attempt, slot: row.claimedSlot!.toISOString() }, now);
-      transitions.push({ ...moved.record, reason: `lease of ${row.leaseOwner ?? 'a node'} expired; attempt ${row.attempt}` });
+      transitions.push({ ...moved.record, reason: `lease of ${row.previousOwner ?? 'a node'} expired; attempt ${row.attempt}` });
       snapshot = moved.snapshot;
     } else if (row.state === 'paused') {
       this.stats.claimed++;
@@ -269,6 +281,7 @@ export class SchedulerNode {
     const userPause = pauseOf(row, now);
     if (how === 'claimed' && (userPause || (row.spec.catchUp === 'skip' && now.getTime() - slot.getTime() > this.config.catchUpGraceMs))) {
       this.stats.skipped++;
+      this.metrics.skipped();
       this.holdAndPlan(row, snapshot, { type: 'SKIP' }, hints, transitions, now, null);
       return;
     }
@@ -300,6 +313,7 @@ export class SchedulerNode {
     // its commit directly, which spares a write per run; a slow one shows up as running.
     const markRunning = setTimeout(() => this.writer.markRunning(row.id, held.version), MARK_RUNNING_AFTER_MS);
     this.stats.dispatched++;
+    this.metrics.dispatched(startedAt.getTime() - held.slot.getTime());
     const runId = newId();
     const attempt = dispatched.snapshot.context.attempt;
     // Also the webhook-id of a signed call: the same for every attempt at this slot, so receivers dedupe on it.
@@ -322,6 +336,7 @@ export class SchedulerNode {
       this.shutdown.signal,
     );
     clearTimeout(markRunning);
+    this.metrics.finished(result);
     const finishedAt = new Date();
     const record = runRecord(runId, row, held.slot, attempt, this.workerId, startedAt, finishedAt, result, dispatched.snapshot.context.source);
     if (result.errorKind === 'aborted') {
@@ -361,6 +376,7 @@ export class SchedulerNode {
       const committed = await this.writer.commit(record, write);
       if (!committed) {
         this.stats.leasesLost++;
+        this.metrics.leaseLost();
         this.log.warn('lease lost before the write; a peer owns the machine now', { endpoint: held.row.id, slot: held.slot.toISOString() });
         return;
       }
@@ -389,6 +405,7 @@ export class SchedulerNode {
     const released = step(held.snapshot, { type: 'RELEASE' }, now);
     held.transitions.push({ ...released.record, reason });
     this.stats.released++;
+    this.metrics.released();
     // The slot stays as planned, and so does the reason for it; the release is in the history.
     await this.commit(held, record, {
       id: held.row.id,
@@ -440,6 +457,7 @@ export class SchedulerNode {
 
   private async hintLoop(): Promise<void> {
     const onReplanned = (machine: ReplannedMachine) => {
+      this.metrics.hintReplan(machine.changed);
       this.log.debug('re-planned for hints', { endpoint: machine.id, trigger: machine.trigger, state: machine.state, nextRunAt: machine.nextRunAt?.toISOString() ?? null, reason: machine.reason, changed: machine.changed });
       // The re-plan's own wake-up reaches this node only through LISTEN.
       if (machine.changed && machine.state === 'idle' && machine.nextRunAt && machine.nextRunAt.getTime() - this.config.claimAheadMs < this.sleepingUntil) this.wake();
@@ -498,6 +516,7 @@ export class SchedulerNode {
         clearTimeout(held.timer);
         this.held.delete(id);
         this.stats.leasesLost++;
+        this.metrics.leaseLost();
         this.log.warn('lease lost while waiting for the slot', { endpoint: id });
       }
     }

@@ -1,5 +1,6 @@
 import { commitMachines, isConnectionError, markRunning, withRetry, type Committed, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
 import type { Logger } from './log.ts';
+import type { NodeMetrics } from './metrics.ts';
 
 interface PendingCommit {
   run: RunRecord | null;
@@ -23,6 +24,7 @@ export class BatchWriter {
     private readonly pool: Pool,
     private readonly worker: string,
     private readonly log: Logger,
+    private readonly metrics?: NodeMetrics,
     private readonly maxBatch = 500,
   ) {}
 
@@ -69,6 +71,7 @@ export class BatchWriter {
         backoff = 50;
       } catch (error) {
         if (!isConnectionError(error)) throw error;
+        this.metrics?.writeRetried();
         this.log.warn('database unreachable; writes wait', { error: (error as Error).message, retryInMs: backoff });
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(2_000, backoff * 2);
@@ -104,6 +107,7 @@ export class BatchWriter {
       return;
     }
     this.commits.splice(0, batch.length);
+    this.metrics?.committed(batch.length);
     for (const pending of batch) pending.settle(written.get(pending.machine.id) ?? null);
   }
 }

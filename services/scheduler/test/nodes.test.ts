@@ -84,6 +84,9 @@ describe('a node killed mid-run', () => {
       expect(machine.lease_owner).toBeNull();
       expect(machine.next_run_at.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
       expect(node.getStats().takenOver).toBe(1);
+      // The history names the node whose lease expired, not the one that took over.
+      const { rows: history } = await db.pool.query(`SELECT steps -> 0 ->> 'reason' AS reason FROM endpoint_transitions WHERE endpoint_id = $1 AND steps -> 0 ->> 'event' = 'TAKE_OVER'`, [id]);
+      expect(history.map((row: { reason: string }) => row.reason)).toEqual(['lease of victim expired; attempt 2']);
     } finally {
       await node.stop();
     }

@@ -87,6 +87,10 @@ export class DatabaseRunEventSource implements RunEventSource {
     return this.waiting;
   }
 
+  isRunning(): boolean {
+    return this.running;
+  }
+
   private poke(): void {
     this.wakePending = true;
     this.wake?.();

@@ -124,6 +124,8 @@ export class KafkaRunEventSource implements RunEventSource {
   private lagTimer: NodeJS.Timeout | undefined;
   private lagFailing = false;
   private wakeRetry: (() => void) | undefined;
+  /** The consumer crashed and kafkajs does not restart it. */
+  private crashed = false;
 
   constructor(options: KafkaSourceOptions) {
     this.options = resolveKafkaSourceOptions(options);
@@ -148,7 +150,10 @@ export class KafkaRunEventSource implements RunEventSource {
       log.info('kafka source joined its consumer group', { topic, group: groupId, partitions: this.assigned });
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) log.error('the Kafka consumer crashed and does not restart: run events stop', { topic, group: groupId, error: payload.error.message });
+      if (!payload.restart) {
+        this.crashed = true;
+        log.error('the Kafka consumer crashed and does not restart: run events stop', { topic, group: groupId, error: payload.error.message });
+      }
     });
     try {
       await consumer.connect();
@@ -174,6 +179,10 @@ export class KafkaRunEventSource implements RunEventSource {
     await this.consumer?.disconnect();
     await this.admin?.disconnect().catch(() => undefined);
     this.state = 'stopped';
+  }
+
+  isRunning(): boolean {
+    return this.state === 'running' && !this.crashed;
   }
 
   lag(): number | null {

@@ -23,6 +23,8 @@ export interface RunEventSource {
   stop(): Promise<void>;
   /** Events known to be waiting (consumer lag), or null when the source cannot tell. */
   lag(): number | null;
+  /** Started and still delivering (false once stopped, or after a failure it does not recover from). */
+  isRunning(): boolean;
 }
 
 /** What a source needs to report on (the services' JSON logger satisfies it). */

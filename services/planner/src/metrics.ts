@@ -1,0 +1,89 @@
+import { Counter, Gauge, Histogram, register, type Metric } from 'prom-client';
+
+/**
+ * The planner's Prometheus metrics, on prom-client's default registry, made once per process and
+ * labelled by `planner` (its id), so several planners in one process (tests) share them. A second
+ * load of this module finds the first one's metrics instead of throwing "already registered".
+ * docs/operations.md lists them.
+ */
+function once<T extends Metric>(name: string, make: (name: string) => T): T {
+  return (register.getSingleMetric(name) as T | undefined) ?? make(name);
+}
+
+/** What the gauges read from a running planner when Prometheus scrapes. */
+export interface PlannerGauges {
+  /** The source's name: database or kafka. */
+  source: string;
+  /** Events waiting (consumer lag, or the database backlog); null when the source cannot tell. */
+  lag(): number | null;
+  /** Endpoints whose state the planner keeps. */
+  endpoints(): number;
+}
+
+// Shared through globalThis so a second load of this module still reports the planners of the first.
+const LIVE_KEY = Symbol.for('tickwise.planner.metrics.live-planners');
+const live: Map<string, PlannerGauges> = ((globalThis as Record<symbol, unknown>)[LIVE_KEY] as Map<string, PlannerGauges> | undefined) ?? new Map();
+(globalThis as Record<symbol, unknown>)[LIVE_KEY] = live;
+
+export const plannerMetrics = {
+  events: once('tickwise_planner_events_total', (name) => new Counter({ name, help: 'Run events received: folded into an endpoint\'s state, or ignored (unknown endpoint, already seen)', labelNames: ['planner', 'result'] })),
+  analyses: once('tickwise_planner_analyses_total', (name) => new Counter({ name, help: 'Analyses written, by analyzer (heuristic, llm) and outcome (hint, clear, no_change)', labelNames: ['planner', 'analyzer', 'outcome'] })),
+  analysisDuration: once('tickwise_planner_analysis_duration_seconds', (name) => new Histogram({ name, help: 'Time one analysis took (an LLM exchange included)', labelNames: ['planner', 'analyzer'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] })),
+  fallbacks: once('tickwise_planner_fallbacks_total', (name) => new Counter({ name, help: 'LLM analyses that fell back to the heuristic (model down, bad answer, timeout)', labelNames: ['planner'] })),
+  hintChanges: once('tickwise_planner_hint_changes_total', (name) => new Counter({ name, help: 'Hint changes written: hints set (hint) or planner hints cleared (clear)', labelNames: ['planner', 'change'] })),
+  lag: once('tickwise_planner_consumer_lag', (name) => new Gauge({
+    name,
+    help: 'Run events waiting: Kafka consumer lag, or the database backlog of the batch in hand (absent while the source cannot tell)',
+    labelNames: ['planner', 'source'],
+    collect() {
+      this.reset();
+      for (const [planner, gauges] of live) {
+        const lag = gauges.lag();
+        if (lag !== null) this.set({ planner, source: gauges.source }, lag);
+      }
+    },
+  })),
+  endpoints: once('tickwise_planner_endpoints', (name) => new Gauge({
+    name,
+    help: 'Endpoints whose recent runs the planner keeps',
+    labelNames: ['planner'],
+    collect() {
+      this.reset();
+      for (const [planner, gauges] of live) this.set({ planner }, gauges.endpoints());
+    },
+  })),
+};
+
+/** The metrics of one planner: counters labelled with its id, gauges reported while it is tracked. */
+export class PlannerMetrics {
+  private readonly folded;
+  private readonly ignored;
+
+  constructor(private readonly planner: string) {
+    this.folded = plannerMetrics.events.labels(planner, 'folded');
+    this.ignored = plannerMetrics.events.labels(planner, 'ignored');
+  }
+
+  track(gauges: PlannerGauges): void {
+    live.set(this.planner, gauges);
+  }
+
+  untrack(): void {
+    live.delete(this.planner);
+  }
+
+  event(folded: boolean): void {
+    (folded ? this.folded : this.ignored).inc();
+  }
+
+  fallback(): void {
+    plannerMetrics.fallbacks.labels(this.planner).inc();
+  }
+
+  /** An analysis that was committed, and whether it changed hints (its outcome says how). */
+  analysed(analyzer: string, outcome: string, durationMs: number, changedHints: boolean): void {
+    plannerMetrics.analyses.labels(this.planner, analyzer, outcome).inc();
+    plannerMetrics.analysisDuration.labels(this.planner, analyzer).observe(durationMs / 1_000);
+    if (changedHints) plannerMetrics.hintChanges.labels(this.planner, outcome).inc();
+  }
+}
