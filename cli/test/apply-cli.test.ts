@@ -134,6 +134,18 @@ describe('tickwise apply', () => {
     expect(rows).toEqual([]);
   });
 
+  it('refuses endpoint URLs the target policy denies, naming each, and changes nothing', async () => {
+    const path = file('denied.yaml', VALID);
+    const result = await tickwise(['apply', '-f', path], db.url, { TICKWISE_DENY_TARGETS: '127.0.0.0/8' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${path}: jobs[0].endpoints[0].url: target denied: host 127.0.0.1 matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"`);
+    expect(result.stderr).toContain('jobs[0].endpoints[1].url: target denied');
+    expect((await db.pool.query('SELECT 1 FROM jobs')).rows).toEqual([]);
+    const badList = await tickwise(['apply', '-f', path], db.url, { TICKWISE_ALLOW_TARGETS: '10.0.0.1/8' });
+    expect(badList.code).toBe(2);
+    expect(badList.stderr).toContain('TICKWISE_ALLOW_TARGETS: entry "10.0.0.1/8" has bits set past its /8 prefix (did you mean 10.0.0.0/8?)');
+  });
+
   it('validates with --dry-run without a database', async () => {
     const result = await tickwise(['apply', '-f', file('dry.yaml', VALID), '--dry-run'], undefined);
     expect(result.code).toBe(0);

@@ -1,4 +1,4 @@
-import { activeHints, archiveEndpoints, bucketOf, commitMachines, DEFAULT_TENANT_ID, inTransaction, insertEndpoint, insertJob, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
+import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEFAULT_TENANT_ID, inTransaction, insertEndpoint, insertJob, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
 import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint } from '@tickwise/machines';
 import { planWrite, userPauseOf } from './machine-writes.ts';
 
@@ -25,7 +25,14 @@ export interface ApplyOptions {
   tenantId?: string;
 }
 
-export const CATALOG_ERROR_CODES = ['not_found', 'already_exists', 'failed_precondition'] as const;
+/** Thrown inside the transaction of a dry run so that it rolls back; carries the changes out. */
+class DryRunRollback extends Error {
+  constructor(readonly changes: ApplyChange[]) {
+    super('dry run: rolled back');
+  }
+}
+
+export const CATALOG_ERROR_CODES = ['not_found', 'already_exists', 'failed_precondition', 'resource_exhausted'] as const;
 export type CatalogErrorCode = (typeof CATALOG_ERROR_CODES)[number];
 
 /** The one error the catalog's single-object operations throw on purpose. */
@@ -44,22 +51,34 @@ function isUniqueViolation(error: unknown): boolean {
 /**
  * Creates or updates jobs and their endpoints, matched by name, all in one transaction. An endpoint
  * of a listed job that the input no longer lists is archived. Jobs not listed are left alone.
+ * `dryRun` makes the same changes, reports them, and rolls them back. `maxJobs` (a tenant's quota)
+ * refuses the whole apply with `resource_exhausted` when the new jobs would pass it.
  */
-export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: ApplyOptions = {}): Promise<ApplyChange[]> {
+export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: ApplyOptions & { dryRun?: boolean; maxJobs?: number } = {}): Promise<ApplyChange[]> {
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
   const tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
-  return withRetry(() =>
-    inTransaction(pool, async (client) => {
-      const changes: ApplyChange[] = [];
-      for (const job of jobs) {
-        const existing = await lockJobByName(client, tenantId, job.name);
-        changes.push(...(await applyJob(client, tenantId, existing, job, now(), random)).changes);
-      }
-      await notifyWake(client);
-      return changes;
-    }),
-  );
+  try {
+    return await withRetry(() =>
+      inTransaction(pool, async (client) => {
+        const changes: ApplyChange[] = [];
+        for (const job of jobs) {
+          const existing = await lockJobByName(client, tenantId, job.name);
+          changes.push(...(await applyJob(client, tenantId, existing, job, now(), random)).changes);
+        }
+        if (options.maxJobs !== undefined) {
+          const count = await countJobs(client, tenantId);
+          if (count > options.maxJobs) throw new CatalogError('resource_exhausted', `a tenant may have at most ${options.maxJobs} jobs (archived ones included); this apply would make ${count}`);
+        }
+        if (options.dryRun) throw new DryRunRollback(changes);
+        await notifyWake(client);
+        return changes;
+      }),
+    );
+  } catch (error) {
+    if (error instanceof DryRunRollback) return error.changes;
+    throw error;
+  }
 }
 
 /**

@@ -51,7 +51,7 @@ export class GatewayError extends Error {
   }
 }
 
-const CATALOG_CODE = { not_found: 'not_found', already_exists: 'already_exists', failed_precondition: 'failed_precondition' } as const;
+const CATALOG_CODE = { not_found: 'not_found', already_exists: 'already_exists', failed_precondition: 'failed_precondition', resource_exhausted: 'resource_exhausted' } as const;
 
 /**
  * Maps anything a handler threw to what the client gets. Errors the gateway or the catalog raise on

@@ -14,6 +14,8 @@ export const LIMITS = {
   reasonMax: 500,
   namePrefixMax: 63,
   endpointsPerRequest: 100,
+  jobsPerApply: 100,
+  endpointsPerApply: 1_000,
   urlMax: 2_048,
   headersMax: 50,
   headerValueMax: 4_096,

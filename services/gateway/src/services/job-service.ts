@@ -1,5 +1,5 @@
 import type { ServiceImpl } from '@connectrpc/connect';
-import { archiveJob, createJob, setJobPause, updateJobFields } from '@tickwise/catalog';
+import { applyJobs, archiveJob, createJob, setJobPause, updateJobFields, type JobInput } from '@tickwise/catalog';
 import { countJobs, getJob, listJobs, type JobView } from '@tickwise/db';
 import { nameSchema, type EndpointInput } from '@tickwise/machines';
 import { z } from 'zod';
@@ -16,6 +16,14 @@ const createSchema = z.object({
   name: nameSchema,
   synthetic: z.boolean(),
   endpoints: z.array(z.unknown()).max(LIMITS.endpointsPerRequest, `must have at most ${LIMITS.endpointsPerRequest} endpoints (add more with CreateEndpoint)`),
+});
+const applySchema = z.object({
+  jobs: z
+    .array(z.object({ name: nameSchema, synthetic: z.boolean(), endpoints: z.array(z.unknown()) }))
+    .min(1, 'must list at least one job')
+    .max(LIMITS.jobsPerApply, `must have at most ${LIMITS.jobsPerApply} jobs`)
+    .refine((jobs) => jobs.reduce((sum, job) => sum + job.endpoints.length, 0) <= LIMITS.endpointsPerApply, `must have at most ${LIMITS.endpointsPerApply} endpoints in all`),
+  dryRun: z.boolean(),
 });
 const jobIdSchema = z.object({ jobId: id });
 const listSchema = z.object({ pageSize, pageToken, namePrefix, includeArchived: z.boolean() });
@@ -118,6 +126,28 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
       const { tenantId } = callerOf(context);
       const { jobId } = parse(jobIdSchema, request);
       return { endpointIds: await setJobPause(deps.pool, tenantId, jobId, null, deps.now()) };
+    },
+
+    async applyJobs(request, context) {
+      const { tenantId } = callerOf(context);
+      const input = parse(applySchema, request);
+      const violations: FieldViolation[] = [];
+      const seen = new Map<string, number>();
+      const jobs: JobInput[] = [];
+      input.jobs.forEach((job, index) => {
+        const first = seen.get(job.name);
+        if (first !== undefined) violations.push({ field: `jobs[${index}].name`, reason: `"${job.name}" is also the name of jobs[${first}]` });
+        seen.set(job.name, index);
+        try {
+          jobs.push({ name: job.name, synthetic: job.synthetic, endpoints: endpointInputsOf(request.jobs[index]!.endpoints, `jobs[${index}].endpoints`, deps.config.targetPolicy) });
+        } catch (error) {
+          if (!(error instanceof GatewayError)) throw error;
+          violations.push(...error.violations);
+        }
+      });
+      if (violations.length > 0) throw GatewayError.invalid(violations);
+      const changes = await applyJobs(deps.pool, jobs, { tenantId, now: deps.now, dryRun: input.dryRun, maxJobs: QUOTAS.jobsPerTenant });
+      return { changes: changes.map((change) => ({ job: change.job, endpoint: change.endpoint ?? '', action: change.action, note: change.note ?? '' })) };
     },
 
     async archiveJob(request, context) {

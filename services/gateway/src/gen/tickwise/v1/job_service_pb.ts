@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/job_service.proto.
  */
 export const file_tickwise_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch10aWNrd2lzZS92MS9qb2Jfc2VydmljZS5wcm90bxILdGlja3dpc2UudjEiOAoGQ2hhbmdlEhAKCGVuZHBvaW50GAEgASgJEg4KBmFjdGlvbhgCIAEoCRIMCgRub3RlGAMgASgJImEKEENyZWF0ZUpvYlJlcXVlc3QSDAoEbmFtZRgBIAEoCRIRCglzeW50aGV0aWMYAiABKAgSLAoJZW5kcG9pbnRzGAMgAygLMhkudGlja3dpc2UudjEuRW5kcG9pbnRTcGVjIlgKEUNyZWF0ZUpvYlJlc3BvbnNlEh0KA2pvYhgBIAEoCzIQLnRpY2t3aXNlLnYxLkpvYhIkCgdjaGFuZ2VzGAIgAygLMhMudGlja3dpc2UudjEuQ2hhbmdlIh8KDUdldEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIi8KDkdldEpvYlJlc3BvbnNlEh0KA2pvYhgBIAEoCzIQLnRpY2t3aXNlLnYxLkpvYiJnCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEwoLbmFtZV9wcmVmaXgYAyABKAkSGAoQaW5jbHVkZV9hcmNoaXZlZBgEIAEoCCJLChBMaXN0Sm9ic1Jlc3BvbnNlEh4KBGpvYnMYASADKAsyEC50aWNrd2lzZS52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKEFVwZGF0ZUpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJEhYKCXN5bnRoZXRpYxgCIAEoCEgAiAEBQgwKCl9zeW50aGV0aWMiMgoRVXBkYXRlSm9iUmVzcG9uc2USHQoDam9iGAEgASgLMhAudGlja3dpc2UudjEuSm9iIlwKD1BhdXNlSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIoChBQYXVzZUpvYlJlc3BvbnNlEhQKDGVuZHBvaW50X2lkcxgBIAMoCSIiChBSZXN1bWVKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIpChFSZXN1bWVKb2JSZXNwb25zZRIUCgxlbmRwb2ludF9pZHMYASADKAkiIwoRQXJjaGl2ZUpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIk8KEkFyY2hpdmVKb2JSZXNwb25zZRIdCgNqb2IYASABKAsyEC50aWNrd2lzZS52MS5Kb2ISGgoSYXJjaGl2ZWRfZW5kcG9pbnRzGAIgASgFMpQECgpKb2JTZXJ2aWNlEkoKCUNyZWF0ZUpvYhIdLnRpY2t3aXNlLnYxLkNyZWF0ZUpvYlJlcXVlc3QaHi50aWNrd2lzZS52MS5DcmVhdGVKb2JSZXNwb25zZRJBCgZHZXRKb2ISGi50aWNrd2lzZS52MS5HZXRKb2JSZXF1ZXN0GhsudGlja3dpc2UudjEuR2V0Sm9iUmVzcG9uc2USRwoITGlzdEpvYnMSHC50aWNrd2lzZS52MS5MaXN0Sm9ic1JlcXVlc3QaHS50aWNrd2lzZS52MS5MaXN0Sm9ic1Jlc3BvbnNlEkoKCVVwZGF0ZUpvYhIdLnRpY2t3aXNlLnYxLlVwZGF0ZUpvYlJlcXVlc3QaHi50aWNrd2lzZS52MS5VcGRhdGVKb2JSZXNwb25zZRJHCghQYXVzZUpvYhIcLnRpY2t3aXNlLnYxLlBhdXNlSm9iUmVxdWVzdBodLnRpY2t3aXNlLnYxLlBhdXNlSm9iUmVzcG9uc2USSgoJUmVzdW1lSm9iEh0udGlja3dpc2UudjEuUmVzdW1lSm9iUmVxdWVzdBoeLnRpY2t3aXNlLnYxLlJlc3VtZUpvYlJlc3BvbnNlEk0KCkFyY2hpdmVKb2ISHi50aWNrd2lzZS52MS5BcmNoaXZlSm9iUmVxdWVzdBofLnRpY2t3aXNlLnYxLkFyY2hpdmVKb2JSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tickwise_v1_resources]);
+  fileDesc("Ch10aWNrd2lzZS92MS9qb2Jfc2VydmljZS5wcm90bxILdGlja3dpc2UudjEiRQoGQ2hhbmdlEhAKCGVuZHBvaW50GAEgASgJEg4KBmFjdGlvbhgCIAEoCRIMCgRub3RlGAMgASgJEgsKA2pvYhgEIAEoCSJhChBDcmVhdGVKb2JSZXF1ZXN0EgwKBG5hbWUYASABKAkSEQoJc3ludGhldGljGAIgASgIEiwKCWVuZHBvaW50cxgDIAMoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYyJYChFDcmVhdGVKb2JSZXNwb25zZRIdCgNqb2IYASABKAsyEC50aWNrd2lzZS52MS5Kb2ISJAoHY2hhbmdlcxgCIAMoCzITLnRpY2t3aXNlLnYxLkNoYW5nZSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIvCg5HZXRKb2JSZXNwb25zZRIdCgNqb2IYASABKAsyEC50aWNrd2lzZS52MS5Kb2IiZwoPTGlzdEpvYnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhMKC25hbWVfcHJlZml4GAMgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYBCABKAgiSwoQTGlzdEpvYnNSZXNwb25zZRIeCgRqb2JzGAEgAygLMhAudGlja3dpc2UudjEuSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJIChBVcGRhdGVKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIWCglzeW50aGV0aWMYAiABKAhIAIgBAUIMCgpfc3ludGhldGljIjIKEVVwZGF0ZUpvYlJlc3BvbnNlEh0KA2pvYhgBIAEoCzIQLnRpY2t3aXNlLnYxLkpvYiJcCg9QYXVzZUpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKAoQUGF1c2VKb2JSZXNwb25zZRIUCgxlbmRwb2ludF9pZHMYASADKAkiIgoQUmVzdW1lSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiKQoRUmVzdW1lSm9iUmVzcG9uc2USFAoMZW5kcG9pbnRfaWRzGAEgAygJIiMKEUFyY2hpdmVKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSJPChJBcmNoaXZlSm9iUmVzcG9uc2USHQoDam9iGAEgASgLMhAudGlja3dpc2UudjEuSm9iEhoKEmFyY2hpdmVkX2VuZHBvaW50cxgCIAEoBSJYCgdKb2JTcGVjEgwKBG5hbWUYASABKAkSEQoJc3ludGhldGljGAIgASgIEiwKCWVuZHBvaW50cxgDIAMoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYyJHChBBcHBseUpvYnNSZXF1ZXN0EiIKBGpvYnMYASADKAsyFC50aWNrd2lzZS52MS5Kb2JTcGVjEg8KB2RyeV9ydW4YAiABKAgiOQoRQXBwbHlKb2JzUmVzcG9uc2USJAoHY2hhbmdlcxgBIAMoCzITLnRpY2t3aXNlLnYxLkNoYW5nZTLgBAoKSm9iU2VydmljZRJKCglDcmVhdGVKb2ISHS50aWNrd2lzZS52MS5DcmVhdGVKb2JSZXF1ZXN0Gh4udGlja3dpc2UudjEuQ3JlYXRlSm9iUmVzcG9uc2USQQoGR2V0Sm9iEhoudGlja3dpc2UudjEuR2V0Sm9iUmVxdWVzdBobLnRpY2t3aXNlLnYxLkdldEpvYlJlc3BvbnNlEkcKCExpc3RKb2JzEhwudGlja3dpc2UudjEuTGlzdEpvYnNSZXF1ZXN0Gh0udGlja3dpc2UudjEuTGlzdEpvYnNSZXNwb25zZRJKCglVcGRhdGVKb2ISHS50aWNrd2lzZS52MS5VcGRhdGVKb2JSZXF1ZXN0Gh4udGlja3dpc2UudjEuVXBkYXRlSm9iUmVzcG9uc2USRwoIUGF1c2VKb2ISHC50aWNrd2lzZS52MS5QYXVzZUpvYlJlcXVlc3QaHS50aWNrd2lzZS52MS5QYXVzZUpvYlJlc3BvbnNlEkoKCVJlc3VtZUpvYhIdLnRpY2t3aXNlLnYxLlJlc3VtZUpvYlJlcXVlc3QaHi50aWNrd2lzZS52MS5SZXN1bWVKb2JSZXNwb25zZRJNCgpBcmNoaXZlSm9iEh4udGlja3dpc2UudjEuQXJjaGl2ZUpvYlJlcXVlc3QaHy50aWNrd2lzZS52MS5BcmNoaXZlSm9iUmVzcG9uc2USSgoJQXBwbHlKb2JzEh0udGlja3dpc2UudjEuQXBwbHlKb2JzUmVxdWVzdBoeLnRpY2t3aXNlLnYxLkFwcGx5Sm9ic1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_tickwise_v1_resources]);
 
 /**
  * What a write did to one object.
@@ -42,6 +42,13 @@ export type Change = Message<"tickwise.v1.Change"> & {
    * @generated from field: string note = 3;
    */
   note: string;
+
+  /**
+   * The job's name (set by ApplyJobs, which changes several jobs).
+   *
+   * @generated from field: string job = 4;
+   */
+  job: string;
 };
 
 /**
@@ -355,6 +362,76 @@ export const ArchiveJobResponseSchema: GenMessage<ArchiveJobResponse> = /*@__PUR
   messageDesc(file_tickwise_v1_job_service, 14);
 
 /**
+ * A job as a jobs file describes it: the whole wanted state.
+ *
+ * @generated from message tickwise.v1.JobSpec
+ */
+export type JobSpec = Message<"tickwise.v1.JobSpec"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bool synthetic = 2;
+   */
+  synthetic: boolean;
+
+  /**
+   * @generated from field: repeated tickwise.v1.EndpointSpec endpoints = 3;
+   */
+  endpoints: EndpointSpec[];
+};
+
+/**
+ * Describes the message tickwise.v1.JobSpec.
+ * Use `create(JobSpecSchema)` to create a new message.
+ */
+export const JobSpecSchema: GenMessage<JobSpec> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_job_service, 15);
+
+/**
+ * @generated from message tickwise.v1.ApplyJobsRequest
+ */
+export type ApplyJobsRequest = Message<"tickwise.v1.ApplyJobsRequest"> & {
+  /**
+   * 1-100 jobs, names distinct, at most 1,000 endpoints in all.
+   *
+   * @generated from field: repeated tickwise.v1.JobSpec jobs = 1;
+   */
+  jobs: JobSpec[];
+
+  /**
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message tickwise.v1.ApplyJobsRequest.
+ * Use `create(ApplyJobsRequestSchema)` to create a new message.
+ */
+export const ApplyJobsRequestSchema: GenMessage<ApplyJobsRequest> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_job_service, 16);
+
+/**
+ * @generated from message tickwise.v1.ApplyJobsResponse
+ */
+export type ApplyJobsResponse = Message<"tickwise.v1.ApplyJobsResponse"> & {
+  /**
+   * @generated from field: repeated tickwise.v1.Change changes = 1;
+   */
+  changes: Change[];
+};
+
+/**
+ * Describes the message tickwise.v1.ApplyJobsResponse.
+ * Use `create(ApplyJobsResponseSchema)` to create a new message.
+ */
+export const ApplyJobsResponseSchema: GenMessage<ApplyJobsResponse> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_job_service, 17);
+
+/**
  * Jobs of the caller's tenant. Names are unique per tenant.
  *
  * @generated from service tickwise.v1.JobService
@@ -424,6 +501,19 @@ export const JobService: GenService<{
     methodKind: "unary";
     input: typeof ArchiveJobRequestSchema;
     output: typeof ArchiveJobResponseSchema;
+  },
+  /**
+   * Creates or updates jobs and their endpoints, matched by name, in one transaction: every change
+   * or none (what `tickwise apply -f` sends). An endpoint of a listed job that the request no longer
+   * lists is archived; jobs not listed are left alone. With dry_run, answers the same changes and
+   * writes nothing.
+   *
+   * @generated from rpc tickwise.v1.JobService.ApplyJobs
+   */
+  applyJobs: {
+    methodKind: "unary";
+    input: typeof ApplyJobsRequestSchema;
+    output: typeof ApplyJobsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tickwise_v1_job_service, 0);

@@ -1,0 +1,243 @@
+import { toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { parseApiKey } from '@tickwise/gateway';
+import { nameSchema } from '@tickwise/machines';
+import { AnalysisService } from '../services/gateway/src/gen/tickwise/v1/analysis_service_pb.ts';
+import { EndpointService } from '../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
+import { HintService } from '../services/gateway/src/gen/tickwise/v1/hint_service_pb.ts';
+import { JobService } from '../services/gateway/src/gen/tickwise/v1/job_service_pb.ts';
+import { BadRequestSchema, type Endpoint, type Job } from '../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
+import { RunService } from '../services/gateway/src/gen/tickwise/v1/run_service_pb.ts';
+import { UsageError } from './settings.ts';
+
+/** Where the API is and the key to call it with: TICKWISE_URL and TICKWISE_API_KEY. */
+export interface ApiSettings {
+  /** Without a trailing slash. */
+  url: string;
+  key: string;
+}
+
+/** How long one call may take before the CLI gives up on it. */
+export const API_CALL_TIMEOUT_MS = 30_000;
+
+/** Reads and checks TICKWISE_URL and TICKWISE_API_KEY once; `command` names the command in messages. */
+export function readApiSettings(env: NodeJS.ProcessEnv, command: string): ApiSettings {
+  const raw = env.TICKWISE_URL;
+  if (!raw) throw new UsageError(`TICKWISE_URL is not set: "tickwise ${command}" talks to the API (e.g. TICKWISE_URL=http://127.0.0.1:8080, where "tickwise gateway" listens)`);
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+    throw new UsageError(`TICKWISE_URL must be an http:// or https:// URL such as http://127.0.0.1:8080 (no credentials, query or fragment), got "${raw}"`);
+  }
+  const key = env.TICKWISE_API_KEY;
+  if (!key) throw new UsageError(`TICKWISE_API_KEY is not set: "tickwise ${command}" needs an API key (an operator makes one with "tickwise keys create")`);
+  // The key itself is never echoed: it is a secret even when mistyped.
+  if (!parseApiKey(key.trim())) throw new UsageError('TICKWISE_API_KEY is not a Tickwise API key (tw_<12 hex digits>_<secret>, as "tickwise keys create" prints it)');
+  return { url: url.toString().replace(/\/+$/, ''), key: key.trim() };
+}
+
+export const API_ERROR_CODES = [
+  'canceled',
+  'unknown',
+  'invalid_argument',
+  'deadline_exceeded',
+  'not_found',
+  'already_exists',
+  'permission_denied',
+  'resource_exhausted',
+  'failed_precondition',
+  'aborted',
+  'out_of_range',
+  'unimplemented',
+  'internal',
+  'unavailable',
+  'data_loss',
+  'unauthenticated',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+/** A call the API refused or that could not be made; the CLI prints the message (one line) and exits with 1. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_SSL_WRONG_VERSION_NUMBER', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
+
+/** The errno-style code of the network failure under a ConnectError, if that is what it is. */
+function networkCause(error: ConnectError): string | undefined {
+  for (let cause: unknown = error.cause, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_HTTP2'))) return code;
+  }
+  return undefined;
+}
+
+/** Connect's Code as the snake_case name the gRPC status table uses. Pure. */
+export function codeName(code: Code): ApiErrorCode {
+  return Code[code].replace(/[A-Z]/g, (letter, index: number) => `${index > 0 ? '_' : ''}${letter.toLowerCase()}`) as ApiErrorCode;
+}
+
+/** Anything a call threw, as one clear line naming the code; ApiErrors and UsageErrors pass through. */
+export function toApiError(error: unknown, settings: ApiSettings): Error {
+  if (error instanceof ApiError || error instanceof UsageError) return error;
+  if (!(error instanceof ConnectError)) return error as Error;
+  const code = codeName(error.code);
+  const said = error.rawMessage;
+  switch (error.code) {
+    case Code.Unauthenticated:
+      return new ApiError(code, `the API key was refused (unauthenticated: ${said}): check TICKWISE_API_KEY (revoked, or of another deployment?)`);
+    case Code.PermissionDenied:
+      return new ApiError(code, `the API key may not do this (permission_denied: ${said})`);
+    case Code.NotFound:
+      return new ApiError(code, `not found (not_found): ${said}`);
+    case Code.InvalidArgument: {
+      const violations = error.findDetails(BadRequestSchema).flatMap((detail) => detail.fieldViolations);
+      const text = violations.length > 0 ? violations.map((v) => (v.field ? `${v.field}: ${v.reason}` : v.reason)).join('; ') : said;
+      return new ApiError(code, `the API refused the request (invalid_argument): ${text}`);
+    }
+    case Code.Unavailable: {
+      const network = networkCause(error);
+      if (network) return new ApiError(code, `cannot reach TICKWISE_URL (${settings.url}): ${said} (unavailable): is "tickwise gateway" running there?`);
+      return new ApiError(code, `the API is unavailable (unavailable: ${said}); try again`);
+    }
+    case Code.DeadlineExceeded:
+      return new ApiError(code, `the API at TICKWISE_URL (${settings.url}) did not answer within ${API_CALL_TIMEOUT_MS / 1_000}s (deadline_exceeded)`);
+    case Code.Unimplemented:
+      return new ApiError(code, `TICKWISE_URL (${settings.url}) does not serve this call of the Tickwise API (unimplemented: ${said}): is it the gateway's address?`);
+    default:
+      return new ApiError(code, `the API answered ${code}: ${said}`);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The API's clients with the key, and the lookups the commands share. */
+export class Api {
+  readonly jobs: Client<typeof JobService>;
+  readonly endpoints: Client<typeof EndpointService>;
+  readonly runs: Client<typeof RunService>;
+  readonly hints: Client<typeof HintService>;
+  readonly analyses: Client<typeof AnalysisService>;
+
+  constructor(readonly settings: ApiSettings) {
+    const bearer: Interceptor = (next) => (request) => {
+      request.header.set('authorization', `Bearer ${settings.key}`);
+      return next(request);
+    };
+    const transport = createConnectTransport({ baseUrl: settings.url, httpVersion: '1.1', interceptors: [bearer], defaultTimeoutMs: API_CALL_TIMEOUT_MS });
+    this.jobs = createClient(JobService, transport);
+    this.endpoints = createClient(EndpointService, transport);
+    this.runs = createClient(RunService, transport);
+    this.hints = createClient(HintService, transport);
+    this.analyses = createClient(AnalysisService, transport);
+  }
+
+  /** A job by id or name (an archived one only when no live one has the name). */
+  async job(ref: string): Promise<Job> {
+    if (UUID.test(ref)) return (await this.jobs.getJob({ jobId: ref })).job!;
+    if (!nameSchema.safeParse(ref).success) throw new UsageError(`"${ref}" is not a job name or id (names are 1-63 letters, digits, ".", "_" or "-")`);
+    const job = await this.findJob(ref);
+    if (!job) throw new ApiError('not_found', `not found: no job named "${ref}" (for this API key's tenant)`);
+    return job;
+  }
+
+  /** The job of that exact name, archived or not, or undefined. */
+  async findJob(name: string): Promise<Job | undefined> {
+    const matches: Job[] = [];
+    await eachPage(Number.POSITIVE_INFINITY, async (pageSize, pageToken) => {
+      const page = await this.jobs.listJobs({ namePrefix: name, includeArchived: true, pageSize, pageToken });
+      matches.push(...page.jobs.filter((job) => job.name === name));
+      return { count: page.jobs.length, next: page.nextPageToken };
+    });
+    return matches.find((each) => !each.archivedAt) ?? matches[0];
+  }
+
+  /** Every endpoint of a job, archived ones too, in creation order. */
+  async endpointsOf(jobId: string): Promise<Endpoint[]> {
+    const endpoints: Endpoint[] = [];
+    await eachPage(Number.POSITIVE_INFINITY, async (pageSize, pageToken) => {
+      const page = await this.endpoints.listEndpoints({ jobId, includeArchived: true, pageSize, pageToken });
+      endpoints.push(...page.endpoints);
+      return { count: page.endpoints.length, next: page.nextPageToken };
+    });
+    return endpoints;
+  }
+
+  /** An endpoint by id, or by `<job>/<endpoint>` name (an archived one only when no live one has the name). */
+  async endpoint(ref: string): Promise<Endpoint> {
+    if (UUID.test(ref)) return (await this.endpoints.getEndpoint({ endpointId: ref })).endpoint!;
+    const slash = ref.indexOf('/');
+    const jobName = ref.slice(0, slash);
+    const name = ref.slice(slash + 1);
+    if (slash < 0 || !nameSchema.safeParse(jobName).success || !nameSchema.safeParse(name).success) {
+      throw new UsageError(`"${ref}" is not an endpoint: give its id or <job>/<endpoint> (e.g. demo/health)`);
+    }
+    const job = await this.job(jobName);
+    const matches: Endpoint[] = [];
+    await eachPage(Number.POSITIVE_INFINITY, async (pageSize, pageToken) => {
+      const page = await this.endpoints.listEndpoints({ jobId: job.id, namePrefix: name, includeArchived: true, pageSize, pageToken });
+      matches.push(...page.endpoints.filter((endpoint) => endpoint.name === name));
+      return { count: page.endpoints.length, next: page.nextPageToken };
+    });
+    const endpoint = matches.find((each) => !each.archivedAt) ?? matches[0];
+    if (!endpoint) throw new ApiError('not_found', `not found: job "${jobName}" has no endpoint named "${name}"`);
+    return endpoint;
+  }
+
+  /** Every job of the tenant (archived ones too), by id: to show job names next to endpoints. */
+  async jobNames(): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    await eachPage(Number.POSITIVE_INFINITY, async (pageSize, pageToken) => {
+      const page = await this.jobs.listJobs({ includeArchived: true, pageSize, pageToken });
+      for (const job of page.jobs) names.set(job.id, job.name);
+      return { count: page.jobs.length, next: page.nextPageToken };
+    });
+    return names;
+  }
+}
+
+/** The largest page the API serves. */
+export const MAX_PAGE_SIZE = 500;
+
+/**
+ * Follows a list's pages until `limit` items came or the last page: `fetch` gets the page size to
+ * ask for and the token, and says how many items it got and the next token (empty on the last page).
+ * Returns whether more were left when the limit stopped it.
+ */
+export async function eachPage(limit: number, fetch: (pageSize: number, pageToken: string) => Promise<{ count: number; next: string }>): Promise<{ more: boolean }> {
+  let token = '';
+  let seen = 0;
+  for (;;) {
+    const { count, next } = await fetch(Math.min(MAX_PAGE_SIZE, limit - seen), token);
+    seen += count;
+    if (!next) return { more: false };
+    if (seen >= limit) return { more: true };
+    token = next;
+  }
+}
+
+/** Opens the API from the environment, runs `work`, and turns what the API refused into ApiErrors. */
+export async function withApi<T>(env: NodeJS.ProcessEnv, command: string, work: (api: Api) => Promise<T>): Promise<T> {
+  const settings = readApiSettings(env, command);
+  try {
+    return await work(new Api(settings));
+  } catch (error) {
+    throw toApiError(error, settings);
+  }
+}
+
+/** Prints a message in its proto JSON form (what the Connect JSON API answers), indented. */
+export function printJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void {
+  console.log(JSON.stringify(toJson(schema, message), null, 2));
+}
