@@ -21,3 +21,4 @@ export * from './queries/tenants.ts';
 export * from './queries/api-keys.ts';
 export * from './queries/runs.ts';
 export * from './queries/endpoints-read.ts';
+export * from './queries/visualizer.ts';

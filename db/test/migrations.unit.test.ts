@@ -136,12 +136,13 @@ describe('loadMigrations', () => {
     const postgres = loadMigrations('postgres');
     const yugabyte = loadMigrations('yugabyte');
     const differing = postgres.filter((step, index) => step.sql !== yugabyte[index]!.sql).map((step) => step.name);
-    expect(differing).toEqual(['endpoints_due_idx', 'endpoints_lease_idx', 'runs_endpoint_idx', 'run_events', 'analyses_endpoint_idx', 'tickwise_notify']);
+    expect(differing).toEqual(['endpoints_due_idx', 'endpoints_lease_idx', 'runs_endpoint_idx', 'run_events', 'analyses_endpoint_idx', 'tickwise_notify', 'endpoint_transitions_takeover_idx']);
     // NOTIFY errors on YugabyteDB before 2025.2.3: there it must never fail the write it accelerates.
     expect(yugabyte.find((step) => step.name === 'tickwise_notify')!.sql).toContain('EXCEPTION WHEN OTHERS');
     for (const name of differing.filter((each) => each !== 'tickwise_notify')) {
-      expect(postgres.find((step) => step.name === name)!.sql).not.toContain('HASH');
-      expect(yugabyte.find((step) => step.name === name)!.sql).toContain('HASH');
+      // YugabyteDB shards an index on its first column by hash unless told ASC (a range over time).
+      expect(postgres.find((step) => step.name === name)!.sql).not.toMatch(/HASH|ASC/);
+      expect(yugabyte.find((step) => step.name === name)!.sql).toMatch(/HASH|ASC/);
     }
   });
 

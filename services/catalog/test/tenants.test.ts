@@ -78,7 +78,7 @@ describe('the catalog with tenants', () => {
 
   it('pauses a job all or nothing: a failure on one endpoint leaves every endpoint as it was', async () => {
     const { jobId } = await createJob(db.pool, a, job('together', ['first', 'second', 'third']), { now: () => NOW });
-    const rows = (await listEndpoints(db.pool, a, { jobId })).filter((row) => row.jobId === jobId);
+    const rows = (await listEndpoints(db.pool, a, { jobId, limit: 10 })).filter((row) => row.jobId === jobId);
     const second = rows.find((row) => row.name === 'second')!;
     // A real failure part way: the database refuses the second endpoint's pause.
     await db.pool.query(`ALTER TABLE endpoints ADD CONSTRAINT refuse_second_pause CHECK (id <> '${second.id}' OR paused_reason IS NULL)`);

@@ -8,6 +8,8 @@ import { ApiKeyService } from './gen/tickwise/v1/api_key_service_pb.ts';
 import { EndpointService } from './gen/tickwise/v1/endpoint_service_pb.ts';
 import { HintService } from './gen/tickwise/v1/hint_service_pb.ts';
 import { JobService } from './gen/tickwise/v1/job_service_pb.ts';
+import { NodeService } from './gen/tickwise/v1/node_service_pb.ts';
+import { OverviewService } from './gen/tickwise/v1/overview_service_pb.ts';
 import { RunService } from './gen/tickwise/v1/run_service_pb.ts';
 import { WatchService } from './gen/tickwise/v1/watch_service_pb.ts';
 import type { Logger } from './logger.ts';
@@ -20,7 +22,7 @@ function roles<S extends DescService & { method: Record<string, { name: string }
 }
 
 export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
-  ...roles(JobService, { createJob: 'write', getJob: 'read', listJobs: 'read', updateJob: 'write', pauseJob: 'write', resumeJob: 'write', archiveJob: 'write' }),
+  ...roles(JobService, { createJob: 'write', getJob: 'read', listJobs: 'read', updateJob: 'write', pauseJob: 'write', resumeJob: 'write', archiveJob: 'write', applyJobs: 'write' }),
   ...roles(EndpointService, {
     createEndpoint: 'write',
     getEndpoint: 'read',
@@ -36,6 +38,8 @@ export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
   ...roles(HintService, { listHints: 'read', addHint: 'write', clearHint: 'write' }),
   ...roles(AnalysisService, { listAnalyses: 'read', getAnalysis: 'read' }),
   ...roles(WatchService, { watch: 'read' }),
+  ...roles(OverviewService, { whoAmI: 'read', listEndpointSummaries: 'read' }),
+  ...roles(NodeService, { listLeases: 'read' }),
   ...roles(ApiKeyService, { createApiKey: 'admin', listApiKeys: 'admin', revokeApiKey: 'admin' }),
 ]);
 

@@ -4,4 +4,5 @@ export { authenticate, createApiKey, generateApiKey, parseApiKey, secretMatches,
 export { GatewayError, GATEWAY_ERROR_CODES, toConnectError, type GatewayErrorCode, type FieldViolation } from './errors.ts';
 export { PROCEDURE_ROLES } from './auth.ts';
 export { WatchHub } from './watch-hub.ts';
+export { collectProcessMetricsOnce, gatewayMetrics, metricsInterceptor, metricsText } from './metrics.ts';
 export type { Logger } from './logger.ts';

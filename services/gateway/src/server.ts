@@ -16,6 +16,7 @@ import { JobService } from './gen/tickwise/v1/job_service_pb.ts';
 import { RunService } from './gen/tickwise/v1/run_service_pb.ts';
 import { WatchService } from './gen/tickwise/v1/watch_service_pb.ts';
 import type { Logger } from './logger.ts';
+import { collectProcessMetricsOnce, metricsInterceptor, metricsText } from './metrics.ts';
 import { apiKeyService } from './services/api-key-service.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { endpointService } from './services/endpoint-service.ts';
@@ -23,6 +24,11 @@ import { hintService } from './services/hint-service.ts';
 import { jobService } from './services/job-service.ts';
 import { analysisService, runService } from './services/run-service.ts';
 import { watchService } from './services/watch-service.ts';
+import { nodeService } from './services/node-service.ts';
+import { overviewService } from './services/overview-service.ts';
+import { NodeService } from './gen/tickwise/v1/node_service_pb.ts';
+import { OverviewService } from './gen/tickwise/v1/overview_service_pb.ts';
+import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
 
 export interface GatewayOptions {
@@ -32,6 +38,8 @@ export interface GatewayOptions {
   config: GatewayConfig;
   log: Logger;
   now?: () => Date;
+  /** The visualizer's static files (/ui): where they are and whether to build them at start. */
+  ui?: UiOptions;
 }
 
 export interface Gateway {
@@ -44,8 +52,9 @@ export interface Gateway {
 }
 
 
-/** `/healthz`: the process answers. `/readyz`: it can reach the database. */
+/** `/healthz`: the process answers. `/readyz`: it can reach the database. `/metrics`: Prometheus, unauthenticated. */
 function probes(pool: Pool) {
+  collectProcessMetricsOnce();
   const handler: NodeHandler = (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const reply = (status: number, body: Record<string, unknown>) => {
@@ -53,6 +62,16 @@ function probes(pool: Pool) {
       response.end(JSON.stringify(body));
     };
     if (path === '/healthz') return reply(200, { status: 'ok' });
+    if (path === '/metrics') {
+      metricsText().then(
+        ({ contentType, body }) => {
+          response.writeHead(200, { 'content-type': contentType });
+          response.end(body);
+        },
+        (error: Error) => reply(500, { code: 'internal', message: `metrics: ${error.message}` }),
+      );
+      return;
+    }
     if (path === '/readyz') {
       const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 2s')), 2_000).unref());
       Promise.race([pool.query('SELECT 1'), timeout]).then(
@@ -64,6 +83,13 @@ function probes(pool: Pool) {
     reply(404, { code: 'not_found', message: `no such path: ${path}` });
   };
   return handler;
+}
+
+/** The visualizer's pages first (/ and /ui...), then the probes. */
+function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): NodeHandler {
+  return (request, response) => {
+    if (!ui(request, response)) next(request, response);
+  };
 }
 
 /**
@@ -84,14 +110,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     router.service(AnalysisService, analysisService(deps));
     router.service(WatchService, watchService(deps));
     router.service(ApiKeyService, apiKeyService(deps));
+    router.service(OverviewService, overviewService(deps));
+    router.service(NodeService, nodeService(deps));
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [errorInterceptor(log), authInterceptor(pool, log)],
+    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log)],
     readMaxBytes: config.readMaxBytes,
     // A misspelt field is an error rather than silently dropped (Connect JSON; binary is unaffected).
     jsonOptions: { ignoreUnknownFields: false },
-    fallback: probes(pool),
+    fallback: withUi(await prepareUi(options.ui ?? {}, log), probes(pool)),
   });
   const http1 = createHttp1Server(handler);
   const http2 = createHttp2Server(handler);

@@ -9,6 +9,7 @@ import { ApiKeyService, Role } from '../src/gen/tickwise/v1/api_key_service_pb.t
 import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
 import { HintService } from '../src/gen/tickwise/v1/hint_service_pb.ts';
 import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
+import { OverviewService } from '../src/gen/tickwise/v1/overview_service_pb.ts';
 import { HintKind } from '../src/gen/tickwise/v1/resources_pb.ts';
 import { RunService } from '../src/gen/tickwise/v1/run_service_pb.ts';
 import { WatchService } from '../src/gen/tickwise/v1/watch_service_pb.ts';
@@ -104,8 +105,8 @@ describe('API keys and tenants', () => {
         }
       }
     }
-    // 13 write procedures refused to a read key; 3 admin ones refused to read and write keys.
-    expect(checked).toBe(19);
+    // 14 write procedures refused to a read key; 3 admin ones refused to read and write keys.
+    expect(checked).toBe(20);
   });
 
   it('never lets a key of tenant B see or change anything of tenant A, whatever ids it sends', async () => {
@@ -157,10 +158,11 @@ describe('API keys and tenants', () => {
     expect((await jobs.listJobs({ includeArchived: true })).jobs).toEqual([]);
     expect((await endpoints.listEndpoints({ jobId: ids.job, includeArchived: true })).endpoints).toEqual([]);
     expect((await fx.client(ApiKeyService, b).listApiKeys({})).apiKeys.every((key) => !key.name.startsWith('ci'))).toBe(true);
+    expect((await fx.client(OverviewService, b).listEndpointSummaries({ jobId: ids.job })).summaries).toEqual([]);
     expect(await dumpA()).toBe(before);
     // Every procedure that takes an id of another tenant's object is in the sweep above; the rest only list or create the caller's own.
     const swept = new Set(attacks.map(([name]) => name.split(' ')[0]));
-    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys'];
+    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases'];
     expect([...PROCEDURE_ROLES.keys()].map((key) => key.replace('tickwise.v1.', '')).filter((key) => !swept.has(key) && !ownOnly.includes(key))).toEqual([]);
     expect(internalErrors(fx)).toEqual([]);
   });
