@@ -1,37 +1,63 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '@tickwise/scheduler';
-import { KafkaSourceError, PlannerConfigError } from '@tickwise/planner';
-import { DbError } from '@tickwise/db';
-import { applyCommand } from './commands/apply.ts';
-import { devCommand } from './commands/dev.ts';
-import { gatewayCommand } from './commands/gateway.ts';
-import { keysCommand } from './commands/keys.ts';
-import { migrateCommand } from './commands/migrate.ts';
-import { plannerCommand } from './commands/planner.ts';
-import { schedulerCommand } from './commands/scheduler.ts';
-import { JobsFileError } from './jobs-file.ts';
-import { readSettings, UsageError } from './settings.ts';
+import { readSettings, UsageError, type CliSettings } from './settings.ts';
 
+// Each command's module is imported when that command runs: `tickwise endpoints list` need not load
+// the scheduler, the planner and kafkajs first (it did, and took 2.5 s to start).
 const HELP = `tickwise: adaptive HTTP job scheduler
 
 usage: tickwise <command> [options]
 
 commands:
-  dev                      embedded PostgreSQL (or DATABASE_URL), migrations, synthetic
-                           targets, the demo job and one scheduler node (what npm start runs)
+  dev                      embedded PostgreSQL (or DATABASE_URL), migrations, synthetic targets,
+                           the demo job, a scheduler node, the planner and the gateway with a
+                           fresh admin key (what npm start runs)
   migrate                  apply database migrations (DATABASE_URL)
   scheduler                run one scheduler node (DATABASE_URL); start several for several nodes
   planner                  run the planner (DATABASE_URL; KAFKA_BROKERS for the Kafka path,
                            OPENAI_API_KEY for the LLM analyzer)
-  apply -f <jobs.yaml>     create or update jobs and endpoints from a file, in one transaction
-        [--dry-run]        validate the file only
+  apply -f <jobs.yaml>     create or update jobs and endpoints from a file: through the API when
+                           TICKWISE_URL is set (the key's tenant), else on DATABASE_URL in one
+                           transaction (the default tenant)
+        [--dry-run]        validate the file only (with TICKWISE_URL, also print the plan)
   gateway                  serve the API (gRPC, gRPC-Web, Connect) on TICKWISE_GATEWAY_PORT
+  analytics                per-endpoint rolling figures from the run-event topic (KAFKA_BROKERS),
+                           on /metrics and /figures of the ops port
   keys create|list|revoke  API keys on the database ("tickwise keys --help")
+
+over the API (TICKWISE_URL, TICKWISE_API_KEY; --json prints the API's JSON; --help on each):
+  endpoints list|get|pause|resume|trigger   endpoints; <endpoint> is an id or <job>/<endpoint>
+  runs <endpoint>          the latest runs, newest first
+  hints <endpoint>         active hints (--all: past ones too)
+  smoke                    checks a deployment end to end: the API, a recent synthetic run, the planner
 
 Settings are environment variables; README.md lists every one.`;
 
+/** Commands with their own argument parsing: they get the arguments after the command name. */
+const OWN_ARGS: Record<string, (argv: string[]) => Promise<number>> = {
+  keys: async (argv) => (await import('./commands/keys.ts')).keysCommand(readSettings(process.env), argv),
+  endpoints: async (argv) => (await import('./commands/endpoints.ts')).endpointsCommand(argv, process.env),
+  runs: async (argv) => (await import('./commands/runs.ts')).runsCommand(argv, process.env),
+  hints: async (argv) => (await import('./commands/hints.ts')).hintsCommand(argv, process.env),
+  smoke: async (argv) => (await import('./commands/smoke.ts')).smokeCommand(argv, process.env),
+};
+
+/** Commands that take only the shared options (-f and --dry-run are apply's). */
+const COMMANDS: Record<string, (settings: CliSettings, options: { file?: string; dryRun: boolean }) => Promise<number>> = {
+  dev: async (settings) => (await import('./commands/dev.ts')).devCommand(settings, process.env),
+  migrate: async (settings) => (await import('./commands/migrate.ts')).migrateCommand(settings),
+  scheduler: async (settings) => (await import('./commands/scheduler.ts')).schedulerCommand(settings, process.env),
+  planner: async (settings) => (await import('./commands/planner.ts')).plannerCommand(settings, process.env),
+  gateway: async (settings) => (await import('./commands/gateway.ts')).gatewayCommand(settings, process.env),
+  analytics: async (settings) => (await import('./commands/analytics.ts')).analyticsCommand(settings, process.env),
+  apply: async (settings, options) => {
+    if (!options.file) throw new UsageError('"tickwise apply" needs -f <jobs.yaml>');
+    return (await import('./commands/apply.ts')).applyCommand(settings, options.file, options.dryRun, process.env);
+  },
+};
+
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'keys') return keysCommand(readSettings(process.env), argv.slice(1));
+  const ownArgs = OWN_ARGS[argv[0] ?? ''];
+  if (ownArgs) return ownArgs(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -42,42 +68,40 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return command || values.help ? 0 : 2;
   }
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`unknown command "${command}" (commands: ${[...Object.keys(COMMANDS), ...Object.keys(OWN_ARGS)].join(', ')})`);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" for "tickwise ${command}"`);
-  const settings = readSettings(process.env);
-  switch (command) {
-    case 'dev':
-      return devCommand(settings, process.env);
-    case 'migrate':
-      return migrateCommand(settings);
-    case 'scheduler':
-      return schedulerCommand(settings, process.env);
-    case 'planner':
-      return plannerCommand(settings, process.env);
-    case 'apply':
-      if (!values.file) throw new UsageError('"tickwise apply" needs -f <jobs.yaml>');
-      return applyCommand(settings, values.file, values['dry-run'] ?? false);
-    case 'gateway':
-      return gatewayCommand(settings, process.env);
-    default:
-      throw new UsageError(`unknown command "${command}" (commands: dev, migrate, scheduler, planner, apply, gateway, keys)`);
-  }
+  return run(readSettings(process.env), { file: values.file, dryRun: values['dry-run'] ?? false });
+}
+
+/** Errors that mean the user asked for something that cannot be done as asked: exit 2. By name, so
+ * that classifying them needs none of the modules that define them. */
+const USAGE_ERRORS = new Set(['UsageError', 'ConfigError', 'PlannerConfigError', 'GatewayConfigError']);
+
+function isUsageError(error: Error & { code?: unknown }): boolean {
+  if (USAGE_ERRORS.has(error.name)) return true;
+  if (error.name === 'KafkaSourceError' && error.code === 'invalid_options') return true;
+  return error instanceof TypeError && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS');
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  if (error instanceof JobsFileError) {
+} catch (caught) {
+  const error: Error & { code?: unknown; file?: string } = caught instanceof Error ? caught : new Error(String(caught));
+  if (error.name === 'JobsFileError') {
     console.error(`error: ${error.file} was not applied (nothing changed):\n${error.message}`);
     process.exitCode = 2;
-  } else if (error instanceof UsageError || error instanceof ConfigError || error instanceof PlannerConfigError ||
-    (error instanceof KafkaSourceError && error.code === 'invalid_options') || (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`error: ${(error as Error).message}`);
+  } else if (isUsageError(error)) {
+    console.error(`error: ${error.message}`);
     process.exitCode = 2;
-  } else if (error instanceof DbError) {
-    console.error(`error (${error.code}): ${error.message}`);
+  } else if (error.name === 'ApiError') {
+    console.error(`error: ${error.message}`);
+    process.exitCode = 1;
+  } else if (error.name === 'DbError') {
+    console.error(`error (${String(error.code)}): ${error.message}`);
     process.exitCode = 1;
   } else {
-    console.error(`error: ${(error as Error).stack ?? String(error)}`);
+    console.error(`error: ${error.stack ?? error.message}`);
     process.exitCode = 1;
   }
 }
