@@ -1,6 +1,7 @@
 -- A takeover says whose lease expired. tickwise_take_over_expired's RETURNING sees the row after the
 -- update, whose lease_owner is already the new owner, so the history said "lease of <new owner>
 -- expired". This variant returns the previous owner next to the machine; the scheduler uses it.
+-- The old function stays: nodes of the previous release call it during a rolling upgrade.
 
 --- step tickwise_take_over_expired_from
 CREATE OR REPLACE FUNCTION tickwise_take_over_expired_from(p_worker text, p_limit integer, p_lease_ms integer)

@@ -39,6 +39,7 @@ async function expectCompleteSchema(db: TestDatabase): Promise<void> {
       'tickwise_claim_due',
       'tickwise_next_due_at',
       'tickwise_take_over_expired',
+      'tickwise_take_over_expired_from',
       'tickwise_renew_leases',
       'tickwise_mark_running',
       'tickwise_commit',

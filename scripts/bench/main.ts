@@ -3,7 +3,8 @@
  *   1. executions/s end to end (claim → HTTP to a local no-op target → run recorded → next run
  *      planned) with 1 and 2 scheduler processes and many endpoints due at once;
  *   2. lateness (dispatch start − scheduled slot) at a steady 1,000 calls/s;
- *   3. the cost of a claim as the endpoints table grows to 1,000,000 rows with few due.
+ *   3. the cost of a claim as the endpoints table grows to 1,000,000 rows with few due;
+ *   and hints, planner (see their files), api (the gateway, scripts/bench/api.ts).
  * Settings: DATABASE_URL (else embedded PostgreSQL 15), BENCH_ENDPOINTS (default 20000),
  * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000).
  */
@@ -11,6 +12,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { claimDue } from '@tickwise/db';
 import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
+import { apiBench } from './api.ts';
 import { hintsBench } from './hints.ts';
 import { plannerBench } from './planner.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
@@ -166,6 +168,7 @@ if (!only || only === 'hints') {
   await settle();
 }
 if (!only || only === 'planner') { results.planner = await plannerBench(); await settle(); }
+if (!only || only === 'api') { results.api = await apiBench(); await settle(); }
 if (!only || only === 'claim') results.claim = await claimCost();
 mkdirSync('bench-results', { recursive: true });
 writeFileSync('bench-results/latest.json', `${JSON.stringify(results, null, 2)}\n`);

@@ -7,7 +7,7 @@ export type StoredRun = Omit<RunRecord, 'responseBody' | 'retryAfterMs'> & {
   retryAfterMs: number | null;
 };
 
-interface RawRun {
+export interface RawRun {
   id: string;
   endpoint_id: string;
   job_id: string;
@@ -27,10 +27,10 @@ interface RawRun {
   retry_after_ms: string | null;
 }
 
-const SUMMARY_COLUMNS = `id, endpoint_id, job_id, slot, attempt, worker, status, http_status, duration_ms, started_at, finished_at,
+export const SUMMARY_COLUMNS = `id, endpoint_id, job_id, slot, attempt, worker, status, http_status, duration_ms, started_at, finished_at,
   error_kind, error_message, response_truncated, planned_source, retry_after_ms`;
 
-function toRun(row: RawRun): StoredRun {
+export function toRun(row: RawRun): StoredRun {
   const run: StoredRun = {
     id: row.id,
     endpointId: row.endpoint_id,

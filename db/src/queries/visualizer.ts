@@ -1,7 +1,7 @@
 import type { MachineState } from '@tickwise/machines';
 import type { Queryable } from '../pool.ts';
 import type { RunStatus } from './commits.ts';
-import type { StoredRun } from './runs.ts';
+import { SUMMARY_COLUMNS, toRun, type RawRun, type StoredRun } from './runs.ts';
 
 // Tenant-scoped reads of the machine visualizer: endpoint summaries for the overview, and leases,
 // last runs and takeovers per scheduler node. Every one takes the tenant id first and filters on it.
@@ -116,56 +116,10 @@ export async function endpointSummaries(db: Queryable, tenantId: string, options
   return summaries;
 }
 
-interface RawRun {
-  id: string;
-  endpoint_id: string;
-  job_id: string;
-  slot: Date;
-  attempt: number;
-  worker: string;
-  status: RunStatus;
-  http_status: number | null;
-  duration_ms: number;
-  started_at: Date;
-  finished_at: Date;
-  error_kind: string | null;
-  error_message: string | null;
-  response_truncated: boolean;
-  planned_source: string | null;
-  retry_after_ms: string | null;
-}
-
 /** Runs by id, without their response bodies. */
 async function runsById(db: Queryable, ids: readonly string[]): Promise<Map<string, StoredRun>> {
-  const { rows } = await db.query<RawRun>(
-    `SELECT id, endpoint_id, job_id, slot, attempt, worker, status, http_status, duration_ms, started_at, finished_at,
-            error_kind, error_message, response_truncated, planned_source, retry_after_ms
-       FROM runs WHERE id = ANY ($1::uuid[])`,
-    [ids],
-  );
-  return new Map(
-    rows.map((row) => [
-      row.id,
-      {
-        id: row.id,
-        endpointId: row.endpoint_id,
-        jobId: row.job_id,
-        slot: row.slot,
-        attempt: row.attempt,
-        worker: row.worker,
-        status: row.status,
-        httpStatus: row.http_status,
-        durationMs: row.duration_ms,
-        startedAt: row.started_at,
-        finishedAt: row.finished_at,
-        errorKind: row.error_kind,
-        errorMessage: row.error_message,
-        responseTruncated: row.response_truncated,
-        plannedSource: row.planned_source,
-        retryAfterMs: row.retry_after_ms === null ? null : Number(row.retry_after_ms),
-      },
-    ]),
-  );
+  const { rows } = await db.query<RawRun>(`SELECT ${SUMMARY_COLUMNS} FROM runs WHERE id = ANY ($1::uuid[])`, [ids]);
+  return new Map(rows.map((row) => [row.id, toRun(row)]));
 }
 
 export interface LeaseRow {
