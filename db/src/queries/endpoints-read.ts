@@ -174,18 +174,18 @@ export interface WatchScope {
 }
 
 /**
- * The id and version of every machine in the scope: the cheap part of a watch's look (two small
- * columns through the (tenant_id, id) index, or by id and by job), read every look.
+ * The id, version and state of every machine in the scope: the cheap part of a watch's look (three
+ * small columns through the (tenant_id, id) index, or by id and by job), read every look.
  */
-export async function machineVersions(db: Queryable, scope: WatchScope): Promise<Map<string, number>> {
+export async function machineVersions(db: Queryable, scope: WatchScope): Promise<Map<string, { version: number; state: MachineState }>> {
   if (scope.tenantIds.length === 0 && scope.scopedTenantIds.length === 0) return new Map();
-  const { rows } = await db.query<{ id: string; version: number }>(
-    `SELECT id, version FROM endpoints
+  const { rows } = await db.query<{ id: string; version: number; state: MachineState }>(
+    `SELECT id, version, state FROM endpoints
       WHERE tenant_id = ANY ($1::uuid[])
          OR (tenant_id = ANY ($2::uuid[]) AND (id = ANY ($3::uuid[]) OR job_id = ANY ($4::uuid[])))`,
     [scope.tenantIds, scope.scopedTenantIds, scope.endpointIds, scope.jobIds],
   );
-  return new Map(rows.map((row) => [row.id, row.version]));
+  return new Map(rows.map((row) => [row.id, { version: row.version, state: row.state }]));
 }
 
 /** What a person watching sees of these machines (read only for those whose version moved). */

@@ -219,7 +219,9 @@ export class WatchHub {
     const versions = await machineVersions(this.options.pool, { tenantIds: whole, scopedTenantIds: scoped, endpointIds: [...endpointIds], jobIds: [...jobIds] });
     const known = new Map<string, MachineGlance>();
     for (const state of this.tenants.values()) for (const glance of state.machines.values()) known.set(glance.id, glance);
-    const moved = [...versions].filter(([id, version]) => known.get(id)?.version !== version).map(([id]) => id);
+    // The state too: a call slower than 250 ms becomes `running` without a new version (the node
+    // marks it so in place), and a person watching should see it.
+    const moved = [...versions].filter(([id, now]) => known.get(id)?.version !== now.version || known.get(id)?.state !== now.state).map(([id]) => id);
     const glances = await glanceMachines(this.options.pool, moved);
     // Out of scope now (a watcher left): forget them, so they are learnt again if they come back.
     for (const state of this.tenants.values()) {

@@ -49,7 +49,8 @@ describe('Watch: machine changes and finished runs pushed as they happen', () =>
   const machinesOf = (watcher: Watcher, endpointId: string) => watcher.events.flatMap((event) => (event.case === 'machine' && event.value.endpointId === endpointId ? [event.value] : []));
 
   beforeAll(async () => {
-    target = await startHttpTarget();
+    // /slow answers after 1.5 s: long enough for the node to mark the call running (after 250 ms).
+    target = await startHttpTarget((call, response) => (call.path === '/slow' ? void setTimeout(() => response.end('late'), 1_500) : response.end('ok')));
     node = startNode(fx.db).node;
     const jobs = fx.client(JobService, fx.a.keys.write);
     ids.jobA = (await jobs.createJob({ name: 'watched', endpoints: [spec('one', `${target.url}/one`, '1h')] })).job!.id;
@@ -83,6 +84,20 @@ describe('Watch: machine changes and finished runs pushed as they happen', () =>
       watcher.stop();
     });
   }
+
+  it('shows a slow call as running while it runs (marked in place, without a new version)', async () => {
+    const job = await fx.client(JobService, fx.a.keys.write).createJob({ name: 'slow-job', endpoints: [spec('slow', `${target.url}/slow`, '1h')] });
+    const slowId = (await fx.client(EndpointService, fx.a.keys.read).listEndpoints({ jobId: job.job!.id })).endpoints[0]!.id;
+    const watcher = watch(fx.a.keys.read, { jobIds: [job.job!.id] });
+    await live(watcher);
+    await waitFor('the first, immediate run to finish', () => runsOf(watcher, slowId).length > 0 || machinesOf(watcher, slowId).some((change) => change.state === MachineState.IDLE && change.reason.startsWith('baseline')));
+    const before = machinesOf(watcher, slowId).length;
+    await fx.client(EndpointService, fx.a.keys.write).triggerEndpoint({ endpointId: slowId });
+    await waitFor('the machine shown running', () => machinesOf(watcher, slowId).slice(before).some((change) => change.state === MachineState.RUNNING), 10_000);
+    await waitFor('then its run', () => runsOf(watcher, slowId).some((run) => run.status === RunStatus.SUCCEEDED), 10_000);
+    await fx.client(JobService, fx.a.keys.write).archiveJob({ jobId: job.job!.id });
+    watcher.stop();
+  });
 
   it('sends every matching machine first with include_current, then only changes; filters by job', async () => {
     const watcher = watch(fx.a.keys.read, { jobIds: [ids.jobB], includeCurrent: true });

@@ -86,7 +86,7 @@ export function nodeService(deps: ServiceDeps): ServiceImpl<typeof NodeService> 
         nodes,
         takeovers: takeovers.map((takeover) => {
           const parsed = parseTakeoverReason(takeover.reason);
-          // A reason naming the taker itself was written with the lease owner after the takeover: unknown.
+          // History written before migration 0007 named the taker itself (the owner after the takeover): unknown.
           if (parsed.previousWorker === takeover.worker) parsed.previousWorker = '';
           return {
             endpointId: takeover.endpointId,
