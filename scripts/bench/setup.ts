@@ -103,7 +103,7 @@ export function startSchedulers(count: number, url: string, env: Record<string, 
   return Array.from({ length: count }, (_, index) =>
     spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/tickwise.mjs', 'scheduler'], {
       cwd: repo,
-      env: { ...process.env, DATABASE_URL: url, TICKWISE_WORKER_ID: `bench-${index}`, TICKWISE_LOG_LEVEL: 'warn', TICKWISE_LOG_FORMAT: 'json', TICKWISE_PRUNE: 'false', ...env },
+      env: { ...process.env, DATABASE_URL: url, TICKWISE_WORKER_ID: `bench-${index}`, TICKWISE_LOG_LEVEL: 'warn', TICKWISE_LOG_FORMAT: 'json', TICKWISE_PRUNE: 'false', TICKWISE_OPS_PORT: 'off', ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
     }),
   );
