@@ -54,8 +54,23 @@ export const plannerMetrics = {
   })),
 };
 
-/** The metrics of one planner: counters labelled with its id, gauges reported while it is tracked. */
+/** What one planner has done since it was made: the plain figures `Planner.stats` reports. */
+export interface PlannerStats {
+  eventsFolded: number;
+  eventsIgnored: number;
+  analyses: number;
+  hintChanges: number;
+  fallbacks: number;
+  lastEventAt: Date | null;
+  lastAnalysisAt: Date | null;
+}
+
+/**
+ * The metrics of one planner and its plain figures: one call per event feeds both. Counters
+ * labelled with its id, gauges reported while it is tracked.
+ */
 export class PlannerMetrics {
+  readonly stats: PlannerStats = { eventsFolded: 0, eventsIgnored: 0, analyses: 0, hintChanges: 0, fallbacks: 0, lastEventAt: null, lastAnalysisAt: null };
   private readonly folded;
   private readonly ignored;
 
@@ -74,10 +89,14 @@ export class PlannerMetrics {
 
   event(folded: boolean): void {
     (folded ? this.folded : this.ignored).inc();
+    if (folded) this.stats.eventsFolded++;
+    else this.stats.eventsIgnored++;
+    this.stats.lastEventAt = new Date();
   }
 
   fallback(): void {
     plannerMetrics.fallbacks.labels(this.planner).inc();
+    this.stats.fallbacks++;
   }
 
   /** An analysis that was committed, and whether it changed hints (its outcome says how). */
@@ -85,5 +104,8 @@ export class PlannerMetrics {
     plannerMetrics.analyses.labels(this.planner, analyzer, outcome).inc();
     plannerMetrics.analysisDuration.labels(this.planner, analyzer).observe(durationMs / 1_000);
     if (changedHints) plannerMetrics.hintChanges.labels(this.planner, outcome).inc();
+    this.stats.analyses++;
+    if (changedHints) this.stats.hintChanges++;
+    this.stats.lastAnalysisAt = new Date();
   }
 }

@@ -4,7 +4,7 @@ import { baselineIntervalMs } from './analysis/baseline.ts';
 import type { Analyzer, AnalysisTrigger, EndpointPicture } from './analysis/types.ts';
 import type { PlannerConfig } from './config.ts';
 import { writesFor, type DecisionWrites } from './decisions.ts';
-import { PlannerMetrics } from './metrics.ts';
+import { PlannerMetrics, type PlannerStats } from './metrics.ts';
 import { dueTrigger, foldRun, markAnalysed, recentRunOf, stateFromEndpoint, type EndpointState } from './endpoint-state.ts';
 import type { RunEventBatch, RunEventSource, SourceLogger } from './sources/types.ts';
 
@@ -22,23 +22,12 @@ export interface PlannerOptions {
   prune?: boolean;
 }
 
-export interface PlannerStats {
-  eventsFolded: number;
-  eventsIgnored: number;
-  analyses: number;
-  hintChanges: number;
-  fallbacks: number;
-  lastEventAt: Date | null;
-  lastAnalysisAt: Date | null;
-}
-
 /**
  * The planner: folds run events into per-endpoint state, analyses endpoints when due (debounced,
  * sooner when something urgent happened), and commits each batch's analyses and hint changes in one
  * transaction before the source acknowledges the batch.
  */
 export class Planner {
-  readonly stats: PlannerStats = { eventsFolded: 0, eventsIgnored: 0, analyses: 0, hintChanges: 0, fallbacks: 0, lastEventAt: null, lastAnalysisAt: null };
   private readonly states = new Map<string, EndpointState>();
   /** Endpoints that no longer exist: their events are ignored. */
   private readonly missing = new Set<string>();
@@ -52,6 +41,11 @@ export class Planner {
 
   constructor(private readonly options: PlannerOptions) {
     this.metrics = new PlannerMetrics(options.config.plannerId);
+  }
+
+  /** Events folded, analyses and hint changes written, and when: what `tickwise dev` prints. */
+  get stats(): Readonly<PlannerStats> {
+    return this.metrics.stats;
   }
 
   /** Started, not stopped, and its source still delivering: what the readiness probe asks. */
@@ -107,17 +101,13 @@ export class Planner {
     for (const event of events) {
       const state = this.states.get(event.endpoint_id);
       if (!state) {
-        this.stats.eventsIgnored++;
         this.metrics.event(false);
         continue;
       }
       const next = foldRun(state, recentRunOf(event), config);
-      if (next === state) this.stats.eventsIgnored++;
-      else this.stats.eventsFolded++;
       this.metrics.event(next !== state);
       this.states.set(event.endpoint_id, next);
     }
-    if (events.length > 0) this.stats.lastEventAt = new Date();
   }
 
   /** Analyses every endpoint that is due, then commits all analyses and hint changes together. */
@@ -155,10 +145,7 @@ export class Planner {
         const picture = this.pictureOf(state, trigger, hints.get(state.id) ?? [], new Date(now));
         const started = performance.now();
         const decision = await this.options.analyzer.analyze(picture);
-        if (decision.fallback !== null) {
-          this.stats.fallbacks++;
-          this.metrics.fallback();
-        }
+        if (decision.fallback !== null) this.metrics.fallback();
         writes.push(writesFor(decision, picture, { analysisId: newId(), newHintId: newId }, performance.now() - started));
       }
     };
@@ -174,9 +161,6 @@ export class Planner {
       const current = this.states.get(state.id);
       if (current) this.states.set(state.id, markAnalysed(current, now));
     }
-    this.stats.analyses += writes.length;
-    this.stats.hintChanges += changes.length;
-    this.stats.lastAnalysisAt = new Date();
     for (const write of writes) {
       this.metrics.analysed(write.analysis.planner, write.analysis.outcome, write.analysis.durationMs, write.change !== null);
       if (write.change) this.options.log.info('hint change', { endpoint: write.analysis.endpointId, outcome: write.analysis.outcome, reason: write.analysis.reasoning });

@@ -68,11 +68,25 @@ export function statusClass(httpStatus: number | null): string {
   return httpStatus === null ? 'none' : `${Math.floor(httpStatus / 100)}xx`;
 }
 
+/** What one node has done since it was made: the plain counts `SchedulerNode.getStats()` reports. */
+export interface NodeCounts {
+  claimed: number;
+  takenOver: number;
+  dispatched: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  released: number;
+  leasesLost: number;
+}
+
 /**
- * The metrics of one node: label children bound once (the hot path skips the label lookup), and
- * the node's gauges reported while it is tracked (from start to stop).
+ * The metrics of one node, and its plain counts: one call per event feeds both. Label children
+ * bound once (the hot path skips the label lookup); the node's gauges reported while it is tracked
+ * (from start to stop).
  */
 export class NodeMetrics {
+  readonly counts: NodeCounts = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, released: 0, leasesLost: 0 };
   private readonly worker: string;
   private readonly lateness;
   private readonly callDuration;
@@ -97,14 +111,17 @@ export class NodeMetrics {
     schedulerMetrics.claimDuration.labels(this.worker).observe(seconds);
     schedulerMetrics.claimBatch.labels(this.worker).observe(machines);
     if (machines > 0) schedulerMetrics.claimed.labels(this.worker).inc(machines);
+    this.counts.claimed += machines;
   }
 
   tookOver(machines: number): void {
     schedulerMetrics.takenOver.labels(this.worker).inc(machines);
+    this.counts.takenOver += machines;
   }
 
   dispatched(latenessMs: number): void {
     this.lateness.observe(Math.max(0, latenessMs) / 1_000);
+    this.counts.dispatched++;
   }
 
   finished(result: DispatchResult): void {
@@ -117,18 +134,24 @@ export class NodeMetrics {
     }
     child.inc();
     this.callDuration.observe(result.durationMs / 1_000);
+    // An aborted call is neither: its slot is handed back and run again.
+    if (outcome === 'succeeded') this.counts.succeeded++;
+    else if (outcome === 'failed') this.counts.failed++;
   }
 
   leaseLost(): void {
     schedulerMetrics.leasesLost.labels(this.worker).inc();
+    this.counts.leasesLost++;
   }
 
   skipped(): void {
     schedulerMetrics.skipped.labels(this.worker).inc();
+    this.counts.skipped++;
   }
 
   released(): void {
     schedulerMetrics.released.labels(this.worker).inc();
+    this.counts.released++;
   }
 
   hintReplan(changed: boolean): void {

@@ -5,7 +5,7 @@ import { setMaxListeners } from 'node:events';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher, type DispatchResult } from './dispatcher.ts';
 import type { Logger } from './log.ts';
-import { NodeMetrics } from './metrics.ts';
+import { NodeMetrics, type NodeCounts } from './metrics.ts';
 import { SigningSecretCache } from './signing.ts';
 import { BatchWriter } from './writer.ts';
 
@@ -34,15 +34,7 @@ interface Held {
   inFlight?: Promise<void>;
 }
 
-export interface SchedulerStats {
-  claimed: number;
-  takenOver: number;
-  dispatched: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  released: number;
-  leasesLost: number;
+export interface SchedulerStats extends NodeCounts {
   held: number;
 }
 
@@ -68,7 +60,6 @@ export class SchedulerNode {
   private readonly shutdown = new AbortController();
   private readonly held = new Map<string, Held>();
   private readonly metrics: NodeMetrics;
-  private readonly stats: Omit<SchedulerStats, 'held'> = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, released: 0, leasesLost: 0 };
   private listener: Listener | undefined;
   private loop: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -103,7 +94,7 @@ export class SchedulerNode {
   }
 
   getStats(): SchedulerStats {
-    return { ...this.stats, held: this.held.size };
+    return { ...this.metrics.counts, held: this.held.size };
   }
 
   start(): void {
@@ -259,18 +250,15 @@ export class SchedulerNode {
     const transitions: TransitionRow[] = [];
     let snapshot: EndpointSnapshot;
     if (how === 'takeover') {
-      this.stats.takenOver++;
       const restored = restoreSnapshot(row.snapshot, row).snapshot;
       const moved = step(restored, { type: 'TAKE_OVER', attempt: row.attempt, slot: row.claimedSlot!.toISOString() }, now);
       transitions.push({ ...moved.record, reason: `lease of ${row.previousOwner ?? 'a node'} expired; attempt ${row.attempt}` });
       snapshot = moved.snapshot;
     } else if (row.state === 'paused') {
-      this.stats.claimed++;
       const restored = restoreSnapshot(row.snapshot, row).snapshot;
       this.holdAndPlan(row, restored, { type: 'RESUME' }, hints, transitions, now, null);
       return;
     } else {
-      this.stats.claimed++;
       // The claim statement moved the row idle → due; replay CLAIM on the machine so it, not SQL, judges the move.
       const before = restoreSnapshot({ ...(row.snapshot as object), value: 'idle' }, { ...row, state: 'idle' }).snapshot;
       const moved = step(before, { type: 'CLAIM', slot: row.claimedSlot!.toISOString() }, now);
@@ -280,7 +268,6 @@ export class SchedulerNode {
     const slot = new Date(snapshot.context.slot!);
     const userPause = pauseOf(row, now);
     if (how === 'claimed' && (userPause || (row.spec.catchUp === 'skip' && now.getTime() - slot.getTime() > this.config.catchUpGraceMs))) {
-      this.stats.skipped++;
       this.metrics.skipped();
       this.holdAndPlan(row, snapshot, { type: 'SKIP' }, hints, transitions, now, null);
       return;
@@ -312,7 +299,6 @@ export class SchedulerNode {
     // Persist `running` only for calls still in flight after a moment: a fast call goes from due to
     // its commit directly, which spares a write per run; a slow one shows up as running.
     const markRunning = setTimeout(() => this.writer.markRunning(row.id, held.version), MARK_RUNNING_AFTER_MS);
-    this.stats.dispatched++;
     this.metrics.dispatched(startedAt.getTime() - held.slot.getTime());
     const runId = newId();
     const attempt = dispatched.snapshot.context.attempt;
@@ -345,7 +331,6 @@ export class SchedulerNode {
       await this.release(held, 'node shut down during the call', record);
       return;
     }
-    result.ok ? this.stats.succeeded++ : this.stats.failed++;
     const finished = step(dispatched.snapshot, { type: 'FINISH', outcome: result.ok ? 'succeeded' : 'failed' }, finishedAt);
     held.transitions.push({ ...finished.record, runId, reason: result.ok ? `HTTP ${result.httpStatus}` : (result.errorMessage ?? result.errorKind) });
     if (held.hintsStale) await this.rereadHints(held);
@@ -375,7 +360,6 @@ export class SchedulerNode {
     try {
       const committed = await this.writer.commit(record, write);
       if (!committed) {
-        this.stats.leasesLost++;
         this.metrics.leaseLost();
         this.log.warn('lease lost before the write; a peer owns the machine now', { endpoint: held.row.id, slot: held.slot.toISOString() });
         return;
@@ -404,7 +388,6 @@ export class SchedulerNode {
     const now = new Date();
     const released = step(held.snapshot, { type: 'RELEASE' }, now);
     held.transitions.push({ ...released.record, reason });
-    this.stats.released++;
     this.metrics.released();
     // The slot stays as planned, and so does the reason for it; the release is in the history.
     await this.commit(held, record, {
@@ -515,7 +498,6 @@ export class SchedulerNode {
       if (held.timer && !held.inFlight) {
         clearTimeout(held.timer);
         this.held.delete(id);
-        this.stats.leasesLost++;
         this.metrics.leaseLost();
         this.log.warn('lease lost while waiting for the slot', { endpoint: id });
       }
