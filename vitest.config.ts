@@ -8,13 +8,13 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['machines/test/**/*.test.ts', 'cli/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'db/test/**/*.unit.test.ts', 'events/test/**/*.unit.test.ts', 'test/deploy/**/*.unit.test.ts'],
+          include: ['machines/test/**/*.test.ts', 'platform/test/**/*.test.ts', 'api/test/**/*.test.ts', 'cli/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'catalog/test/**/*.unit.test.ts', 'db/test/**/*.unit.test.ts', 'events/test/**/*.unit.test.ts', 'test/deploy/**/*.unit.test.ts', 'test/*.unit.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['db/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'events/test/**/*.test.ts', 'test/deploy/**/*.test.ts'],
+          include: ['db/test/**/*.test.ts', 'catalog/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'events/test/**/*.test.ts', 'test/deploy/**/*.test.ts'],
           exclude: ['**/*.unit.test.ts'],
           globalSetup: ['test/global-setup.ts'],
           // Scheduler tests measure behaviour under real time; running files one at a time on a

@@ -3,13 +3,9 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { parseApiKey } from '@tickwise/gateway';
 import { nameSchema } from '@tickwise/machines';
-import { AnalysisService } from '../services/gateway/src/gen/tickwise/v1/analysis_service_pb.ts';
-import { EndpointService } from '../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../services/gateway/src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../services/gateway/src/gen/tickwise/v1/job_service_pb.ts';
-import { BadRequestSchema, type Endpoint, type Job } from '../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { RunService } from '../services/gateway/src/gen/tickwise/v1/run_service_pb.ts';
-import { UsageError } from './settings.ts';
+import { AnalysisService, BadRequestSchema, type Endpoint, EndpointService, HintService, type Job, JobService, RunService } from '@tickwise/api';
+import { envText, invalidConfig, isTickwiseError, isUuid, TickwiseError, type ErrorCode, type FieldViolation } from '@tickwise/platform';
+import { invalidArgument } from './settings.ts';
 
 /** Where the API is and the key to call it with: TICKWISE_URL and TICKWISE_API_KEY. */
 export interface ApiSettings {
@@ -23,8 +19,8 @@ export const API_CALL_TIMEOUT_MS = 30_000;
 
 /** Reads and checks TICKWISE_URL and TICKWISE_API_KEY once; `command` names the command in messages. */
 export function readApiSettings(env: NodeJS.ProcessEnv, command: string): ApiSettings {
-  const raw = env.TICKWISE_URL;
-  if (!raw) throw new UsageError(`TICKWISE_URL is not set: "tickwise ${command}" talks to the API (e.g. TICKWISE_URL=http://127.0.0.1:8080, where "tickwise gateway" listens)`);
+  const raw = envText(env, 'TICKWISE_URL');
+  if (!raw) throw invalidConfig(`TICKWISE_URL is not set: "tickwise ${command}" talks to the API (e.g. TICKWISE_URL=http://127.0.0.1:8080, where "tickwise gateway" listens)`);
   let url: URL | undefined;
   try {
     url = new URL(raw);
@@ -32,44 +28,44 @@ export function readApiSettings(env: NodeJS.ProcessEnv, command: string): ApiSet
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
-    throw new UsageError(`TICKWISE_URL must be an http:// or https:// URL such as http://127.0.0.1:8080 (no credentials, query or fragment), got "${raw}"`);
+    throw invalidConfig(`TICKWISE_URL must be an http:// or https:// URL such as http://127.0.0.1:8080 (no credentials, query or fragment), got "${raw}"`);
   }
-  const key = env.TICKWISE_API_KEY;
-  if (!key) throw new UsageError(`TICKWISE_API_KEY is not set: "tickwise ${command}" needs an API key (an operator makes one with "tickwise keys create")`);
+  const key = envText(env, 'TICKWISE_API_KEY');
+  if (!key) throw invalidConfig(`TICKWISE_API_KEY is not set: "tickwise ${command}" needs an API key (an operator makes one with "tickwise keys create")`);
   // The key itself is never echoed: it is a secret even when mistyped.
-  if (!parseApiKey(key.trim())) throw new UsageError('TICKWISE_API_KEY is not a Tickwise API key (tw_<12 hex digits>_<secret>, as "tickwise keys create" prints it)');
+  if (!parseApiKey(key.trim())) throw invalidConfig('TICKWISE_API_KEY is not a Tickwise API key (tw_<12 hex digits>_<secret>, as "tickwise keys create" prints it)');
   return { url: url.toString().replace(/\/+$/, ''), key: key.trim() };
 }
 
-export const API_ERROR_CODES = [
-  'canceled',
-  'unknown',
-  'invalid_argument',
-  'deadline_exceeded',
-  'not_found',
-  'already_exists',
-  'permission_denied',
-  'resource_exhausted',
-  'failed_precondition',
-  'aborted',
-  'out_of_range',
-  'unimplemented',
-  'internal',
-  'unavailable',
-  'data_loss',
-  'unauthenticated',
-] as const;
-export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+/** gRPC status codes by their snake_case names (the gRPC status table's), and the code of ours each is. */
+const OUR_CODE = {
+  canceled: 'unavailable',
+  unknown: 'internal',
+  invalid_argument: 'invalid_argument',
+  deadline_exceeded: 'deadline_exceeded',
+  not_found: 'not_found',
+  already_exists: 'already_exists',
+  permission_denied: 'permission_denied',
+  resource_exhausted: 'resource_exhausted',
+  failed_precondition: 'failed_precondition',
+  aborted: 'failed_precondition',
+  out_of_range: 'invalid_argument',
+  // The server has no such procedure: another address than the gateway's, or an older gateway.
+  unimplemented: 'not_found',
+  internal: 'internal',
+  unavailable: 'unavailable',
+  data_loss: 'internal',
+  unauthenticated: 'unauthenticated',
+} as const satisfies Record<string, ErrorCode>;
+export type GrpcCodeName = keyof typeof OUR_CODE;
 
-/** A call the API refused or that could not be made; the CLI prints the message (one line) and exits with 1. */
-export class ApiError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
+/**
+ * What the API refused, or a call that could not be made: TickwiseError `fromApi`, so the CLI exits
+ * with 1 whatever the code (an API's invalid_argument is not a mistake on this command line). The
+ * message names the gRPC code; so does `reason`.
+ */
+export function apiError(grpcCode: GrpcCodeName, message: string, violations: readonly FieldViolation[] = []): TickwiseError {
+  return new TickwiseError(OUR_CODE[grpcCode], message, { fromApi: true, reason: grpcCode, violations });
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_SSL_WRONG_VERSION_NUMBER', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
@@ -84,43 +80,41 @@ function networkCause(error: ConnectError): string | undefined {
 }
 
 /** Connect's Code as the snake_case name the gRPC status table uses. Pure. */
-export function codeName(code: Code): ApiErrorCode {
-  return Code[code].replace(/[A-Z]/g, (letter, index: number) => `${index > 0 ? '_' : ''}${letter.toLowerCase()}`) as ApiErrorCode;
+export function codeName(code: Code): GrpcCodeName {
+  return Code[code].replace(/[A-Z]/g, (letter, index: number) => `${index > 0 ? '_' : ''}${letter.toLowerCase()}`) as GrpcCodeName;
 }
 
-/** Anything a call threw, as one clear line naming the code; ApiErrors and UsageErrors pass through. */
+/** Anything a call threw, as one clear line naming the code; TickwiseErrors (the API's, or of local input) pass through. */
 export function toApiError(error: unknown, settings: ApiSettings): Error {
-  if (error instanceof ApiError || error instanceof UsageError) return error;
+  if (isTickwiseError(error)) return error;
   if (!(error instanceof ConnectError)) return error as Error;
   const code = codeName(error.code);
   const said = error.rawMessage;
   switch (error.code) {
     case Code.Unauthenticated:
-      return new ApiError(code, `the API key was refused (unauthenticated: ${said}): check TICKWISE_API_KEY (revoked, or of another deployment?)`);
+      return apiError(code, `the API key was refused (unauthenticated: ${said}): check TICKWISE_API_KEY (revoked, or of another deployment?)`);
     case Code.PermissionDenied:
-      return new ApiError(code, `the API key may not do this (permission_denied: ${said})`);
+      return apiError(code, `the API key may not do this (permission_denied: ${said})`);
     case Code.NotFound:
-      return new ApiError(code, `not found (not_found): ${said}`);
+      return apiError(code, `not found (not_found): ${said}`);
     case Code.InvalidArgument: {
-      const violations = error.findDetails(BadRequestSchema).flatMap((detail) => detail.fieldViolations);
+      const violations = error.findDetails(BadRequestSchema).flatMap((detail) => detail.fieldViolations.map(({ field, reason }) => ({ field, reason })));
       const text = violations.length > 0 ? violations.map((v) => (v.field ? `${v.field}: ${v.reason}` : v.reason)).join('; ') : said;
-      return new ApiError(code, `the API refused the request (invalid_argument): ${text}`);
+      return apiError(code, `the API refused the request (invalid_argument): ${text}`, violations);
     }
     case Code.Unavailable: {
       const network = networkCause(error);
-      if (network) return new ApiError(code, `cannot reach TICKWISE_URL (${settings.url}): ${said} (unavailable): is "tickwise gateway" running there?`);
-      return new ApiError(code, `the API is unavailable (unavailable: ${said}); try again`);
+      if (network) return apiError(code, `cannot reach TICKWISE_URL (${settings.url}): ${said} (unavailable): is "tickwise gateway" running there?`);
+      return apiError(code, `the API is unavailable (unavailable: ${said}); try again`);
     }
     case Code.DeadlineExceeded:
-      return new ApiError(code, `the API at TICKWISE_URL (${settings.url}) did not answer within ${API_CALL_TIMEOUT_MS / 1_000}s (deadline_exceeded)`);
+      return apiError(code, `the API at TICKWISE_URL (${settings.url}) did not answer within ${API_CALL_TIMEOUT_MS / 1_000}s (deadline_exceeded)`);
     case Code.Unimplemented:
-      return new ApiError(code, `TICKWISE_URL (${settings.url}) does not serve this call of the Tickwise API (unimplemented: ${said}): is it the gateway's address?`);
+      return apiError(code, `TICKWISE_URL (${settings.url}) does not serve this call of the Tickwise API (unimplemented: ${said}): is it the gateway's address?`);
     default:
-      return new ApiError(code, `the API answered ${code}: ${said}`);
+      return apiError(code, `the API answered ${code}: ${said}`);
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The API's clients with the key, and the lookups the commands share. */
 export class Api {
@@ -145,10 +139,10 @@ export class Api {
 
   /** A job by id or name (an archived one only when no live one has the name). */
   async job(ref: string): Promise<Job> {
-    if (UUID.test(ref)) return (await this.jobs.getJob({ jobId: ref })).job!;
-    if (!nameSchema.safeParse(ref).success) throw new UsageError(`"${ref}" is not a job name or id (names are 1-63 letters, digits, ".", "_" or "-")`);
+    if (isUuid(ref)) return (await this.jobs.getJob({ jobId: ref })).job!;
+    if (!nameSchema.safeParse(ref).success) throw invalidArgument(`"${ref}" is not a job name or id (names are 1-63 letters, digits, ".", "_" or "-")`);
     const job = await this.findJob(ref);
-    if (!job) throw new ApiError('not_found', `not found: no job named "${ref}" (for this API key's tenant)`);
+    if (!job) throw apiError('not_found', `not found: no job named "${ref}" (for this API key's tenant)`);
     return job;
   }
 
@@ -176,12 +170,13 @@ export class Api {
 
   /** An endpoint by id, or by `<job>/<endpoint>` name (an archived one only when no live one has the name). */
   async endpoint(ref: string): Promise<Endpoint> {
-    if (UUID.test(ref)) return (await this.endpoints.getEndpoint({ endpointId: ref })).endpoint!;
+    // Split before the id test: isUuid is a type guard, and leaves `ref` typed `never` when it is false.
     const slash = ref.indexOf('/');
     const jobName = ref.slice(0, slash);
     const name = ref.slice(slash + 1);
+    if (isUuid(ref)) return (await this.endpoints.getEndpoint({ endpointId: ref })).endpoint!;
     if (slash < 0 || !nameSchema.safeParse(jobName).success || !nameSchema.safeParse(name).success) {
-      throw new UsageError(`"${ref}" is not an endpoint: give its id or <job>/<endpoint> (e.g. demo/health)`);
+      throw invalidArgument(`"${ref}" is not an endpoint: give its id or <job>/<endpoint> (e.g. demo/health)`);
     }
     const job = await this.job(jobName);
     const matches: Endpoint[] = [];
@@ -191,7 +186,7 @@ export class Api {
       return { count: page.endpoints.length, next: page.nextPageToken };
     });
     const endpoint = matches.find((each) => !each.archivedAt) ?? matches[0];
-    if (!endpoint) throw new ApiError('not_found', `not found: job "${jobName}" has no endpoint named "${name}"`);
+    if (!endpoint) throw apiError('not_found', `not found: job "${jobName}" has no endpoint named "${name}"`);
     return endpoint;
   }
 
@@ -227,7 +222,7 @@ export async function eachPage(limit: number, fetch: (pageSize: number, pageToke
   }
 }
 
-/** Opens the API from the environment, runs `work`, and turns what the API refused into ApiErrors. */
+/** Opens the API from the environment, runs `work`, and turns what the API refused into `apiError`s. */
 export async function withApi<T>(env: NodeJS.ProcessEnv, command: string, work: (api: Api) => Promise<T>): Promise<T> {
   const settings = readApiSettings(env, command);
   try {

@@ -1,7 +1,7 @@
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { parseDuration } from '@tickwise/machines';
-import { HintKind, MachineState, RunStatus, type EndpointSpec, type Hint, type Run } from '../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { UsageError } from './settings.ts';
+import { parseDuration } from '@tickwise/platform';
+import { type EndpointSpec, type Hint, HintKind, MachineState, type Run, RunStatus } from '@tickwise/api';
+import { invalidArgument } from './settings.ts';
 import { humanDuration, timeWithRelative, truncate } from './table.ts';
 
 // The API's messages as the CLI shows them to people. Pure functions.
@@ -15,11 +15,11 @@ export function stateName(state: MachineState): string {
 
 const STATE_NAMES = ['idle', 'due', 'running', 'planning', 'paused'] as const;
 
-/** `--state idle,paused` as the API's enum values; a name it does not know is a UsageError. */
+/** `--state idle,paused` as the API's enum values; a name it does not know is `invalid_argument`. */
 export function parseStates(text: string): MachineState[] {
   return text.split(',').map((part) => {
     const name = part.trim().toLowerCase();
-    if (!(STATE_NAMES as readonly string[]).includes(name)) throw new UsageError(`--state must be one or more of ${STATE_NAMES.join(', ')} (comma-separated), got "${part.trim()}"`);
+    if (!(STATE_NAMES as readonly string[]).includes(name)) throw invalidArgument(`--state must be one or more of ${STATE_NAMES.join(', ')} (comma-separated), got "${part.trim()}"`);
     return MachineState[name.toUpperCase() as keyof typeof MachineState];
   });
 }
@@ -64,7 +64,7 @@ export function runDuration(run: Run): string {
 /** A `--limit` value: a whole number from 1 to `max`. */
 export function parseLimit(text: string | undefined, fallback: number, max: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw new UsageError(`--limit must be a whole number from 1 to ${max}, got "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw invalidArgument(`--limit must be a whole number from 1 to ${max}, got "${text}"`);
   return Number(text);
 }
 
@@ -72,6 +72,6 @@ export function parseLimit(text: string | undefined, fallback: number, max: numb
 export function parseDurationOption(option: string, text: string | undefined, fallbackMs: number): number {
   if (text === undefined) return fallbackMs;
   const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new UsageError(`${option} must be a duration such as 30s, 2m or 1h, got "${text}"`);
+  if (ms === undefined || ms <= 0) throw invalidArgument(`${option} must be a duration such as 30s, 2m or 1h, got "${text}"`);
   return ms;
 }

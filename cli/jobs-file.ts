@@ -3,6 +3,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { z } from 'zod';
 import { endpointInputSchema, nameSchema } from '@tickwise/machines';
 import type { JobInput } from '@tickwise/catalog';
+import { TickwiseError } from '@tickwise/platform';
 
 export interface FileProblem {
   /** 1-based; 0 when the place is unknown. */
@@ -12,12 +13,20 @@ export interface FileProblem {
   message: string;
 }
 
-/** A jobs file that cannot be applied; `problems` lists every reason, with its line. */
-export class JobsFileError extends Error {
-  constructor(readonly file: string, readonly problems: FileProblem[]) {
-    super(problems.map((p) => `${file}:${p.line > 0 ? `${p.line}:${p.column}: ` : ' '}${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'));
-    this.name = 'JobsFileError';
-  }
+/** Where a problem is, as editors and compilers write it: `jobs.yaml:8:28: jobs[0].name`. Pure. */
+function place(file: string, problem: FileProblem): string {
+  return `${file}${problem.line > 0 ? `:${problem.line}:${problem.column}` : ''}${problem.path ? `: ${problem.path}` : ''}`;
+}
+
+/**
+ * A jobs file that cannot be applied: `invalid_argument` (the CLI exits with 2) whose violations
+ * are every problem, each at its place (`field`), and whose message says that nothing was applied,
+ * then one line per problem.
+ */
+export function jobsFileError(file: string, problems: readonly FileProblem[]): TickwiseError {
+  const violations = problems.map((problem) => ({ field: place(file, problem), reason: problem.message }));
+  const lines = violations.map((violation) => `${violation.field}: ${violation.reason}`);
+  return new TickwiseError('invalid_argument', `${file} was not applied (nothing changed):\n${lines.join('\n')}`, { reason: 'invalid_jobs_file', violations });
 }
 
 const jobSchema = z.strictObject({
@@ -71,7 +80,7 @@ export function parseJobsFile(file: string, text: string): JobInput[] {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new JobsFileError(
+    throw jobsFileError(
       file,
       doc.errors.map((error) => {
         const { line, col } = counter.linePos(error.pos[0]);
@@ -80,11 +89,11 @@ export function parseJobsFile(file: string, text: string): JobInput[] {
     );
   }
   if (!isMap(doc.contents) || !doc.has('jobs') || !isSeq(doc.get('jobs'))) {
-    throw new JobsFileError(file, [{ line: 1, column: 1, path: 'jobs', message: 'the file must have a top-level "jobs:" list' }]);
+    throw jobsFileError(file, [{ line: 1, column: 1, path: 'jobs', message: 'the file must have a top-level "jobs:" list' }]);
   }
   const parsed = jobsFileSchema.safeParse(doc.toJS());
   if (!parsed.success) {
-    throw new JobsFileError(
+    throw jobsFileError(
       file,
       parsed.error.issues.map((issue) => {
         // An unknown key is best shown where it stands, not where its object starts.
@@ -101,7 +110,7 @@ export function readJobsFile(file: string): JobInput[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new JobsFileError(file, [{ line: 0, column: 0, path: '', message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
+    throw jobsFileError(file, [{ line: 0, column: 0, path: '', message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
   }
   return parseJobsFile(file, text);
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { readSettings, UsageError, type CliSettings } from './settings.ts';
+import { isTickwiseError } from '@tickwise/platform';
+import { invalidArgument, readSettings, type CliSettings } from './settings.ts';
 
 // Each command's module is imported when that command runs: `tickwise endpoints list` need not load
 // the scheduler, the planner and kafkajs first (it did, and took 2.5 s to start).
@@ -50,7 +51,7 @@ const COMMANDS: Record<string, (settings: CliSettings, options: { file?: string;
   gateway: async (settings) => (await import('./commands/gateway.ts')).gatewayCommand(settings, process.env),
   analytics: async (settings) => (await import('./commands/analytics.ts')).analyticsCommand(settings, process.env),
   apply: async (settings, options) => {
-    if (!options.file) throw new UsageError('"tickwise apply" needs -f <jobs.yaml>');
+    if (!options.file) throw invalidArgument('"tickwise apply" needs -f <jobs.yaml>');
     return (await import('./commands/apply.ts')).applyCommand(settings, options.file, options.dryRun, process.env);
   },
 };
@@ -69,39 +70,38 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const run = COMMANDS[command];
-  if (!run) throw new UsageError(`unknown command "${command}" (commands: ${[...Object.keys(COMMANDS), ...Object.keys(OWN_ARGS)].join(', ')})`);
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" for "tickwise ${command}"`);
+  if (!run) throw invalidArgument(`unknown command "${command}" (commands: ${[...Object.keys(COMMANDS), ...Object.keys(OWN_ARGS)].join(', ')})`);
+  if (extra.length > 0) throw invalidArgument(`unexpected argument "${extra[0]}" for "tickwise ${command}"`);
   return run(readSettings(process.env), { file: values.file, dryRun: values['dry-run'] ?? false });
 }
 
-/** Errors that mean the user asked for something that cannot be done as asked: exit 2. By name, so
- * that classifying them needs none of the modules that define them. */
-const USAGE_ERRORS = new Set(['UsageError', 'ConfigError', 'PlannerConfigError', 'GatewayConfigError']);
+/**
+ * The exit code of what a command threw: 2 when the command line or a setting cannot be used as
+ * given (fix it and run again), 1 for the rest: what the API refused (even its invalid_argument: the
+ * command line was fine, the request was not), what failed on the way, and bugs. By code, so a new
+ * service's settings error is a 2 without this file knowing of it.
+ */
+function exitCodeOf(error: unknown): 1 | 2 {
+  if (isTickwiseError(error)) return !error.fromApi && (error.code === 'invalid_config' || error.code === 'invalid_argument') ? 2 : 1;
+  // node:util's parseArgs refuses an unknown option or a missing value with these.
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+}
 
-function isUsageError(error: Error & { code?: unknown }): boolean {
-  if (USAGE_ERRORS.has(error.name)) return true;
-  if (error.name === 'KafkaSourceError' && error.code === 'invalid_options') return true;
-  return error instanceof TypeError && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS');
+/**
+ * What to print: the message of an error raised on purpose, with its reason or code in front when
+ * the message does not say it (a failure on the way: `error (unavailable): ...`); a bug's stack.
+ */
+function describe(error: unknown, exitCode: 1 | 2): string {
+  if (isTickwiseError(error)) return exitCode === 2 || error.fromApi ? `error: ${error.message}` : `error (${error.reason ?? error.code}): ${error.message}`;
+  if (exitCode === 2) return `error: ${(error as Error).message}`;
+  return `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
-} catch (caught) {
-  const error: Error & { code?: unknown; file?: string } = caught instanceof Error ? caught : new Error(String(caught));
-  if (error.name === 'JobsFileError') {
-    console.error(`error: ${error.file} was not applied (nothing changed):\n${error.message}`);
-    process.exitCode = 2;
-  } else if (isUsageError(error)) {
-    console.error(`error: ${error.message}`);
-    process.exitCode = 2;
-  } else if (error.name === 'ApiError') {
-    console.error(`error: ${error.message}`);
-    process.exitCode = 1;
-  } else if (error.name === 'DbError') {
-    console.error(`error (${String(error.code)}): ${error.message}`);
-    process.exitCode = 1;
-  } else {
-    console.error(`error: ${error.stack ?? error.message}`);
-    process.exitCode = 1;
-  }
+} catch (error) {
+  const exitCode = exitCodeOf(error);
+  console.error(describe(error, exitCode));
+  process.exitCode = exitCode;
 }

@@ -1,9 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, register } from 'prom-client';
 import type { Pool } from '@tickwise/db';
-import type { Logger } from '@tickwise/scheduler';
-import { UsageError } from './settings.ts';
+import { collectProcessMetricsOnce, envText, invalidConfig, metricsExposition, TickwiseError, type Logger } from '@tickwise/platform';
 
 /**
  * The operations endpoints of a process that has no API port of its own (`tickwise scheduler`,
@@ -25,11 +23,12 @@ export interface OpsSettings {
 
 /** TICKWISE_OPS_PORT (default 9090, `off` for none) and TICKWISE_OPS_HOST (default 0.0.0.0); null when off. Pure. */
 export function opsSettingsFromEnv(env: NodeJS.ProcessEnv): OpsSettings | null {
-  const rawPort = env.TICKWISE_OPS_PORT;
-  const host = env.TICKWISE_OPS_HOST || DEFAULT_OPS_HOST;
+  // Not envPort: 0 (a free port) and "off" are allowed here.
+  const rawPort = envText(env, 'TICKWISE_OPS_PORT');
+  const host = envText(env, 'TICKWISE_OPS_HOST') ?? DEFAULT_OPS_HOST;
   if (rawPort === 'off') return null;
-  if (rawPort === undefined || rawPort === '') return { host, port: DEFAULT_OPS_PORT, explicit: false };
-  if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) > 65_535) throw new UsageError(`TICKWISE_OPS_PORT must be a port number (0-65535) or "off", got "${rawPort}"`);
+  if (rawPort === undefined) return { host, port: DEFAULT_OPS_PORT, explicit: false };
+  if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) > 65_535) throw invalidConfig(`TICKWISE_OPS_PORT must be a port number (0-65535) or "off", got "${rawPort}"`);
   return { host, port: Number(rawPort), explicit: true };
 }
 
@@ -58,18 +57,12 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** prom-client's process metrics (CPU, memory, event loop, GC), once per process whoever asks first. */
-function collectProcessMetricsOnce(): void {
-  if (register.getSingleMetric('process_cpu_user_seconds_total')) return;
-  collectDefaultMetrics();
-}
-
 /** Rejects with `database: <why>` unless the database answers. */
 export async function databaseReachable(pool: Pool): Promise<void> {
   try {
     await pool.query('SELECT 1');
   } catch (error) {
-    throw new Error(`database: ${(error as Error).message}`);
+    throw new TickwiseError('unavailable', `database: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -94,7 +87,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     if (path === '/readyz') {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new TickwiseError('deadline_exceeded', `no answer within ${timeoutMs}ms`)), timeoutMs);
       });
       Promise.race([options.ready(), timeout])
         .then(
@@ -105,9 +98,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       return;
     }
     if (path === '/metrics') {
-      register.metrics().then(
-        (body) => {
-          response.writeHead(200, { 'content-type': register.contentType });
+      metricsExposition().then(
+        ({ contentType, body }) => {
+          response.writeHead(200, { 'content-type': contentType });
           response.end(body);
         },
         (error: Error) => reply(response, 500, { code: 'internal', message: `metrics: ${error.message}` }),
@@ -174,7 +167,7 @@ export async function serveOps(settings: OpsSettings | null, ready: () => Promis
       return null;
     }
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-      throw new UsageError(`cannot serve the ops endpoints on ${host}:${port} (${code}); set TICKWISE_OPS_PORT to a free port (or "off") and TICKWISE_OPS_HOST to an address of this host`);
+      throw invalidConfig(`cannot serve the ops endpoints on ${host}:${port} (${code}); set TICKWISE_OPS_PORT to a free port (or "off") and TICKWISE_OPS_HOST to an address of this host`);
     }
     throw error;
   }

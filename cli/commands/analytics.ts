@@ -1,25 +1,17 @@
-import { AnalyticsError, analyticsConfigFromEnv, createAnalyticsService, type AnalyticsConfig } from '@tickwise/analytics';
+import { analyticsConfigFromEnv, createAnalyticsService } from '@tickwise/analytics';
+import { isTickwiseError } from '@tickwise/platform';
 import { opsSettingsFromEnv, serveOps } from '../ops-server.ts';
-import { loggerFor, UsageError, type CliSettings } from '../settings.ts';
+import { invalidArgument, loggerFor, type CliSettings } from '../settings.ts';
 import { untilSignal } from './common.ts';
 
 const MAX_TABLE_LIMIT = 10_000;
 
-/** `?limit=N` of /figures: 1 to 10000, default 100. Pure; throws an Error naming the bad value (a 400). */
+/** `?limit=N` of /figures: 1 to 10000, default 100. Pure; throws `invalid_argument` naming the bad value (a 400). */
 export function figuresLimit(query: URLSearchParams): number | undefined {
   const raw = query.get('limit');
   if (raw === null) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_TABLE_LIMIT) throw new Error(`limit must be a whole number from 1 to ${MAX_TABLE_LIMIT}, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_TABLE_LIMIT) throw invalidArgument(`limit must be a whole number from 1 to ${MAX_TABLE_LIMIT}, got "${raw}"`);
   return Number(raw);
-}
-
-function readConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
-  try {
-    return analyticsConfigFromEnv(env);
-  } catch (error) {
-    if (error instanceof AnalyticsError) throw new UsageError(error.message);
-    throw error;
-  }
 }
 
 /**
@@ -29,7 +21,7 @@ function readConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
  */
 export async function analyticsCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = loggerFor(settings, 'analytics');
-  const config = readConfig(env);
+  const config = analyticsConfigFromEnv(env);
   const opsSettings = opsSettingsFromEnv(env);
   const service = createAnalyticsService({ config, log });
   // Up before the consumer, so a taken port stops the command before it joins the group.
@@ -38,7 +30,8 @@ export async function analyticsCommand(settings: CliSettings, env: NodeJS.Proces
     try {
       await service.start();
     } catch (error) {
-      if (error instanceof AnalyticsError && error.code === 'start_failed') {
+      // The broker cannot be reached: said in the log, with the ops endpoints closed, rather than as a crash.
+      if (isTickwiseError(error) && error.reason === 'start_failed') {
         log.error(error.message);
         return 1;
       }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { UsageError } from '../settings.ts';
+import { invalidArgument } from '../settings.ts';
 
 /** Every option of the API commands; each command says which of them it takes (checkArgs). */
 const OPTIONS = {
@@ -31,8 +31,8 @@ export function parseApiArgs(argv: string[]) {
  */
 export function checkArgs(command: string, values: ApiArgs['values'], allowed: readonly string[], args: readonly string[], wanted: number, what = 'an endpoint: its id or <job>/<endpoint>'): void {
   for (const [option, value] of Object.entries(values)) {
-    if (value !== undefined && option !== 'help' && !allowed.includes(option)) throw new UsageError(`--${option} does not apply to "tickwise ${command}"`);
+    if (value !== undefined && option !== 'help' && !allowed.includes(option)) throw invalidArgument(`--${option} does not apply to "tickwise ${command}"`);
   }
-  if (args.length < wanted) throw new UsageError(`"tickwise ${command}" needs ${what}`);
-  if (args.length > wanted) throw new UsageError(`unexpected argument "${args[wanted]}" for "tickwise ${command}"`);
+  if (args.length < wanted) throw invalidArgument(`"tickwise ${command}" needs ${what}`);
+  if (args.length > wanted) throw invalidArgument(`unexpected argument "${args[wanted]}" for "tickwise ${command}"`);
 }

@@ -1,7 +1,7 @@
-import { applyJobs, type JobInput } from '@tickwise/catalog';
-import { checkTarget, TargetPolicyError, targetPolicyFromEnv } from '@tickwise/scheduler';
-import { JobsFileError, readJobsFile, type FileProblem } from '../jobs-file.ts';
-import { loggerFor, requireDatabaseUrl, UsageError, type CliSettings } from '../settings.ts';
+import { applyJobs } from '@tickwise/catalog';
+import { isTickwiseError, targetPolicyFromEnv } from '@tickwise/platform';
+import { jobsFileError, readJobsFile } from '../jobs-file.ts';
+import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema } from './common.ts';
 import { remoteApply } from './remote-apply.ts';
 
@@ -18,12 +18,16 @@ export async function applyCommand(settings: CliSettings, file: string, dryRun: 
     console.log(`${file}: valid (${jobs.length} job(s), ${endpoints} endpoint(s)); nothing applied (--dry-run)`);
     return 0;
   }
-  checkTargets(file, jobs, env);
+  const targetPolicy = targetPolicyFromEnv(env);
   const log = loggerFor(settings, 'apply');
   const pool = await openPool(settings, requireDatabaseUrl(settings, 'apply'), log, 2);
   try {
     await requireCurrentSchema(pool);
-    const changes = await applyJobs(pool, jobs);
+    const changes = await applyJobs(pool, jobs, { targetPolicy }).catch((error: unknown) => {
+      // The catalog names each refused field (`jobs[0].endpoints[1].url`); say it as a file problem.
+      if (!isTickwiseError(error, 'invalid_argument') || error.violations.length === 0) throw error;
+      throw jobsFileError(file, error.violations.map((violation) => ({ line: 0, column: 0, path: violation.field, message: violation.reason })));
+    });
     for (const change of changes) {
       const what = change.endpoint ? `endpoint ${change.job}/${change.endpoint}` : `job ${change.job}`;
       console.log(`${what}: ${change.action}${change.note ? ` (${change.note})` : ''}`);
@@ -32,25 +36,4 @@ export async function applyCommand(settings: CliSettings, file: string, dryRun: 
   } finally {
     await pool.end();
   }
-}
-
-/**
- * Refuses endpoint URLs that TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS deny, as the gateway does
- * for the API path: give this command the nodes' lists. Throws a JobsFileError naming each endpoint.
- */
-function checkTargets(file: string, jobs: readonly JobInput[], env: NodeJS.ProcessEnv): void {
-  let policy;
-  try {
-    policy = targetPolicyFromEnv(env);
-  } catch (error) {
-    throw error instanceof TargetPolicyError ? new UsageError(error.message) : error;
-  }
-  const problems: FileProblem[] = [];
-  jobs.forEach((job, jobIndex) =>
-    job.endpoints.forEach((endpoint, index) => {
-      const verdict = checkTarget(endpoint.url, policy);
-      if (!verdict.allowed) problems.push({ line: 0, column: 0, path: `jobs[${jobIndex}].endpoints[${index}].url`, message: verdict.message });
-    }),
-  );
-  if (problems.length > 0) throw new JobsFileError(file, problems);
 }

@@ -1,6 +1,6 @@
 import { openPool as openDbPool, pendingMigrations, type Pool } from '@tickwise/db';
-import type { Logger } from '@tickwise/scheduler';
-import { UsageError, type CliSettings } from '../settings.ts';
+import { invalidConfig, type Logger } from '@tickwise/platform';
+import type { CliSettings } from '../settings.ts';
 
 /** The pool of a command: plain `pg`, or the YugabyteDB smart driver when the settings ask for it. */
 export function openPool(settings: CliSettings, connectionString: string, log: Logger, max = 10): Promise<Pool> {
@@ -12,11 +12,14 @@ export function openPool(settings: CliSettings, connectionString: string, log: L
   });
 }
 
-/** Refuses to run services on a schema that `tickwise migrate` has not brought up to date. */
+/**
+ * Refuses to run services on a schema that `tickwise migrate` has not brought up to date: like a
+ * missing DATABASE_URL, the deployment is not set up for the command yet (invalid_config, exit 2).
+ */
 export async function requireCurrentSchema(pool: Pool): Promise<void> {
   const pending = await pendingMigrations(pool);
   if (pending.length > 0) {
-    throw new UsageError(`the database schema is behind by ${pending.length} migration step(s) (first: ${pending[0]}); run "tickwise migrate" first`);
+    throw invalidConfig(`the database schema is behind by ${pending.length} migration step(s) (first: ${pending[0]}); run "tickwise migrate" first`);
   }
 }
 

@@ -1,14 +1,16 @@
 import { join } from 'node:path';
 import { applyJobs } from '@tickwise/catalog';
 import { migrate, overview, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
+import { gatewayConfigFromEnv } from '@tickwise/gateway';
 import { startPlannerService } from '@tickwise/planner';
+import { invalidConfig } from '@tickwise/platform';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { demoJob } from '../dev/demo-job.ts';
 import { DEV_KEY_NAME, freshDevKey } from '../dev/dev-key.ts';
 import { startSyntheticServer } from '../dev/synthetic-server.ts';
-import { loggerFor, UsageError, type CliSettings } from '../settings.ts';
+import { loggerFor, type CliSettings } from '../settings.ts';
 import { openPool, untilSignal } from './common.ts';
-import { gatewayConfigOrUsage, listenGateway } from './gateway.ts';
+import { listenGateway } from './gateway.ts';
 
 const STATUS_EVERY_MS = 15_000;
 
@@ -21,7 +23,7 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
   const log = loggerFor(settings, 'dev');
   const config = schedulerConfigFromEnv(env);
   // On a laptop the API (with an admin key printed on the terminal) stays on loopback unless asked otherwise.
-  const gatewayConfig = gatewayConfigOrUsage({ ...env, TICKWISE_GATEWAY_HOST: env.TICKWISE_GATEWAY_HOST || '127.0.0.1' });
+  const gatewayConfig = gatewayConfigFromEnv({ ...env, TICKWISE_GATEWAY_HOST: env.TICKWISE_GATEWAY_HOST || '127.0.0.1' });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error: Error) => log.warn('stop failed', { error: error.message }));
@@ -35,7 +37,7 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
         server = await startEmbeddedPostgres({ dataDir, port: settings.embeddedPort, log: (line) => log.debug(line) });
       } catch (error) {
         const hint = /bind|already in use|lock file/i.test((error as Error).message) ? ' Is another "tickwise dev" running? Set TICKWISE_EMBEDDED_PG_PORT to use another port.' : '';
-        throw new UsageError(`could not start embedded PostgreSQL on port ${settings.embeddedPort} with data in ${dataDir}: ${(error as Error).message}${hint}`);
+        throw invalidConfig(`could not start embedded PostgreSQL on port ${settings.embeddedPort} with data in ${dataDir}: ${(error as Error).message}${hint}`);
       }
       stops.push(() => server.stop());
       await server.createDatabase('tickwise');
@@ -50,7 +52,7 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     console.log(`• schema: ${migrated.applied.length === 0 ? 'up to date' : `${migrated.applied.length} migration step(s) applied`} (${migrated.flavour})`);
 
     const synthetic = await startSyntheticServer(settings.syntheticPort).catch((error: Error) => {
-      throw new UsageError(`could not serve the synthetic endpoints on port ${settings.syntheticPort}: ${error.message}. Set TICKWISE_SYNTHETIC_PORT to use another port.`);
+      throw invalidConfig(`could not serve the synthetic endpoints on port ${settings.syntheticPort}: ${error.message}. Set TICKWISE_SYNTHETIC_PORT to use another port.`);
     });
     stops.push(() => synthetic.close());
     console.log(`• synthetic endpoints at ${synthetic.url}/synthetic/{health,echo,flaky,slow}`);

@@ -2,9 +2,8 @@ import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { eachPage, printJson, withApi, type Api } from '../api-client.ts';
 import { dateOf, hintKindName, hintValue, parseDurationOption, parseLimit, parseStates, scheduleText, stateName } from '../api-format.ts';
-import { ListEndpointsResponseSchema, PauseEndpointResponseSchema, ResumeEndpointResponseSchema, TriggerEndpointResponseSchema } from '../../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { EndpointSchema, MachineSchema, MachineState, type Endpoint, type Machine } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { UsageError } from '../settings.ts';
+import { type Endpoint, EndpointSchema, ListEndpointsResponseSchema, type Machine, MachineSchema, MachineState, PauseEndpointResponseSchema, ResumeEndpointResponseSchema, TriggerEndpointResponseSchema } from '@tickwise/api';
+import { invalidArgument } from '../settings.ts';
 import { relativeTime, renderFields, renderTable, timeWithRelative, truncate } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
 
@@ -35,7 +34,7 @@ export async function endpointsCommand(argv: string[], env: NodeJS.ProcessEnv): 
     console.log(ENDPOINTS_HELP);
     return values.help ? 0 : 2;
   }
-  if (!Object.hasOwn(ALLOWED, action)) throw new UsageError(`unknown action "${action}" for "tickwise endpoints" (${Object.keys(ALLOWED).join(', ')})`);
+  if (!Object.hasOwn(ALLOWED, action)) throw invalidArgument(`unknown action "${action}" for "tickwise endpoints" (${Object.keys(ALLOWED).join(', ')})`);
   checkArgs(`endpoints ${action}`, values, ALLOWED[action]!, rest, action === 'list' ? 0 : 1);
   // Options are checked before any call, so bad input never waits on the network.
   const limit = parseLimit(values.limit, 100, 100_000);

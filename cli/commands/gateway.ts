@@ -1,23 +1,14 @@
-import { GatewayConfigError, gatewayConfigFromEnv, startGateway, type Gateway, type GatewayConfig, type GatewayOptions } from '@tickwise/gateway';
-import { loggerFor, requireDatabaseUrl, UsageError, type CliSettings } from '../settings.ts';
+import { gatewayConfigFromEnv, startGateway, type Gateway, type GatewayOptions } from '@tickwise/gateway';
+import { invalidConfig } from '@tickwise/platform';
+import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
 
-/** The gateway's settings from the environment; a bad one is a UsageError (exit 2). */
-export function gatewayConfigOrUsage(env: NodeJS.ProcessEnv): GatewayConfig {
-  try {
-    return gatewayConfigFromEnv(env);
-  } catch (error) {
-    if (error instanceof GatewayConfigError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-/** Starts the gateway; a port it cannot have is a UsageError naming the settings to change. */
+/** Starts the gateway; a port it cannot have is `invalid_config` naming the settings to change (exit 2). */
 export function listenGateway(options: GatewayOptions): Promise<Gateway> {
   const { host, port } = options.config;
   return startGateway(options).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
-      throw new UsageError(`cannot listen on ${host}:${port} (${error.code}); set TICKWISE_GATEWAY_PORT or TICKWISE_GATEWAY_HOST`);
+      throw invalidConfig(`cannot listen on ${host}:${port} (${error.code}); set TICKWISE_GATEWAY_PORT or TICKWISE_GATEWAY_HOST`);
     }
     throw error;
   });
@@ -27,7 +18,7 @@ export function listenGateway(options: GatewayOptions): Promise<Gateway> {
 export async function gatewayCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = loggerFor(settings, 'gateway');
   const connectionString = requireDatabaseUrl(settings, 'gateway');
-  const config = gatewayConfigOrUsage(env);
+  const config = gatewayConfigFromEnv(env);
   const pool = await openPool(settings, connectionString, log, 10);
   try {
     await requireCurrentSchema(pool);

@@ -1,7 +1,6 @@
 import { printJson, withApi } from '../api-client.ts';
 import { dateOf, hintKindName, hintStatus, hintValue, parseLimit } from '../api-format.ts';
-import { ListHintsResponseSchema } from '../../services/gateway/src/gen/tickwise/v1/hint_service_pb.ts';
-import type { Hint } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
+import { type Hint, ListHintsResponseSchema } from '@tickwise/api';
 import { relativeTime, renderTable, truncate } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
 

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { createApiKey } from '@tickwise/gateway';
 import { API_KEY_ROLES, apiKeyById, insertTenant, listApiKeys, listTenants, newId, revokeApiKey, tenantById, tenantByName, type ApiKeyRole, type Pool } from '@tickwise/db';
 import { nameSchema } from '@tickwise/machines';
-import { loggerFor, requireDatabaseUrl, UsageError, type CliSettings } from '../settings.ts';
+import { isUuid } from '@tickwise/platform';
+import { invalidArgument, loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema } from './common.ts';
 
 export const KEYS_HELP = `tickwise keys: API keys, straight on the database (DATABASE_URL)
@@ -27,13 +28,13 @@ export async function keysCommand(settings: CliSettings, argv: string[]): Promis
     console.log(KEYS_HELP);
     return action || values.help ? 0 : 2;
   }
-  if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(`unknown keys command "${action}" (create, list, revoke)`);
-  if (action === 'revoke' ? rest.length !== 1 : rest.length > 0) throw new UsageError(action === 'revoke' ? '"tickwise keys revoke" needs one key id' : `unexpected argument "${rest[0]}"`);
+  if (action !== 'create' && action !== 'list' && action !== 'revoke') throw invalidArgument(`unknown keys command "${action}" (create, list, revoke)`);
+  if (action === 'revoke' ? rest.length !== 1 : rest.length > 0) throw invalidArgument(action === 'revoke' ? '"tickwise keys revoke" needs one key id' : `unexpected argument "${rest[0]}"`);
   if (action === 'create') {
-    if (!values.role || !(API_KEY_ROLES as readonly string[]).includes(values.role)) throw new UsageError(`--role must be read, write or admin${values.role ? `, got "${values.role}"` : ''}`);
-    if (!values.name || !KEY_NAME.test(values.name)) throw new UsageError('--name must be 1-63 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
+    if (!values.role || !(API_KEY_ROLES as readonly string[]).includes(values.role)) throw invalidArgument(`--role must be read, write or admin${values.role ? `, got "${values.role}"` : ''}`);
+    if (!values.name || !KEY_NAME.test(values.name)) throw invalidArgument('--name must be 1-63 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit');
   }
-  if (values.tenant !== undefined && !nameSchema.safeParse(values.tenant).success) throw new UsageError('--tenant must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  if (values.tenant !== undefined && !nameSchema.safeParse(values.tenant).success) throw invalidArgument('--tenant must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
   const log = loggerFor(settings, 'keys');
   const pool = await openPool(settings, requireDatabaseUrl(settings, 'keys'), log, 2);
   try {
@@ -48,7 +49,7 @@ export async function keysCommand(settings: CliSettings, argv: string[]): Promis
 
 async function create(pool: Pool, tenantName: string, role: ApiKeyRole, name: string, newTenant: boolean): Promise<number> {
   let tenant = await tenantByName(pool, tenantName);
-  if (!tenant && !newTenant) throw new UsageError(`tenant "${tenantName}" does not exist; add --new-tenant to create it`);
+  if (!tenant && !newTenant) throw invalidArgument(`tenant "${tenantName}" does not exist; add --new-tenant to create it`);
   if (!tenant) tenant = (await insertTenant(pool, { id: newId(), name: tenantName })) ?? (await tenantByName(pool, tenantName));
   const { key, row } = await createApiKey(pool, { tenantId: tenant!.id, role, name });
   console.error(`created ${role} key "${name}" (id ${row.id}) for tenant "${tenant!.name}" (id ${tenant!.id}); it is shown once, below: store it now`);
@@ -58,7 +59,7 @@ async function create(pool: Pool, tenantName: string, role: ApiKeyRole, name: st
 
 async function list(pool: Pool, tenantName: string | undefined): Promise<number> {
   const tenants = tenantName === undefined ? await listTenants(pool) : [await tenantByName(pool, tenantName)];
-  if (tenants[0] === null) throw new UsageError(`tenant "${tenantName}" does not exist`);
+  if (tenants[0] === null) throw invalidArgument(`tenant "${tenantName}" does not exist`);
   for (const tenant of tenants) {
     for (const key of await listApiKeys(pool, tenant!.id)) {
       const state = key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : key.lastUsedAt ? `last used ${key.lastUsedAt.toISOString()}` : 'never used';
@@ -69,9 +70,9 @@ async function list(pool: Pool, tenantName: string | undefined): Promise<number>
 }
 
 async function revoke(pool: Pool, id: string): Promise<number> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new UsageError(`"${id}" is not a key id (a UUID; "tickwise keys list" shows them)`);
+  if (!isUuid(id)) throw invalidArgument(`"${id}" is not a key id (a UUID; "tickwise keys list" shows them)`);
   const key = await apiKeyById(pool, id);
-  if (!key) throw new UsageError(`no API key has id ${id}`);
+  if (!key) throw invalidArgument(`no API key has id ${id}`);
   await revokeApiKey(pool, key.tenantId, key.id);
   const tenant = await tenantById(pool, key.tenantId);
   console.log(`revoked key "${key.name}" (${key.role}) of tenant "${tenant?.name ?? key.tenantId}"`);

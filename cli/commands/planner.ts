@@ -1,4 +1,5 @@
 import { startPlannerService, type PlannerService } from '@tickwise/planner';
+import { TickwiseError } from '@tickwise/platform';
 import { databaseReachable, opsSettingsFromEnv, serveOps } from '../ops-server.ts';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
@@ -14,7 +15,7 @@ export async function plannerCommand(settings: CliSettings, env: NodeJS.ProcessE
     let service: PlannerService | undefined;
     // Up before the planner, so a taken port stops the command before it reads any event.
     const ops = await serveOps(opsSettings, async () => {
-      if (!service?.planner.running) throw new Error(service ? 'the planner is not running: its run-event source stopped' : 'the planner is starting');
+      if (!service?.planner.running) throw new TickwiseError('unavailable', service ? 'the planner is not running: its run-event source stopped' : 'the planner is starting');
       await databaseReachable(pool);
     }, log);
     try {

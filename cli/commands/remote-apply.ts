@@ -1,9 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import type { JobInput } from '@tickwise/catalog';
 import { toEndpointSpec } from '@tickwise/machines';
-import { ApiError, toApiError, withApi } from '../api-client.ts';
-import { EndpointSpecSchema } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { specMessage } from '../../services/gateway/src/spec.ts';
+import { isTickwiseError, TickwiseError } from '@tickwise/platform';
+import { toApiError, withApi } from '../api-client.ts';
+import { EndpointSpecSchema } from '@tickwise/api';
+import { specMessage } from '@tickwise/api';
 
 /**
  * Applies a checked jobs file through the API, for the key's tenant, with one ApplyJobs call: the
@@ -26,7 +27,8 @@ export async function remoteApply(env: NodeJS.ProcessEnv, file: string, jobs: re
       ({ changes } = await api.jobs.applyJobs(request));
     } catch (error) {
       const refused = toApiError(error, api.settings);
-      throw refused instanceof ApiError ? new ApiError(refused.code, `${file} was not applied (nothing changed): ${refused.message}`) : refused;
+      if (!isTickwiseError(refused) || !refused.fromApi) throw refused;
+      throw new TickwiseError(refused.code, `${file} was not applied (nothing changed): ${refused.message}`, { fromApi: true, reason: refused.reason, violations: refused.violations, cause: refused });
     }
     for (const change of changes) {
       const what = change.endpoint ? `endpoint ${change.job}/${change.endpoint}` : `job ${change.job}`;

@@ -1,9 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { eachPage, printJson, withApi } from '../api-client.ts';
 import { dateOf, parseLimit, runDuration, runError, runStatusName } from '../api-format.ts';
-import { ListRunsResponseSchema } from '../../services/gateway/src/gen/tickwise/v1/run_service_pb.ts';
-import { RunStatus, type Run } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { UsageError } from '../settings.ts';
+import { ListRunsResponseSchema, type Run, RunStatus } from '@tickwise/api';
+import { invalidArgument } from '../settings.ts';
 import { relativeTime, renderTable } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
 
@@ -23,7 +22,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
   }
   checkArgs('runs', values, ['status', 'limit', 'json'], positionals, 1);
   const limit = parseLimit(values.limit, 20, 10_000);
-  if (values.status !== undefined && !Object.hasOwn(STATUSES, values.status)) throw new UsageError(`--status must be succeeded or failed, got "${values.status}"`);
+  if (values.status !== undefined && !Object.hasOwn(STATUSES, values.status)) throw invalidArgument(`--status must be succeeded or failed, got "${values.status}"`);
   const status = values.status === undefined ? RunStatus.UNSPECIFIED : STATUSES[values.status as keyof typeof STATUSES];
   return withApi(env, 'runs', async (api) => {
     const endpoint = await api.endpoint(positionals[0]!);

@@ -1,4 +1,5 @@
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
+import { TickwiseError } from '@tickwise/platform';
 import { databaseReachable, opsSettingsFromEnv, serveOps } from '../ops-server.ts';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
@@ -15,7 +16,7 @@ export async function schedulerCommand(settings: CliSettings, env: NodeJS.Proces
     const node = new SchedulerNode({ pool, connectionString, config, log });
     // Up before the node, so a taken port stops the command before it claims anything.
     const ops = await serveOps(opsSettings, async () => {
-      if (!node.running) throw new Error('the scheduler node is not running (starting or stopping)');
+      if (!node.running) throw new TickwiseError('unavailable', 'the scheduler node is not running (starting or stopping)');
       await databaseReachable(pool);
     }, log);
     try {

@@ -1,8 +1,8 @@
 import { Api, eachPage, readApiSettings, toApiError } from '../api-client.ts';
 import { dateOf, parseDurationOption, runError, runStatusName } from '../api-format.ts';
-import { RunStatus, type Endpoint, type Job } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { formatDuration } from '@tickwise/machines';
-import { UsageError } from '../settings.ts';
+import { type Endpoint, type Job, RunStatus } from '@tickwise/api';
+import { formatDuration } from '@tickwise/platform';
+import { invalidArgument } from '../settings.ts';
 import { humanDuration, relativeTime } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
 
@@ -35,7 +35,7 @@ export async function smokeCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     return 0;
   }
   checkArgs('smoke', values, ['job', 'endpoint', 'within', 'planner-within'], positionals, 0);
-  if (values.job !== undefined && values.endpoint !== undefined) throw new UsageError('give --job or --endpoint, not both');
+  if (values.job !== undefined && values.endpoint !== undefined) throw invalidArgument('give --job or --endpoint, not both');
   const withinMs = parseDurationOption('--within', values.within, 120_000);
   const plannerWithinMs = parseDurationOption('--planner-within', values['planner-within'], 600_000);
   const settings = readApiSettings(env, 'smoke');

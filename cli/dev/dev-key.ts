@@ -1,6 +1,6 @@
 import { DEFAULT_TENANT_ID, DEFAULT_TENANT_NAME, inTransaction, insertTenant, listApiKeys, revokeApiKey, tenantById, type Pool } from '@tickwise/db';
 import { createApiKey } from '@tickwise/gateway';
-import { UsageError } from '../settings.ts';
+import { invalidConfig } from '@tickwise/platform';
 
 /** The name of the admin key `tickwise dev` makes at every start. */
 export const DEV_KEY_NAME = 'dev';
@@ -14,7 +14,7 @@ export async function freshDevKey(pool: Pool): Promise<{ key: string; tenant: st
   return inTransaction(pool, async (client) => {
     // The tenant of the demo job (and of `tickwise apply`). Migrations create it; a person may have removed it since.
     const tenant = (await tenantById(client, DEFAULT_TENANT_ID)) ?? (await insertTenant(client, { id: DEFAULT_TENANT_ID, name: DEFAULT_TENANT_NAME }));
-    if (!tenant) throw new UsageError(`could not create the default tenant (id ${DEFAULT_TENANT_ID}): another tenant is named "${DEFAULT_TENANT_NAME}"; rename it`);
+    if (!tenant) throw invalidConfig(`could not create the default tenant (id ${DEFAULT_TENANT_ID}): another tenant is named "${DEFAULT_TENANT_NAME}"; rename it`);
     const earlier = (await listApiKeys(client, tenant.id)).filter((key) => key.name === DEV_KEY_NAME && key.revokedAt === null);
     for (const key of earlier) await revokeApiKey(client, tenant.id, key.id);
     const { key } = await createApiKey(client, { tenantId: tenant.id, role: 'admin', name: DEV_KEY_NAME });

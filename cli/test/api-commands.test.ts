@@ -1,12 +1,8 @@
 import { applyJobs } from '@tickwise/catalog';
 import { endpointInputSchema } from '@tickwise/machines';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointService } from '../../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../../services/gateway/src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../../services/gateway/src/gen/tickwise/v1/job_service_pb.ts';
-import { HintKind, MachineState } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
-import { RunService } from '../../services/gateway/src/gen/tickwise/v1/run_service_pb.ts';
-import { internalErrors, spec, useGateway } from '../../services/gateway/test/support.ts';
+import { EndpointService, HintKind, HintService, JobService, MachineState, RunService } from '@tickwise/api';
+import { internalErrors, spec, useGateway } from '../../test/support/gateway.ts';
 import { startHttpTarget, type HttpTarget } from '../../test/support/http-target.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { startNode } from '../../test/support/scheduler.ts';

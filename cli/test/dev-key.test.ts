@@ -3,7 +3,7 @@ import { DEFAULT_TENANT_ID, listApiKeys, newId } from '@tickwise/db';
 import { authenticate } from '@tickwise/gateway';
 import { freshDevKey } from '../dev/dev-key.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { memoryLogger } from '../../test/support/scheduler.ts';
+import { memoryLogger } from '../../test/support/logger.ts';
 
 describe('the admin key tickwise dev makes at every start', () => {
   let db: TestDatabase;

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { JobsFileError, parseJobsFile, type FileProblem } from '../jobs-file.ts';
+import { TickwiseError } from '@tickwise/platform';
+import { parseJobsFile, type FileProblem } from '../jobs-file.ts';
 
 const EXAMPLE = `jobs:
   - name: orders
@@ -16,19 +17,24 @@ const EXAMPLE = `jobs:
         catchUp: skip
 `;
 
-/** Parses `text`, expecting a JobsFileError, and returns it. */
-function rejection(text: string, file = 'jobs.yaml'): JobsFileError {
+/** Parses `text`, expecting the jobs file's invalid_argument, and returns it. */
+function rejection(text: string, file = 'jobs.yaml'): TickwiseError {
   try {
     parseJobsFile(file, text);
   } catch (error) {
-    expect(error).toBeInstanceOf(JobsFileError);
-    return error as JobsFileError;
+    expect(error).toBeInstanceOf(TickwiseError);
+    expect(error).toMatchObject({ code: 'invalid_argument', reason: 'invalid_jobs_file' });
+    return error as TickwiseError;
   }
   throw new Error('expected parseJobsFile to throw');
 }
 
+/** The problems of jobs.yaml, read back from each violation's place (`jobs.yaml:line:column: path`). */
 function problems(text: string): FileProblem[] {
-  return rejection(text).problems;
+  return rejection(text).violations.map(({ field, reason }) => {
+    const [, line = '0', column = '0', path = ''] = /^jobs\.yaml(?::(\d+):(\d+))?(?:: (.+))?$/.exec(field)!;
+    return { line: Number(line), column: Number(column), path, message: reason };
+  });
 }
 
 describe('a valid jobs file', () => {
@@ -112,12 +118,8 @@ describe('a valid jobs file', () => {
 describe('validation problems carry line, column, path and message', () => {
   it('every below 100ms', () => {
     const error = rejection(EXAMPLE.replace('every: 30s', 'every: 50ms'));
-    expect(error.problems).toEqual([
-      { line: 8, column: 28, path: 'jobs[0].endpoints[0].schedule.every', message: 'duration "50ms" must be at least 100ms' },
-    ]);
-    expect(error.file).toBe('jobs.yaml');
-    expect(error.name).toBe('JobsFileError');
-    expect(error.message).toBe('jobs.yaml:8:28: jobs[0].endpoints[0].schedule.every: duration "50ms" must be at least 100ms');
+    expect(error.violations).toEqual([{ field: 'jobs.yaml:8:28: jobs[0].endpoints[0].schedule.every', reason: 'duration "50ms" must be at least 100ms' }]);
+    expect(error.message).toBe('jobs.yaml was not applied (nothing changed):\njobs.yaml:8:28: jobs[0].endpoints[0].schedule.every: duration "50ms" must be at least 100ms');
   });
 
   it('an unknown duration unit', () => {
@@ -208,7 +210,7 @@ describe('YAML problems', () => {
   it('a syntax error is reported with its line and column', () => {
     expect(problems('jobs:\n  - name: a\n    endpoints: []\n    name: b\n')).toEqual([{ line: 4, column: 5, path: '', message: 'YAML: Map keys must be unique' }]);
     expect(problems('jobs:\n  - name: a\n\tendpoints: []\n')[0]).toMatchObject({ line: 3 });
-    expect(rejection('jobs:\n  - name: a\n    endpoints: []\n    name: b\n').message).toBe('jobs.yaml:4:5: YAML: Map keys must be unique');
+    expect(rejection('jobs:\n  - name: a\n    endpoints: []\n    name: b\n').message).toBe('jobs.yaml was not applied (nothing changed):\njobs.yaml:4:5: YAML: Map keys must be unique');
   });
 
   it('a syntax error is reported as a YAML problem, without a path', () => {
@@ -319,9 +321,10 @@ describe('several problems at once', () => {
     ]);
   });
 
-  it('writes one line per problem in the error message, prefixed by the file name', () => {
+  it('writes that nothing was applied, then one line per problem, prefixed by the file name', () => {
     const error = rejection(text, 'team/jobs.yaml');
     expect(error.message.split('\n')).toEqual([
+      'team/jobs.yaml was not applied (nothing changed):',
       'team/jobs.yaml:5:14: jobs[0].endpoints[0].url: must be an absolute http:// or https:// URL',
       'team/jobs.yaml:7:17: jobs[0].endpoints[0].jitter: must be at most 100%',
       'team/jobs.yaml:12:21: jobs[0].endpoints[1].schedule.timezone: unknown IANA time zone "Mars/Olympus"',

@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '@tickwise/db';
 import { databaseReachable, DEFAULT_OPS_PORT, opsSettingsFromEnv, serveOps, startOpsServer } from '../ops-server.ts';
-import { UsageError } from '../settings.ts';
+import { TickwiseError } from '@tickwise/platform';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
 import { startHttpTarget, type HttpTarget } from '../../test/support/http-target.ts';
 import { freePort } from '../../test/support/ports.ts';
-import { applyJob, memoryLogger } from '../../test/support/scheduler.ts';
+import { applyJob } from '../../test/support/scheduler.ts';
+import { memoryLogger } from '../../test/support/logger.ts';
 import { waitFor } from '../../test/support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,7 +52,7 @@ describe('TICKWISE_OPS_PORT and TICKWISE_OPS_HOST', () => {
   });
 
   it.each(['nope', '-1', '65536', '90.5', 'false'])('refuse TICKWISE_OPS_PORT=%s, naming the variable', (raw) => {
-    expect(() => opsSettingsFromEnv({ TICKWISE_OPS_PORT: raw })).toThrow(new UsageError(`TICKWISE_OPS_PORT must be a port number (0-65535) or "off", got "${raw}"`));
+    expect(() => opsSettingsFromEnv({ TICKWISE_OPS_PORT: raw })).toThrow(new TickwiseError('invalid_config', `TICKWISE_OPS_PORT must be a port number (0-65535) or "off", got "${raw}"`));
   });
 });
 
@@ -118,7 +119,7 @@ describe('the ops server', () => {
     try {
       const ready = async () => undefined;
       await expect(serveOps({ host: '127.0.0.1', port, explicit: true }, ready, memoryLogger())).rejects.toThrow(
-        new UsageError(`cannot serve the ops endpoints on 127.0.0.1:${port} (EADDRINUSE); set TICKWISE_OPS_PORT to a free port (or "off") and TICKWISE_OPS_HOST to an address of this host`),
+        new TickwiseError('invalid_config', `cannot serve the ops endpoints on 127.0.0.1:${port} (EADDRINUSE); set TICKWISE_OPS_PORT to a free port (or "off") and TICKWISE_OPS_HOST to an address of this host`),
       );
       const log = memoryLogger();
       expect(await serveOps({ host: '127.0.0.1', port, explicit: false }, ready, log)).toBeNull();

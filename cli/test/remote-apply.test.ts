@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointService } from '../../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { JobService } from '../../services/gateway/src/gen/tickwise/v1/job_service_pb.ts';
-import { QUOTAS } from '../../services/gateway/src/validate.ts';
-import { internalErrors, spec, useGateway } from '../../services/gateway/test/support.ts';
+import { EndpointService, JobService } from '@tickwise/api';
+import { QUOTAS } from '@tickwise/gateway';
+import { internalErrors, spec, useGateway } from '../../test/support/gateway.ts';
 import { tickwise } from './cli-process.ts';
 
 const BILLING = `jobs:

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readSettings, requireDatabaseUrl, UsageError } from '../settings.ts';
+import { TickwiseError } from '@tickwise/platform';
+import { readSettings, requireDatabaseUrl } from '../settings.ts';
 
 describe('CLI settings', () => {
   it('has defaults for everything but the database', () => {
@@ -14,7 +15,7 @@ describe('CLI settings', () => {
     [{ TICKWISE_EMBEDDED_PG_PORT: '70000' }, 'TICKWISE_EMBEDDED_PG_PORT must be a port number (1-65535), got "70000"'],
     [{ TICKWISE_SYNTHETIC_PORT: 'eighty' }, 'TICKWISE_SYNTHETIC_PORT must be a port number (1-65535), got "eighty"'],
   ])('refuses %o', (env, message) => {
-    expect(() => readSettings({ TICKWISE_LOG_FORMAT: 'json', ...env })).toThrow(new UsageError(message));
+    expect(() => readSettings({ TICKWISE_LOG_FORMAT: 'json', ...env })).toThrow(new TickwiseError('invalid_config', message));
   });
 
   it('names DATABASE_URL when a command needs it', () => {
@@ -42,6 +43,6 @@ describe('the YugabyteDB smart driver settings', () => {
     [{ TICKWISE_YB_TOPOLOGY_KEYS: 'aws.us-east-1.us-east-1a' }, 'TICKWISE_YB_TOPOLOGY_KEYS needs TICKWISE_YB_LOAD_BALANCE (e.g. true)'],
     [{ TICKWISE_YB_LOAD_BALANCE: 'true', TICKWISE_YB_REFRESH_INTERVAL: '900' }, 'TICKWISE_YB_REFRESH_INTERVAL must be whole seconds from 0 to 600, got "900"'],
   ])('refuse %o', (env, message) => {
-    expect(() => readSettings({ ...base, ...env })).toThrow(new UsageError(message));
+    expect(() => readSettings({ ...base, ...env })).toThrow(new TickwiseError('invalid_config', message));
   });
 });

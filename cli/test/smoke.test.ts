@@ -1,9 +1,7 @@
 import { insertAnalyses, newId } from '@tickwise/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointService } from '../../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { JobService } from '../../services/gateway/src/gen/tickwise/v1/job_service_pb.ts';
-import { RunService } from '../../services/gateway/src/gen/tickwise/v1/run_service_pb.ts';
-import { spec, useGateway } from '../../services/gateway/test/support.ts';
+import { EndpointService, JobService, RunService } from '@tickwise/api';
+import { spec, useGateway } from '../../test/support/gateway.ts';
 import { startHttpTarget, type HttpTarget } from '../../test/support/http-target.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { startNode } from '../../test/support/scheduler.ts';

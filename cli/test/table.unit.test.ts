@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { humanDuration, relativeTime, renderFields, renderTable, timeWithRelative, truncate } from '../table.ts';
 import { parseLimit, parseStates, parseDurationOption } from '../api-format.ts';
-import { MachineState } from '../../services/gateway/src/gen/tickwise/v1/resources_pb.ts';
+import { MachineState } from '@tickwise/api';
 import { codeName, readApiSettings } from '../api-client.ts';
 import { Code } from '@connectrpc/connect';
 

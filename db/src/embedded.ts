@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { arch, platform, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { DbError } from './errors.ts';
+import { dbError } from './errors.ts';
 
 export interface EmbeddedOptions {
   /** Folder that keeps the cluster between starts. */
@@ -36,7 +36,7 @@ async function binaries(): Promise<Binaries> {
   try {
     return (await import(name)) as Binaries;
   } catch (error) {
-    throw new DbError('unavailable', `no embedded PostgreSQL for ${platform()}-${arch()} (${name} is not installed): set DATABASE_URL instead`, { cause: error });
+    throw dbError('unavailable', `no embedded PostgreSQL for ${platform()}-${arch()} (${name} is not installed): set DATABASE_URL instead`, { cause: error });
   }
 }
 
@@ -58,7 +58,7 @@ function assertReachableByPostgresUser(dataDir: string): void {
   const probe = spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dataDir]);
   if (probe.error) return; // no runuser here: initdb will say what is wrong
   if (probe.status !== 0) {
-    throw new DbError(
+    throw dbError(
       'unavailable',
       `the embedded PostgreSQL runs as the "postgres" user when Tickwise runs as root, and that user cannot reach ${dataDir} (a parent folder is closed to it); set TICKWISE_DATA_DIR to a folder it can reach, such as /var/tmp/tickwise, or run as a normal user`,
     );

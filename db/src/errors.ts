@@ -1,23 +1,23 @@
-export const DB_ERROR_CODES = [
-  /** An applied migration step was edited afterwards. */
-  'migration_changed',
-  /** Another runner held the migration lock for too long. */
-  'migration_lock_timeout',
-  /** A migration file could not be parsed. */
-  'migration_invalid',
-  /** Serialization failures or deadlocks persisted after every retry. */
-  'retries_exhausted',
-  /** The database cannot be reached or is not what we need. */
-  'unavailable',
-] as const;
-export type DbErrorCode = (typeof DB_ERROR_CODES)[number];
+import { TickwiseError, type ErrorCode } from '@tickwise/platform/errors';
 
-/** The one error the db layer throws on purpose; driver errors pass through unchanged. */
-export class DbError extends Error {
-  constructor(readonly code: DbErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DbError';
-  }
+/** Why the db layer refuses or gives up on purpose: a TickwiseError's `reason`, each with its code. */
+const DB_ERROR_REASONS = {
+  /** An applied migration step was edited afterwards: add a new migration instead. */
+  migration_changed: 'failed_precondition',
+  /** Another runner held the migration lock for too long. */
+  migration_lock_timeout: 'unavailable',
+  /** A migration file could not be parsed: a bug in what was shipped. */
+  migration_invalid: 'internal',
+  /** Serialization failures or deadlocks persisted after every retry. */
+  retries_exhausted: 'unavailable',
+  /** The database cannot be reached or is not what we need. */
+  unavailable: 'unavailable',
+} as const satisfies Record<string, ErrorCode>;
+export type DbErrorReason = keyof typeof DB_ERROR_REASONS;
+
+/** The TickwiseError for one of the db layer's reasons; driver errors pass through unchanged. */
+export function dbError(reason: DbErrorReason, message: string, options: { cause?: unknown } = {}): TickwiseError {
+  return new TickwiseError(DB_ERROR_REASONS[reason], message, { reason, cause: options.cause });
 }
 
 /** SQLSTATEs worth retrying as a whole transaction. */

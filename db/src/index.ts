@@ -7,6 +7,7 @@ export * from './embedded.ts';
 export * from './listener.ts';
 export * from './queries/endpoint-row.ts';
 export * from './queries/claims.ts';
+export * from './queries/run-record.ts';
 export * from './queries/commits.ts';
 export * from './queries/hints.ts';
 export * from './queries/catalog.ts';

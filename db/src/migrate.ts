@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DbError } from './errors.ts';
+import { dbError } from './errors.ts';
 import { detectFlavour, type DbFlavour, type Pool } from './pool.ts';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
@@ -25,10 +25,10 @@ const VALID_HEADER = /^--- step [a-z0-9_]+(?: only=(?:postgres|yugabyte))?\s*$/;
  */
 export function parseMigration(migration: string, text: string, flavour: DbFlavour): MigrationStep[] {
   for (const [line] of text.matchAll(HEADER_LIKE)) {
-    if (!VALID_HEADER.test(line)) throw new DbError('migration_invalid', `migration ${migration} has a malformed step header "${line.trim()}" (expected "--- step <name>" with an optional " only=postgres" or " only=yugabyte")`);
+    if (!VALID_HEADER.test(line)) throw dbError('migration_invalid', `migration ${migration} has a malformed step header "${line.trim()}" (expected "--- step <name>" with an optional " only=postgres" or " only=yugabyte")`);
   }
   const headers = [...text.matchAll(STEP_HEADER)];
-  if (headers.length === 0) throw new DbError('migration_invalid', `migration ${migration} has no "--- step <name>" line`);
+  if (headers.length === 0) throw dbError('migration_invalid', `migration ${migration} has no "--- step <name>" line`);
   // Every variant is checked whatever the flavour, so a broken YugabyteDB step fails on PostgreSQL too.
   const steps: MigrationStep[] = [];
   const seen = { postgres: new Set<string>(), yugabyte: new Set<string>() };
@@ -36,9 +36,9 @@ export function parseMigration(migration: string, text: string, flavour: DbFlavo
     const [, name, only] = header as unknown as [string, string, DbFlavour | undefined];
     const end = headers[index + 1]?.index ?? text.length;
     const sql = text.slice(header.index! + header[0].length, end).trim();
-    if (sql === '') throw new DbError('migration_invalid', `migration ${migration} step "${name}" is empty`);
+    if (sql === '') throw dbError('migration_invalid', `migration ${migration} step "${name}" is empty`);
     for (const each of only ? [only] : (['postgres', 'yugabyte'] as const)) {
-      if (seen[each].has(name)) throw new DbError('migration_invalid', `migration ${migration} has step "${name}" twice for ${each}`);
+      if (seen[each].has(name)) throw dbError('migration_invalid', `migration ${migration} has step "${name}" twice for ${each}`);
       seen[each].add(name);
     }
     if (only === undefined || only === flavour) steps.push({ migration, name, sql, checksum: createHash('sha256').update(sql).digest('hex').slice(0, 16) });
@@ -77,7 +77,7 @@ export async function migrate(pool: Pool, options: { lockTimeoutMs?: number; log
       const checksum = done.get(key);
       if (checksum !== undefined) {
         if (checksum !== step.checksum) {
-          throw new DbError('migration_changed', `migration step ${key} was edited after it was applied; add a new migration instead`);
+          throw dbError('migration_changed', `migration step ${key} was edited after it was applied; add a new migration instead`);
         }
         continue;
       }
@@ -126,7 +126,7 @@ async function acquireLock(pool: Pool, owner: string, timeoutMs: number): Promis
     );
     if (rowCount === 1) return;
     if (Date.now() > deadline) {
-      throw new DbError('migration_lock_timeout', `another migration runner held the lock for more than ${Math.round(timeoutMs / 1000)}s (table tickwise_migration_lock)`);
+      throw dbError('migration_lock_timeout', `another migration runner held the lock for more than ${Math.round(timeoutMs / 1000)}s (table tickwise_migration_lock)`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

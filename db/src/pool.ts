@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DbError, isConnectionError } from './errors.ts';
+import { dbError, isConnectionError } from './errors.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -49,7 +49,7 @@ export async function openPool(options: PoolOptions & { smartDriver?: SmartDrive
   await probe.connect();
   try {
     if ((await detectFlavour(probe)) !== 'yugabyte') {
-      throw new DbError('unavailable', 'TICKWISE_YB_LOAD_BALANCE is set, but the server at DATABASE_URL is not YugabyteDB (its version() has no -YB-); unset it: load balancing against PostgreSQL opens connections without end');
+      throw dbError('unavailable', 'TICKWISE_YB_LOAD_BALANCE is set, but the server at DATABASE_URL is not YugabyteDB (its version() has no -YB-); unset it: load balancing against PostgreSQL opens connections without end');
     }
   } finally {
     await probe.end();

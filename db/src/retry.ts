@@ -1,4 +1,4 @@
-import { DbError, isRetryable } from './errors.ts';
+import { dbError, isRetryable } from './errors.ts';
 
 export interface RetryOptions {
   attempts?: number;
@@ -21,7 +21,7 @@ export async function withRetry<T>(work: () => Promise<T>, options: RetryOptions
     } catch (error) {
       if (!isRetryable(error)) throw error;
       if (attempt >= attempts) {
-        throw new DbError('retries_exhausted', `gave up after ${attempts} attempts: ${(error as Error).message}`, { cause: error });
+        throw dbError('retries_exhausted', `gave up after ${attempts} attempts: ${(error as Error).message}`, { cause: error });
       }
       const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));

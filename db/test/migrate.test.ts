@@ -1,18 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DbError, loadMigrations, migrate, pendingMigrations } from '@tickwise/db';
+import { loadMigrations, migrate, pendingMigrations } from '@tickwise/db';
+import { TickwiseError } from '@tickwise/platform';
 import { createEmptyDatabase, type TestDatabase } from '../../test/support/database.ts';
 
 const ALL_STEPS = loadMigrations('postgres').map((step) => `${step.migration}/${step.name}`);
 
-async function failureOf(promise: Promise<unknown>): Promise<DbError> {
+async function failureOf(promise: Promise<unknown>): Promise<TickwiseError> {
   const error = await promise.then(
     () => {
       throw new Error('expected the promise to reject');
     },
     (reason: unknown) => reason,
   );
-  expect(error).toBeInstanceOf(DbError);
-  return error as DbError;
+  expect(error).toBeInstanceOf(TickwiseError);
+  return error as TickwiseError;
 }
 
 async function schemaObjects(db: TestDatabase) {
@@ -107,7 +108,7 @@ describe('migrate', () => {
     await migrate(db.pool);
     await db.pool.query("UPDATE tickwise_migrations SET checksum = 'x' WHERE migration = '0001_core' AND step = 'endpoints'");
     const error = await failureOf(migrate(db.pool));
-    expect(error.code).toBe('migration_changed');
+    expect(error.reason).toBe('migration_changed');
     expect(error.message).toContain('0001_core/endpoints');
     const { rows } = await db.pool.query('SELECT * FROM tickwise_migration_lock');
     expect(rows).toEqual([]);
@@ -118,7 +119,7 @@ describe('migrate', () => {
     await db.pool.query("INSERT INTO tickwise_migration_lock (id, owner, expires_at) VALUES (1, 'someone-else', now() + interval '10 minutes')");
     await db.pool.query("DELETE FROM tickwise_migrations WHERE step = 'tickwise_overview'");
     const error = await failureOf(migrate(db.pool, { lockTimeoutMs: 500 }));
-    expect(error.code).toBe('migration_lock_timeout');
+    expect(error.reason).toBe('migration_lock_timeout');
     expect(error.message).toContain('tickwise_migration_lock');
     const { rows } = await db.pool.query<{ owner: string }>('SELECT owner FROM tickwise_migration_lock');
     expect(rows.map((row) => row.owner)).toEqual(['someone-else']);

@@ -2,16 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DbError, loadMigrations, parseMigration } from '@tickwise/db';
+import { loadMigrations, parseMigration } from '@tickwise/db';
+import { TickwiseError } from '@tickwise/platform';
 
-function parseError(work: () => unknown): DbError {
+function parseError(work: () => unknown): TickwiseError {
   try {
     work();
   } catch (error) {
-    expect(error).toBeInstanceOf(DbError);
-    return error as DbError;
+    expect(error).toBeInstanceOf(TickwiseError);
+    return error as TickwiseError;
   }
-  throw new Error('expected a DbError, nothing was thrown');
+  throw new Error('expected a TickwiseError, nothing was thrown');
 }
 
 const FILE = `-- a comment before the first step belongs to no step
@@ -69,19 +70,19 @@ describe('parseMigration', () => {
 
   it('rejects a step name that appears twice for the same flavour', () => {
     const error = parseError(() => parseMigration('0003_dup', '--- step twice\nSELECT 1;\n--- step twice\nSELECT 2;\n', 'postgres'));
-    expect(error.code).toBe('migration_invalid');
+    expect(error.reason).toBe('migration_invalid');
     expect(error.message).toContain('0003_dup');
     expect(error.message).toContain('twice');
   });
 
   it('rejects an unconditional step and a variant of the same name in the variant\'s flavour', () => {
     const text = '--- step idx\nSELECT 1;\n--- step idx only=yugabyte\nSELECT 2;\n';
-    expect(parseError(() => parseMigration('0004_mixed', text, 'yugabyte')).code).toBe('migration_invalid');
+    expect(parseError(() => parseMigration('0004_mixed', text, 'yugabyte')).reason).toBe('migration_invalid');
   });
 
   it('rejects an empty step', () => {
     const error = parseError(() => parseMigration('0005_empty', '--- step empty\n\n   \n--- step full\nSELECT 1;\n', 'postgres'));
-    expect(error.code).toBe('migration_invalid');
+    expect(error.reason).toBe('migration_invalid');
     expect(error.message).toContain('"empty"');
     expect(error.message).toContain('empty');
   });
@@ -96,7 +97,7 @@ describe('parseMigration', () => {
     const text = `--- step a\nCREATE TABLE a (id int);\n${header}\nCREATE INDEX b ON a (id HASH);\n`;
     for (const flavour of ['postgres', 'yugabyte'] as const) {
       const error = parseError(() => parseMigration('0008_typo', text, flavour));
-      expect(error.code).toBe('migration_invalid');
+      expect(error.reason).toBe('migration_invalid');
       expect(error.message).toContain(header.trim());
     }
   });
@@ -109,9 +110,9 @@ describe('parseMigration', () => {
 
   it('rejects a file without any step header', () => {
     const error = parseError(() => parseMigration('0006_bare', 'CREATE TABLE x (id int);\n', 'postgres'));
-    expect(error.code).toBe('migration_invalid');
+    expect(error.reason).toBe('migration_invalid');
     expect(error.message).toContain('0006_bare');
-    expect(parseError(() => parseMigration('0007_blank', '', 'yugabyte')).code).toBe('migration_invalid');
+    expect(parseError(() => parseMigration('0007_blank', '', 'yugabyte')).reason).toBe('migration_invalid');
   });
 });
 
@@ -159,11 +160,11 @@ describe('loadMigrations', () => {
 describe('variants of the other flavour are checked too', () => {
   it('an empty YugabyteDB variant fails when loading for PostgreSQL', () => {
     const text = '--- step idx only=postgres\nCREATE INDEX a ON t (x);\n--- step idx only=yugabyte\n';
-    expect(() => parseMigration('0009_x', text, 'postgres')).toThrow(expect.objectContaining({ code: 'migration_invalid', message: 'migration 0009_x step "idx" is empty' }));
+    expect(() => parseMigration('0009_x', text, 'postgres')).toThrow(expect.objectContaining({ reason: 'migration_invalid', message: 'migration 0009_x step "idx" is empty' }));
   });
 
   it('a step both shared and flavour-specific is a duplicate', () => {
     const text = '--- step idx\nSELECT 1;\n--- step idx only=yugabyte\nSELECT 2;\n';
-    expect(() => parseMigration('0009_x', text, 'postgres')).toThrow(expect.objectContaining({ code: 'migration_invalid', message: 'migration 0009_x has step "idx" twice for yugabyte' }));
+    expect(() => parseMigration('0009_x', text, 'postgres')).toThrow(expect.objectContaining({ reason: 'migration_invalid', message: 'migration 0009_x has step "idx" twice for yugabyte' }));
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DbError, withRetry } from '@tickwise/db';
+import { withRetry } from '@tickwise/db';
+import { TickwiseError } from '@tickwise/platform';
 
 function sqlError(code: string, message = `sqlstate ${code}`): Error & { code: string } {
   return Object.assign(new Error(message), { code });
@@ -52,18 +53,18 @@ describe('withRetry', () => {
     expect(work).toHaveBeenCalledTimes(2);
   });
 
-  it('gives up after the given number of attempts with DbError retries_exhausted carrying the last error', async () => {
+  it('gives up after the given number of attempts with TickwiseError retries_exhausted carrying the last error', async () => {
     const errors = [sqlError('40001', 'first'), sqlError('40P01', 'second'), sqlError('40001', 'third'), sqlError('40001', 'fourth')];
     const work = failingThen(errors, 'never');
     const failure = await withRetry(work, { ...fast, attempts: 3 }).then(
       () => undefined,
       (error: unknown) => error,
     );
-    expect(failure).toBeInstanceOf(DbError);
-    expect((failure as DbError).code).toBe('retries_exhausted');
-    expect((failure as DbError).cause).toBe(errors[2]);
-    expect((failure as DbError).message).toContain('3 attempts');
-    expect((failure as DbError).message).toContain('third');
+    expect(failure).toBeInstanceOf(TickwiseError);
+    expect((failure as TickwiseError).reason).toBe('retries_exhausted');
+    expect((failure as TickwiseError).cause).toBe(errors[2]);
+    expect((failure as TickwiseError).message).toContain('3 attempts');
+    expect((failure as TickwiseError).message).toContain('third');
     expect(work).toHaveBeenCalledTimes(3);
   });
 
@@ -74,7 +75,7 @@ describe('withRetry', () => {
       throw sqlError('40001');
     });
     const failure = await withRetry(work).catch((error: unknown) => error);
-    expect((failure as DbError).code).toBe('retries_exhausted');
+    expect((failure as TickwiseError).reason).toBe('retries_exhausted');
     expect(work).toHaveBeenCalledTimes(8);
   });
 

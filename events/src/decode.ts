@@ -1,16 +1,18 @@
+import { isTickwiseError, TickwiseError } from '@tickwise/platform/errors';
 import { RUN_EVENT_SCHEMA_VERSION, runEventSchema, type RunEvent } from './run-event.ts';
 
-export type RunEventDecodeErrorCode = 'not_json' | 'unknown_shape' | 'unsupported_version' | 'invalid_event';
+/** Why a message that claims to be a run event is not one: the `reason` of the decoder's `invalid_argument`. */
+export const RUN_EVENT_DECODE_REASONS = ['not_json', 'unknown_shape', 'unsupported_version', 'invalid_event'] as const;
+export type RunEventDecodeReason = (typeof RUN_EVENT_DECODE_REASONS)[number];
 
-/** A message that claims to be a run event and is not one. The code is one of a closed set. */
-export class RunEventDecodeError extends Error {
-  constructor(
-    readonly code: RunEventDecodeErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RunEventDecodeError';
-  }
+function decodeError(reason: RunEventDecodeReason, message: string): TickwiseError {
+  return new TickwiseError('invalid_argument', message, { reason });
+}
+
+/** The decoder's reason when `error` is its refusal; undefined for anything else (a bug). Pure. */
+export function runEventDecodeReason(error: unknown): RunEventDecodeReason | undefined {
+  const reason = isTickwiseError(error, 'invalid_argument') ? error.reason : undefined;
+  return RUN_EVENT_DECODE_REASONS.find((known) => known === reason);
 }
 
 type Json = Record<string, unknown>;
@@ -23,7 +25,7 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new RunEventDecodeError('not_json', `${what} is not JSON: ${(error as Error).message}`);
+    throw decodeError('not_json', `${what} is not JSON: ${(error as Error).message}`);
   }
 }
 
@@ -39,12 +41,12 @@ function unwrapColumns(row: Json): Json {
 
 function validate(candidate: unknown): RunEvent {
   if (isObject(candidate) && candidate.schema_version !== RUN_EVENT_SCHEMA_VERSION && typeof candidate.schema_version === 'number') {
-    throw new RunEventDecodeError('unsupported_version', `run event schema_version ${candidate.schema_version} is not supported (this consumer reads ${RUN_EVENT_SCHEMA_VERSION})`);
+    throw decodeError('unsupported_version', `run event schema_version ${candidate.schema_version} is not supported (this consumer reads ${RUN_EVENT_SCHEMA_VERSION})`);
   }
   const parsed = runEventSchema.safeParse(candidate);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-    throw new RunEventDecodeError('invalid_event', `run event is invalid: ${issues}`);
+    throw decodeError('invalid_event', `run event is invalid: ${issues}`);
   }
   return parsed.data;
 }
@@ -61,7 +63,8 @@ function fromOutboxRow(row: Json): RunEvent {
  * JsonConverter `{schema, payload}` wrapper), a plain Debezium envelope (`before/after/op/source`),
  * a flattened row (ExtractNewRecordState), and YugabyteDB's `{value, set}` columns in any of them.
  * Returns null for messages that carry no new event: tombstones, and updates or deletes of outbox rows
- * (pruning). Pure; throws RunEventDecodeError naming what is wrong.
+ * (pruning). Pure; throws TickwiseError `invalid_argument` naming what is wrong, its reason one of
+ * RUN_EVENT_DECODE_REASONS.
  */
 export function decodeRunEventMessage(value: Buffer | string | object | null | undefined): RunEvent | null {
   if (value === null || value === undefined) return null;
@@ -73,7 +76,7 @@ export function decodeRunEventMessage(value: Buffer | string | object | null | u
   }
   // The router with an unexpanded payload and a JSON converter yields the payload as a JSON string.
   if (typeof message === 'string') message = parseJson(message, 'the message payload');
-  if (!isObject(message)) throw new RunEventDecodeError('unknown_shape', `a run event message must be a JSON object, got ${Array.isArray(message) ? 'an array' : typeof message}`);
+  if (!isObject(message)) throw decodeError('unknown_shape', `a run event message must be a JSON object, got ${Array.isArray(message) ? 'an array' : typeof message}`);
   // JsonConverter with schemas.enable=true: { schema, payload }.
   if ('schema' in message && 'payload' in message && Object.keys(message).length === 2) {
     return decodeRunEventMessage(typeof message.payload === 'string' ? message.payload : (message.payload as object | null));
@@ -81,7 +84,7 @@ export function decodeRunEventMessage(value: Buffer | string | object | null | u
   if ('schema_version' in message) return validate(message);
   if ('op' in message && ('after' in message || 'before' in message)) {
     if (message.op !== 'c' && message.op !== 'r') return null;
-    if (!isObject(message.after)) throw new RunEventDecodeError('unknown_shape', `a Debezium "${message.op}" envelope must carry an "after" row`);
+    if (!isObject(message.after)) throw decodeError('unknown_shape', `a Debezium "${message.op}" envelope must carry an "after" row`);
     return fromOutboxRow(unwrapColumns(message.after));
   }
   const row = unwrapColumns(message);
@@ -93,5 +96,5 @@ export function decodeRunEventMessage(value: Buffer | string | object | null | u
     if (typeof row.__op === 'string' && row.__op !== 'c' && row.__op !== 'r') return null;
     return fromOutboxRow(row);
   }
-  throw new RunEventDecodeError('unknown_shape', `not a run event: expected an outbox payload, an outbox row or a Debezium envelope, got an object with keys ${Object.keys(message).slice(0, 8).join(', ') || '(none)'}`);
+  throw decodeError('unknown_shape', `not a run event: expected an outbox payload, an outbox row or a Debezium envelope, got an object with keys ${Object.keys(message).slice(0, 8).join(', ') || '(none)'}`);
 }

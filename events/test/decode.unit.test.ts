@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeRunEventMessage, RunEventDecodeError, type RunEvent, type RunEventDecodeErrorCode } from '../src/index.ts';
+import { TickwiseError } from '@tickwise/platform/errors';
+import { decodeRunEventMessage, runEventDecodeReason, type RunEvent, type RunEventDecodeReason } from '../src/index.ts';
 
 /** A message captured from a running Debezium (see each file's `captured` and `how`). */
 interface Fixture {
@@ -75,19 +76,21 @@ const timedOut: RunEvent = {
   planned_source: 'backoff',
 };
 
-function decodeError(value: Parameters<typeof decodeRunEventMessage>[0]): RunEventDecodeError {
+function decodeError(value: Parameters<typeof decodeRunEventMessage>[0]): TickwiseError {
   try {
     decodeRunEventMessage(value);
   } catch (error) {
-    if (error instanceof RunEventDecodeError) return error;
+    if (error instanceof TickwiseError) return error;
     throw error;
   }
-  throw new Error('expected a RunEventDecodeError, the message decoded');
+  throw new Error('expected a TickwiseError, the message decoded');
 }
 
-function expectDecodeError(value: Parameters<typeof decodeRunEventMessage>[0], code: RunEventDecodeErrorCode, mentions: RegExp) {
+function expectDecodeError(value: Parameters<typeof decodeRunEventMessage>[0], reason: RunEventDecodeReason, mentions: RegExp) {
   const error = decodeError(value);
-  expect(error.code).toBe(code);
+  expect(error.code).toBe('invalid_argument');
+  expect(error.reason).toBe(reason);
+  expect(runEventDecodeReason(error)).toBe(reason);
   expect(error.message).toMatch(mentions);
 }
 
@@ -168,7 +171,7 @@ describe('decodeRunEventMessage on other inputs', () => {
   });
 });
 
-describe('decodeRunEventMessage refuses what is not a run event, with a code', () => {
+describe('decodeRunEventMessage refuses what is not a run event, with a reason', () => {
   it('not_json: bytes that are not JSON, at any level', () => {
     expectDecodeError(Buffer.from('not json at all'), 'not_json', /the message is not JSON/);
     expectDecodeError(JSON.stringify('{"schema_version": 1,'), 'not_json', /the message payload is not JSON/);
@@ -197,5 +200,11 @@ describe('decodeRunEventMessage refuses what is not a run event, with a code', (
   it('invalid_event: the router payload with its nulls dropped (EventRouter default table.json.payload.null.behavior=ignore)', () => {
     const withoutNulls = Object.fromEntries(Object.entries(succeeded).filter(([, value]) => value !== null));
     expectDecodeError(withoutNulls, 'invalid_event', /error_kind|planned_source|retry_after_ms/);
+  });
+
+  it('names no decode reason for any other error (consumers count those as unexpected)', () => {
+    expect(runEventDecodeReason(new Error('boom'))).toBeUndefined();
+    expect(runEventDecodeReason(new TickwiseError('invalid_argument', 'other', { reason: 'not_a_decode_reason' }))).toBeUndefined();
+    expect(runEventDecodeReason(new TickwiseError('internal', 'wrong code', { reason: 'not_json' }))).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { assign, createActor, initialTransition, setup, type ActorScope, type SnapshotFrom } from 'xstate';
+import { TickwiseError } from '@tickwise/platform/errors';
 import type { PlanSource } from './governor.ts';
 
 export const MACHINE_STATES = ['idle', 'due', 'running', 'planning', 'paused'] as const;
@@ -43,6 +44,9 @@ export const INITIAL_CONTEXT: EndpointContext = {
   source: null,
 };
 
+/** A slot handed back unrun is the next run again: the machine stays planned for exactly that slot. */
+const release = assign<EndpointContext, EndpointEvent, undefined, EndpointEvent, never>(({ context }) => ({ nextRunAt: context.slot ?? context.nextRunAt, slot: null }));
+
 /**
  * The endpoint actor: idle → due → running → planning → idle, plus paused.
  * Timers are not part of it (the database holds `next_run_at`); the scheduler drives it with
@@ -66,7 +70,7 @@ export const endpointMachine = setup({
         DISPATCH: 'running',
         TAKE_OVER: { target: 'due', reenter: true, actions: assign(({ event }) => ({ attempt: event.attempt, slot: event.slot })) },
         SKIP: { target: 'planning', actions: assign(({ context }) => ({ lastSlot: context.slot, slot: null })) },
-        RELEASE: { target: 'idle', actions: assign({ slot: null }) },
+        RELEASE: { target: 'idle', actions: release },
       },
     },
     running: {
@@ -81,7 +85,7 @@ export const endpointMachine = setup({
           })),
         },
         TAKE_OVER: { target: 'due', actions: assign(({ event }) => ({ attempt: event.attempt, slot: event.slot })) },
-        RELEASE: { target: 'idle', actions: assign({ slot: null }) },
+        RELEASE: { target: 'idle', actions: release },
       },
     },
     planning: {
@@ -109,11 +113,11 @@ export interface TransitionRecord {
   at: string;
 }
 
-export class IllegalTransitionError extends Error {
-  constructor(readonly state: MachineState, readonly eventType: EndpointEvent['type']) {
-    super(`event ${eventType} is not allowed in state ${state}`);
-    this.name = 'IllegalTransitionError';
-  }
+/** The `reason` of the error `step()` throws for an event the machine does not allow. */
+export const ILLEGAL_TRANSITION = 'illegal_transition';
+
+function illegalTransition(state: MachineState, eventType: EndpointEvent['type']): TickwiseError {
+  return new TickwiseError('failed_precondition', `event ${eventType} is not allowed in state ${state}`, { reason: ILLEGAL_TRANSITION });
 }
 
 export function stateOf(snapshot: EndpointSnapshot): MachineState {
@@ -145,13 +149,13 @@ const inertScope = {
 } as unknown as ActorScope<EndpointSnapshot, EndpointEvent>;
 
 /**
- * Applies one event; throws `IllegalTransitionError` if the machine does not allow it.
+ * Applies one event; throws a `failed_precondition` TickwiseError (reason `illegal_transition`) if the machine does not allow it.
  * Pure; executes nothing (the machine declares no side effects).
  */
 export function step(snapshot: EndpointSnapshot, event: EndpointEvent, at: Date): { snapshot: EndpointSnapshot; record: TransitionRecord } {
   const from = stateOf(snapshot);
   const next = endpointMachine.transition(snapshot, event, inertScope);
   // XState hands back the very same snapshot when no transition is enabled for the event.
-  if (next === snapshot) throw new IllegalTransitionError(from, event.type);
+  if (next === snapshot) throw illegalTransition(from, event.type);
   return { snapshot: next, record: { from, to: stateOf(next), event: event.type, at: at.toISOString() } };
 }

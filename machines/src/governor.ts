@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '@tickwise/platform/duration';
 import { describeSchedule, type EndpointSpec } from './endpoint-spec.ts';
 
 export const HINT_KINDS = ['interval', 'run_at', 'pause_until'] as const;

@@ -1,4 +1,3 @@
-export * from './duration.ts';
 export * from './endpoint-spec.ts';
 export * from './governor.ts';
 export * from './endpoint-machine.ts';

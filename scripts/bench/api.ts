@@ -8,8 +8,7 @@ import { createClient, type Client, type Interceptor, type Transport } from '@co
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { DEFAULT_TENANT_ID } from '@tickwise/db';
 import { createApiKey, resolveGatewayConfig, startGateway } from '@tickwise/gateway';
-import { EndpointService } from '../../services/gateway/src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { OverviewService } from '../../services/gateway/src/gen/tickwise/v1/overview_service_pb.ts';
+import { EndpointService, OverviewService } from '@tickwise/api';
 import { benchDatabase, bulkEndpoints, percentile } from './setup.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_API_ENDPOINTS ?? 10_000);

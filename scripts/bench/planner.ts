@@ -10,12 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { commitMachines, newId, type Pool, type RunRecord } from '@tickwise/db';
-import { HeuristicAnalyzer } from '../../services/planner/src/analysis/index.ts';
-import { resolvePlannerConfig } from '../../services/planner/src/config.ts';
-import { Planner } from '../../services/planner/src/planner.ts';
-import { DatabaseRunEventSource } from '../../services/planner/src/sources/database-source.ts';
-import { KafkaRunEventSource } from '../../services/planner/src/sources/kafka-source.ts';
-import type { RunEventSource } from '../../services/planner/src/sources/types.ts';
+import { DatabaseRunEventSource, HeuristicAnalyzer, KafkaRunEventSource, Planner, resolvePlannerConfig, type RunEventSource } from '@tickwise/planner';
 import { createTopic, deleteTopics, KAFKA_MISSING, kafkaSettings, registerOutboxConnector, type KafkaSettings } from '../../test/support/kafka.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, type BenchDatabase } from './setup.ts';
 
@@ -43,6 +38,7 @@ function run(endpointId: string, jobId: string, failed: boolean): RunRecord {
     responseBody: null,
     responseTruncated: false,
     plannedSource: 'baseline',
+    retryAfterMs: null,
   };
 }
 

@@ -8,7 +8,7 @@ import { plannerConfigFromEnv } from '@tickwise/planner';
 import { schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { DEFAULT_OPS_PORT, opsSettingsFromEnv } from '../../cli/ops-server.ts';
 import { readSettings } from '../../cli/settings.ts';
-import { parseBrokerList, resolveKafkaSourceOptions } from '../../services/planner/src/sources/kafka-source.ts';
+import { parseBrokerList, resolveKafkaSourceOptions } from '@tickwise/planner';
 import { documentedSettings, readByCode, REPO } from './support.ts';
 
 // `docker compose` cannot run here (no Docker engine): the file is checked as data against the code.

@@ -12,7 +12,7 @@ import { plannerConfigFromEnv } from '@tickwise/planner';
 import { schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { opsSettingsFromEnv } from '../../cli/ops-server.ts';
 import { readSettings } from '../../cli/settings.ts';
-import { parseBrokerList, resolveKafkaSourceOptions } from '../../services/planner/src/sources/kafka-source.ts';
+import { parseBrokerList, resolveKafkaSourceOptions } from '@tickwise/planner';
 import { CHART, documentedSettings, lintChart, readByCode, REPO, renderChart, renderFailure, type K8sObject } from './support.ts';
 
 const MODELS: Record<string, Record<string, unknown>> = { v1: coreV1, 'apps/v1': appsV1, 'batch/v1': batchV1, 'policy/v1': policyV1, 'networking.k8s.io/v1': networkingV1 };

@@ -29,7 +29,7 @@ export function documentedSettings(): { has(name: string): boolean; names: strin
   };
 }
 
-const SOURCE_ROOTS = ['cli', 'machines/src', 'events/src', 'db/src', ...readdirSync(join(REPO, 'services')).map((name) => `services/${name}/src`)];
+const SOURCE_ROOTS = ['cli', 'platform/src', 'machines/src', 'events/src', 'api/src', 'db/src', 'catalog/src', ...readdirSync(join(REPO, 'services')).map((name) => `services/${name}/src`)];
 
 function sourceFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];

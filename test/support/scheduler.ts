@@ -2,9 +2,10 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
 import { applyJobs, type ApplyChange } from '@tickwise/catalog';
 import { endpointInputSchema } from '@tickwise/machines';
-import { resolveSchedulerConfig, SchedulerNode, type Logger, type SchedulerConfig } from '@tickwise/scheduler';
+import { resolveSchedulerConfig, SchedulerNode, type SchedulerConfig } from '@tickwise/scheduler';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startHttpTarget, type HttpTarget, type ReceivedCall } from './http-target.ts';
+import { memoryLogger } from './logger.ts';
 
 export interface TargetHandlerTools {
   /** Every call received so far, this one included. */
@@ -32,13 +33,6 @@ export function useDatabaseAndTarget(handler?: (call: ReceivedCall, response: Se
     await fixture.db?.drop();
   });
   return fixture;
-}
-
-/** Collects log lines so a test can assert on them (and print them when it fails). */
-export function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const push = (level: string) => (message: string, fields?: Record<string, unknown>) => lines.push(`${level} ${message} ${fields ? JSON.stringify(fields) : ''}`);
-  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
 }
 
 /** A scheduler node on the test database, tuned for tests (short lease, fast polling). */

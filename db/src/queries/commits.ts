@@ -1,30 +1,7 @@
-import type { MachineState, PersistedSnapshot } from '@tickwise/machines';
+import { persistSnapshot, stateOf, type EndpointSnapshot, type MachineState, type PersistedSnapshot } from '@tickwise/machines';
+import { toColumns } from '../columns.ts';
 import type { Queryable } from '../pool.ts';
-
-export const RUN_STATUSES = ['succeeded', 'failed'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-/** A finished run, as stored in `runs`. */
-export interface RunRecord {
-  id: string;
-  endpointId: string;
-  jobId: string;
-  slot: Date;
-  attempt: number;
-  worker: string;
-  status: RunStatus;
-  httpStatus: number | null;
-  durationMs: number;
-  startedAt: Date;
-  finishedAt: Date;
-  errorKind: string | null;
-  errorMessage: string | null;
-  responseBody: string | null;
-  responseTruncated: boolean;
-  plannedSource: string | null;
-  /** Retry-After of a 429/503 answer, in ms. */
-  retryAfterMs?: number | null;
-}
+import { runColumns, type RunRecord } from './run-record.ts';
 
 export interface TransitionRow {
   from: MachineState | null;
@@ -50,39 +27,24 @@ export interface MachineWrite {
   plannedHintVersion?: number;
 }
 
-function runJson(run: RunRecord) {
+/**
+ * The write that persists a machine as the machine code left it: state, snapshot, next run and
+ * reason all come from the snapshot, the slot while it is due or running. The one way a MachineWrite
+ * is built. Pure; executes nothing.
+ */
+export function machineWrite(id: string, expectedVersion: number, snapshot: EndpointSnapshot, transitions: TransitionRow[], plannedHintVersion?: number): MachineWrite {
+  const state = stateOf(snapshot);
+  const { context } = snapshot;
   return {
-    id: run.id,
-    endpoint_id: run.endpointId,
-    job_id: run.jobId,
-    slot: run.slot,
-    attempt: run.attempt,
-    worker: run.worker,
-    status: run.status,
-    http_status: run.httpStatus,
-    duration_ms: run.durationMs,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-    error_kind: run.errorKind,
-    error_message: run.errorMessage,
-    response_body: run.responseBody,
-    response_truncated: run.responseTruncated,
-    planned_source: run.plannedSource,
-    retry_after_ms: run.retryAfterMs ?? null,
-  };
-}
-
-function machineJson(write: MachineWrite) {
-  return {
-    id: write.id,
-    expected_version: write.expectedVersion,
-    state: write.state,
-    snapshot: write.snapshot,
-    next_run_at: write.nextRunAt,
-    reason: write.reason,
-    claimed_slot: write.claimedSlot,
-    transitions: write.transitions,
-    planned_hint_version: write.plannedHintVersion ?? null,
+    id,
+    expectedVersion,
+    state,
+    snapshot: persistSnapshot(snapshot),
+    nextRunAt: context.nextRunAt === null ? null : new Date(context.nextRunAt),
+    reason: context.reason,
+    claimedSlot: (state === 'due' || state === 'running') && context.slot !== null ? new Date(context.slot) : null,
+    transitions,
+    ...(plannedHintVersion === undefined ? {} : { plannedHintVersion }),
   };
 }
 
@@ -101,8 +63,8 @@ export async function commitMachines(db: Queryable, worker: string | null, runs:
   if (runs.length === 0 && machines.length === 0) return new Map();
   const { rows } = await db.query<{ endpoint_id: string; version: number; paused_reason: string | null; paused_until: Date | null }>('SELECT * FROM tickwise_commit($1, $2::jsonb, $3::jsonb)', [
     worker,
-    JSON.stringify(runs.map(runJson)),
-    JSON.stringify(machines.map(machineJson)),
+    JSON.stringify(runs.map(runColumns)),
+    JSON.stringify(machines.map(toColumns)),
   ]);
   return new Map(
     rows.map((row) => [row.endpoint_id, { version: row.version, pause: row.paused_reason === null ? null : { reason: row.paused_reason, until: row.paused_until } }]),

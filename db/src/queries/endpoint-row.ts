@@ -3,6 +3,8 @@ import type { EndpointSpec, MachineState } from '@tickwise/machines';
 /** One row of `endpoints`: the machine of one endpoint. */
 export interface EndpointRow {
   id: string;
+  /** Whose endpoint it is: its tenant's signing secrets sign its calls when it has none of its own. */
+  tenantId: string;
   jobId: string;
   name: string;
   spec: EndpointSpec;
@@ -26,6 +28,7 @@ export interface EndpointRow {
 
 export interface RawEndpointRow {
   id: string;
+  tenant_id: string;
   job_id: string;
   name: string;
   spec: EndpointSpec;
@@ -49,6 +52,7 @@ export interface RawEndpointRow {
 export function toEndpointRow(raw: RawEndpointRow): EndpointRow {
   return {
     id: raw.id,
+    tenantId: raw.tenant_id,
     jobId: raw.job_id,
     name: raw.name,
     spec: raw.spec,

@@ -1,17 +1,12 @@
 import type { EndpointSpec } from '@tickwise/machines';
 import type { Queryable } from '../pool.ts';
+import type { RunRecord } from './run-record.ts';
 
-/** A finished run as the planner folds it (the fields of the run event it needs). */
-export interface PlannerRun {
-  id: string;
-  status: 'succeeded' | 'failed';
-  httpStatus: number | null;
-  durationMs: number;
+/** A finished run as the planner folds it: the fields of the run (and its event) it needs. */
+export type PlannerRun = Pick<RunRecord, 'id' | 'status' | 'httpStatus' | 'durationMs' | 'errorKind' | 'retryAfterMs' | 'finishedAt'> & {
+  /** Dispatch start − slot, in ms. */
   latenessMs: number;
-  errorKind: string | null;
-  retryAfterMs: number | null;
-  finishedAt: Date;
-}
+};
 
 /** What the planner knows of an endpoint when it first meets it (or after a restart). */
 export interface PlannerEndpoint {

@@ -1,31 +1,12 @@
+import { type Columns } from '../columns.ts';
 import type { Queryable } from '../pool.ts';
-import type { RunRecord, RunStatus } from './commits.ts';
+import type { RunRecord, RunStatus } from './run-record.ts';
 
 /** A recorded run as read back; `responseBody` only when asked for (it may be 64 KiB). */
-export type StoredRun = Omit<RunRecord, 'responseBody' | 'retryAfterMs'> & {
-  responseBody?: string | null;
-  retryAfterMs: number | null;
-};
+export type StoredRun = Omit<RunRecord, 'responseBody'> & { responseBody?: string | null };
 
-export interface RawRun {
-  id: string;
-  endpoint_id: string;
-  job_id: string;
-  slot: Date;
-  attempt: number;
-  worker: string;
-  status: RunStatus;
-  http_status: number | null;
-  duration_ms: number;
-  started_at: Date;
-  finished_at: Date;
-  error_kind: string | null;
-  error_message: string | null;
-  response_body?: string | null;
-  response_truncated: boolean;
-  planned_source: string | null;
-  retry_after_ms: string | null;
-}
+/** A row of `runs` as the driver returns it (retry_after_ms is a bigint: text). */
+export type RawRun = Omit<Columns<StoredRun>, 'retry_after_ms'> & { retry_after_ms: string | null };
 
 export const SUMMARY_COLUMNS = `id, endpoint_id, job_id, slot, attempt, worker, status, http_status, duration_ms, started_at, finished_at,
   error_kind, error_message, response_truncated, planned_source, retry_after_ms`;

@@ -1,6 +1,6 @@
 import type { MachineState } from '@tickwise/machines';
 import type { Queryable } from '../pool.ts';
-import type { RunStatus } from './commits.ts';
+import type { RunStatus } from './run-record.ts';
 import { SUMMARY_COLUMNS, toRun, type RawRun, type StoredRun } from './runs.ts';
 
 // Tenant-scoped reads of the machine visualizer: endpoint summaries for the overview, and leases,

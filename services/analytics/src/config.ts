@@ -1,5 +1,4 @@
-import { parseDuration } from '@tickwise/machines';
-import { AnalyticsError } from './errors.ts';
+import { envCount, envDuration, envText, invalidConfig, isTickwiseError } from '@tickwise/platform';
 
 /** What the analytics consumer runs with; `analyticsConfigFromEnv` reads it from the environment. */
 export interface AnalyticsConfig {
@@ -41,19 +40,12 @@ const BROKER = /^(\[[0-9a-fA-F:.]+\]|[^\s:,[\]]+):(\d{1,5})$/;
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 function invalid(message: string): never {
-  throw new AnalyticsError('invalid_settings', message);
-}
-
-function count(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) invalid(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return value;
+  throw invalidConfig(message, 'invalid_settings');
 }
 
 /**
  * Validates a config once, with messages that name the setting. Pure; executes nothing.
- * Throws AnalyticsError('invalid_settings').
+ * Throws TickwiseError `invalid_config`, reason `invalid_settings`.
  */
 export function resolveAnalyticsConfig(input: Partial<AnalyticsConfig> & { brokers: string[] }): AnalyticsConfig {
   const config: AnalyticsConfig = { ...ANALYTICS_DEFAULTS, ...input };
@@ -85,21 +77,20 @@ export function resolveAnalyticsConfig(input: Partial<AnalyticsConfig> & { broke
 
 /** Reads ANALYTICS_ENV. KAFKA_BROKERS is required: the consumer reads Kafka only. Pure. */
 export function analyticsConfigFromEnv(env: NodeJS.ProcessEnv): AnalyticsConfig {
-  const brokers = (env.KAFKA_BROKERS ?? '').split(',').map((broker) => broker.trim()).filter(Boolean);
+  const brokers = (envText(env, 'KAFKA_BROKERS') ?? '').split(',').map((broker) => broker.trim()).filter(Boolean);
   if (brokers.length === 0) invalid('KAFKA_BROKERS is not set: "tickwise analytics" reads the run-event topic from Kafka (host:port[,host:port...])');
-  const rawWindow = env.TICKWISE_ANALYTICS_WINDOW;
-  let windowMs: number = ANALYTICS_DEFAULTS.windowMs;
-  if (rawWindow !== undefined && rawWindow !== '') {
-    const parsed = parseDuration(rawWindow);
-    if (parsed === undefined) invalid(`TICKWISE_ANALYTICS_WINDOW must be a duration such as 15m or 1h, got "${rawWindow}"`);
-    windowMs = parsed;
+  try {
+    return resolveAnalyticsConfig({
+      brokers,
+      topic: envText(env, 'KAFKA_TOPIC') ?? ANALYTICS_DEFAULTS.topic,
+      groupId: envText(env, 'TICKWISE_ANALYTICS_GROUP_ID') ?? ANALYTICS_DEFAULTS.groupId,
+      windowMs: envDuration(env, 'TICKWISE_ANALYTICS_WINDOW', { examples: '15m or 1h' }) ?? ANALYTICS_DEFAULTS.windowMs,
+      windowRuns: envCount(env, 'TICKWISE_ANALYTICS_WINDOW_RUNS', { min: 10, max: 100_000 }) ?? ANALYTICS_DEFAULTS.windowRuns,
+      maxSeries: envCount(env, 'TICKWISE_ANALYTICS_MAX_SERIES', { min: 0, max: 10_000 }) ?? ANALYTICS_DEFAULTS.maxSeries,
+    });
+  } catch (error) {
+    // The reader's refusals carry no reason of their own: they get the one every settings error has.
+    if (isTickwiseError(error, 'invalid_config') && error.reason === undefined) invalid(error.message);
+    throw error;
   }
-  return resolveAnalyticsConfig({
-    brokers,
-    topic: env.KAFKA_TOPIC || ANALYTICS_DEFAULTS.topic,
-    groupId: env.TICKWISE_ANALYTICS_GROUP_ID || ANALYTICS_DEFAULTS.groupId,
-    windowMs,
-    windowRuns: count('TICKWISE_ANALYTICS_WINDOW_RUNS', env.TICKWISE_ANALYTICS_WINDOW_RUNS, ANALYTICS_DEFAULTS.windowRuns, 10, 100_000),
-    maxSeries: count('TICKWISE_ANALYTICS_MAX_SERIES', env.TICKWISE_ANALYTICS_MAX_SERIES, ANALYTICS_DEFAULTS.maxSeries, 0, 10_000),
-  });
 }

@@ -1,43 +1,26 @@
 // The only file of this service that knows kafkajs (as in the planner: another client replaces it here alone).
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs';
-import { decodeRunEventMessage, RunEventDecodeError, type RunEventDecodeErrorCode } from '@tickwise/events';
+import { Kafka, logLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
+import { decodeRunEventMessage, runEventDecodeReason, type RunEventDecodeReason } from '@tickwise/events';
+import { kafkaLogCreator, TickwiseError, type Logger } from '@tickwise/platform';
 import type { AnalyticsConfig } from './config.ts';
-import { AnalyticsError } from './errors.ts';
 import type { RollingFigures } from './figures.ts';
 
-export interface AnalyticsLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-/** Messages read, by what became of them. `skipped` are poison messages, by the decoder's code. */
+/** Messages read, by what became of them. `skipped` are poison messages, by the decoder's reason. */
 export interface ConsumerCounts {
   counted: number;
   duplicate: number;
   outsideWindow: number;
   /** Tombstones, updates and deletes of outbox rows: messages that carry no event. */
   empty: number;
-  skipped: Record<RunEventDecodeErrorCode | 'unexpected', number>;
+  skipped: Record<RunEventDecodeReason | 'unexpected', number>;
 }
 
 export interface AnalyticsConsumerOptions {
   config: AnalyticsConfig;
   figures: RollingFigures;
-  log: AnalyticsLogger;
+  log: Logger;
   /** The clock of the window (tests move it). */
   now?: () => number;
-}
-
-function logCreator(log: AnalyticsLogger) {
-  return () =>
-    ({ namespace, level, log: entry }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
-      const text = `kafkajs ${namespace}: ${message}`;
-      if (level === logLevel.ERROR) log.error(text, fields);
-      else if (level === logLevel.WARN) log.warn(text, fields);
-      else if (level === logLevel.INFO) log.info(text, fields);
-    };
 }
 
 /**
@@ -59,7 +42,7 @@ export class AnalyticsConsumer {
   constructor(private readonly options: AnalyticsConsumerOptions) {
     const { config, log } = options;
     this.now = options.now ?? Date.now;
-    this.kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, logLevel: logLevel.INFO, logCreator: logCreator(log), retry: { retries: config.connectRetries } });
+    this.kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, logLevel: logLevel.INFO, logCreator: kafkaLogCreator(log), retry: { retries: config.connectRetries } });
   }
 
   /** Partitions of the topic this member holds now. */
@@ -69,13 +52,15 @@ export class AnalyticsConsumer {
 
   /** Resolves when it can serve figures: running, and a member of its group. Else rejects saying why (for /readyz). */
   async ready(): Promise<void> {
-    if (this.state === 'new') throw new Error('the Kafka consumer is starting');
-    if (this.state !== 'running') throw new Error(`the Kafka consumer has ${this.state}`);
-    if (!this.joined) throw new Error('the Kafka consumer has not joined its group yet');
+    if (this.state === 'new') throw new TickwiseError('unavailable', 'the Kafka consumer is starting');
+    if (this.state !== 'running') throw new TickwiseError('unavailable', `the Kafka consumer has ${this.state}`);
+    if (!this.joined) throw new TickwiseError('unavailable', 'the Kafka consumer has not joined its group yet');
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new AnalyticsError('already_started', 'analytics consumer: start() was already called (a consumer starts once; make a new one)');
+    if (this.state !== 'new') {
+      throw new TickwiseError('failed_precondition', 'analytics consumer: start() was already called (a consumer starts once; make a new one)', { reason: 'already_started' });
+    }
     this.state = 'running';
     const { topic, groupId, brokers } = this.options.config;
     const { log } = this.options;
@@ -95,7 +80,7 @@ export class AnalyticsConsumer {
     } catch (error) {
       this.state = 'stopped';
       await consumer.disconnect().catch(() => undefined);
-      throw new AnalyticsError('start_failed', `analytics consumer: could not consume ${topic} from ${brokers.join(',')}: ${(error as Error).message}`);
+      throw new TickwiseError('unavailable', `analytics consumer: could not consume ${topic} from ${brokers.join(',')}: ${(error as Error).message}`, { reason: 'start_failed', cause: error });
     }
   }
 
@@ -158,7 +143,7 @@ export class AnalyticsConsumer {
           else this.counts.outsideWindow += 1;
         }
       } catch (error) {
-        const code = error instanceof RunEventDecodeError ? error.code : 'unexpected';
+        const code = runEventDecodeReason(error) ?? 'unexpected';
         this.counts.skipped[code] += 1;
         log.warn('skipping a Kafka message that is not a run event', { topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, code, error: (error as Error).message });
       }

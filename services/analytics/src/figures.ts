@@ -1,4 +1,5 @@
 import type { RunEvent } from '@tickwise/events';
+import { TickwiseError } from '@tickwise/platform/errors';
 import { nearestRank } from './quantile.ts';
 
 export interface FiguresOptions {
@@ -60,8 +61,8 @@ export class RollingFigures {
   private readonly endpoints = new Map<string, EndpointWindow>();
 
   constructor(readonly options: FiguresOptions) {
-    if (!Number.isInteger(options.windowMs) || options.windowMs < 1_000) throw new RangeError(`windowMs must be a whole number of ms, at least 1000, got ${options.windowMs}`);
-    if (!Number.isInteger(options.windowRuns) || options.windowRuns < 1) throw new RangeError(`windowRuns must be a positive integer, got ${options.windowRuns}`);
+    if (!Number.isInteger(options.windowMs) || options.windowMs < 1_000) throw new TickwiseError('invalid_argument', `windowMs must be a whole number of ms, at least 1000, got ${options.windowMs}`);
+    if (!Number.isInteger(options.windowRuns) || options.windowRuns < 1) throw new TickwiseError('invalid_argument', `windowRuns must be a positive integer, got ${options.windowRuns}`);
   }
 
   /** Endpoints with at least one run kept. */

@@ -1,15 +1,13 @@
-import { Counter, Gauge, register, type Metric } from 'prom-client';
+import { metric } from '@tickwise/platform';
+import { Counter, Gauge } from 'prom-client';
 import type { ConsumerCounts } from './consumer.ts';
 import type { EndpointFigures } from './figures.ts';
 
 /**
- * The analytics consumer's Prometheus metrics, on prom-client's default registry (the one the ops
- * server's /metrics serves), made once per process like the scheduler's and the planner's. They are
- * computed when scraped from the live consumers; services/analytics/README.md lists them.
+ * The analytics consumer's Prometheus metrics, on the process's one registry (platform `metric`,
+ * the one the ops server's /metrics serves). They are computed when scraped from the live
+ * consumers; services/analytics/README.md lists them.
  */
-function once<T extends Metric>(name: string, make: (name: string) => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? make(name);
-}
 
 /** What the metrics read from a running analytics consumer when Prometheus scrapes. */
 export interface AnalyticsGauges {
@@ -46,8 +44,8 @@ function eachExported(visit: (figures: EndpointFigures) => void): void {
 }
 
 function endpointGauge(name: string, help: string, value: (figures: EndpointFigures) => number) {
-  return once(name, (metric) => new Gauge({
-    name: metric,
+  return metric(name, () => new Gauge({
+    name,
     help,
     labelNames: ENDPOINT_LABELS,
     collect() {
@@ -58,8 +56,8 @@ function endpointGauge(name: string, help: string, value: (figures: EndpointFigu
 }
 
 function quantileGauge(name: string, help: string, pick: (figures: EndpointFigures) => { p50: number | null; p95: number | null }) {
-  return once(name, (metric) => new Gauge({
-    name: metric,
+  return metric(name, () => new Gauge({
+    name,
     help,
     labelNames: [...ENDPOINT_LABELS, 'quantile'],
     collect() {
@@ -80,7 +78,7 @@ export const analyticsMetrics = {
   failureRatio: endpointGauge('tickwise_analytics_endpoint_failure_ratio', 'Failed runs / runs of the endpoint in the window (0 to 1)', (figures) => figures.failureRate),
   duration: quantileGauge('tickwise_analytics_endpoint_duration_ms', 'Run duration in the window, nearest-rank p50 and p95, in ms', (figures) => figures.durationMs),
   lateness: quantileGauge('tickwise_analytics_endpoint_lateness_ms', 'Dispatch lateness (started_at − scheduled_at) in the window, nearest-rank p50 and p95, in ms', (figures) => figures.latenessMs),
-  endpoints: once('tickwise_analytics_endpoints', (name) => new Gauge({
+  endpoints: metric('tickwise_analytics_endpoints', (name) => new Gauge({
     name,
     help: 'Endpoints with runs in the window (tracked) and how many of them have per-endpoint series (exported)',
     labelNames: ['set'],
@@ -97,7 +95,7 @@ export const analyticsMetrics = {
       this.set({ set: 'exported' }, exported);
     },
   })),
-  windowRuns: once('tickwise_analytics_window_runs', (name) => new Gauge({
+  windowRuns: metric('tickwise_analytics_window_runs', (name) => new Gauge({
     name,
     help: 'Runs in the window over every tracked endpoint, exported or not, by status',
     labelNames: ['status'],
@@ -115,7 +113,7 @@ export const analyticsMetrics = {
       this.set({ status: 'failed' }, failures);
     },
   })),
-  window: once('tickwise_analytics_window_seconds', (name) => new Gauge({
+  window: metric('tickwise_analytics_window_seconds', (name) => new Gauge({
     name,
     help: 'The time window of the figures (TICKWISE_ANALYTICS_WINDOW)',
     collect() {
@@ -123,7 +121,7 @@ export const analyticsMetrics = {
       for (const gauges of live.values()) this.set(gauges.windowMs / 1_000);
     },
   })),
-  partitions: once('tickwise_analytics_partitions', (name) => new Gauge({
+  partitions: metric('tickwise_analytics_partitions', (name) => new Gauge({
     name,
     help: 'Partitions of the run-event topic this consumer holds',
     collect() {
@@ -133,7 +131,7 @@ export const analyticsMetrics = {
       this.set(total);
     },
   })),
-  messages: once('tickwise_analytics_messages_total', (name) => new Counter({
+  messages: metric('tickwise_analytics_messages_total', (name) => new Counter({
     name,
     help: 'Messages read: counted, duplicate (event already in the window), outside_window (too old), empty (tombstones, outbox updates and deletes), skipped (poison: not a run event)',
     labelNames: ['outcome'],
@@ -150,7 +148,7 @@ export const analyticsMetrics = {
       for (const [outcome, value] of Object.entries(sums)) this.inc({ outcome }, value);
     },
   })),
-  skipped: once('tickwise_analytics_skipped_messages_total', (name) => new Counter({
+  skipped: metric('tickwise_analytics_skipped_messages_total', (name) => new Counter({
     name,
     help: 'Poison messages skipped, by the decoder\'s code (not_json, unknown_shape, unsupported_version, invalid_event, unexpected)',
     labelNames: ['code'],

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from '@tickwise/platform';
 import type { AnalyticsConfig } from './config.ts';
-import { AnalyticsConsumer, type AnalyticsLogger, type ConsumerCounts } from './consumer.ts';
+import { AnalyticsConsumer, type ConsumerCounts } from './consumer.ts';
 import { RollingFigures, type EndpointFigures } from './figures.ts';
 import { trackAnalytics } from './metrics.ts';
 
@@ -21,7 +22,7 @@ export interface FiguresTable {
 export interface AnalyticsService {
   config: AnalyticsConfig;
   consumer: AnalyticsConsumer;
-  /** Joins the group and starts reading; throws AnalyticsError('start_failed') when the broker cannot be reached. */
+  /** Joins the group and starts reading; throws TickwiseError `unavailable` (reason `start_failed`) when the broker cannot be reached. */
   start(): Promise<void>;
   /** The table of /figures, the `limit` busiest endpoints first. */
   table(limit?: number): FiguresTable;
@@ -32,7 +33,7 @@ export interface AnalyticsService {
 
 export interface AnalyticsServiceOptions {
   config: AnalyticsConfig;
-  log: AnalyticsLogger;
+  log: Logger;
   now?: () => number;
 }
 
@@ -99,7 +100,7 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
   };
 }
 
-/** createAnalyticsService, started. Throws AnalyticsError('start_failed') when the broker cannot be reached. */
+/** createAnalyticsService, started. Throws TickwiseError `unavailable` (reason `start_failed`) when the broker cannot be reached. */
 export async function startAnalyticsService(options: AnalyticsServiceOptions): Promise<AnalyticsService> {
   const service = createAnalyticsService(options);
   await service.start();

@@ -2,22 +2,23 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { register } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyticsError, resolveAnalyticsConfig, startAnalyticsService, type AnalyticsService } from '../src/index.ts';
+import { TickwiseError } from '@tickwise/platform';
+import { resolveAnalyticsConfig, startAnalyticsService, type AnalyticsService } from '../src/index.ts';
 import { createTopic, deleteTopics, kafkaOrWarn, produceRaw, uniqueTopic } from '../../../test/support/kafka.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { memoryLogger } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
-import { outboxMessage, parseMetrics, runEvent, sampleValue } from './support.ts';
+import { outboxMessage, parseMetrics, runEvent, sampleValue } from '../../../test/support/analytics.ts';
 
 const kafka = kafkaOrWarn('services/analytics/test/analytics-kafka.test.ts (the analytics consumer on a real broker)');
 
 describe('the analytics service without a broker', () => {
-  it('fails to start with start_failed, naming the topic and the brokers', async () => {
+  it('fails to start as unavailable (start_failed), naming the topic and the brokers', async () => {
     const port = await freePort();
     const config = resolveAnalyticsConfig({ brokers: [`127.0.0.1:${port}`], connectRetries: 0 });
     const error = await startAnalyticsService({ config, log: memoryLogger() }).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(AnalyticsError);
-    expect((error as AnalyticsError).code).toBe('start_failed');
+    expect(error).toBeInstanceOf(TickwiseError);
+    expect(error).toMatchObject({ code: 'unavailable', reason: 'start_failed' });
     expect((error as Error).message).toMatch(new RegExp(`^analytics consumer: could not consume tickwise\\.run-events from 127\\.0\\.0\\.1:${port}: `));
   });
 });

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { KAFKA_SOURCE_DEFAULTS } from '../../planner/src/sources/kafka-source.ts';
-import { ANALYTICS_DEFAULTS, analyticsConfigFromEnv, AnalyticsError } from '../src/index.ts';
+import { KAFKA_SOURCE_DEFAULTS } from '@tickwise/planner';
+import { TickwiseError } from '@tickwise/platform';
+import { ANALYTICS_DEFAULTS, analyticsConfigFromEnv } from '../src/index.ts';
 
-function settingsError(env: NodeJS.ProcessEnv): AnalyticsError {
+function settingsError(env: NodeJS.ProcessEnv): TickwiseError {
   try {
     analyticsConfigFromEnv(env);
   } catch (error) {
-    if (error instanceof AnalyticsError) return error;
+    if (error instanceof TickwiseError) return error;
     throw error;
   }
-  throw new Error('expected an AnalyticsError');
+  throw new Error('expected a TickwiseError');
 }
 
 describe('analyticsConfigFromEnv', () => {
@@ -54,7 +55,8 @@ describe('analyticsConfigFromEnv', () => {
     [{ KAFKA_BROKERS: 'k:9092', TICKWISE_ANALYTICS_MAX_SERIES: '1e3' }, 'TICKWISE_ANALYTICS_MAX_SERIES must be a whole number from 0 to 10000, got "1e3"'],
   ])('refuses %j with an exact message', (env, message) => {
     const error = settingsError(env);
-    expect(error.code).toBe('invalid_settings');
+    expect(error.code).toBe('invalid_config');
+    expect(error.reason).toBe('invalid_settings');
     expect(error.message).toBe(message);
   });
 });

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { apiKeyByPrefix, insertApiKey, newId, touchApiKey, type ApiKeyRole, type ApiKeyRow, type Queryable } from '@tickwise/db';
-import { GatewayError } from './errors.ts';
-import type { Logger } from './logger.ts';
+import { TickwiseError, type Logger } from '@tickwise/platform';
 
 /** `tw_` + 12 hex characters (the lookup prefix) + `_` + 43 base64url characters (32 random bytes). */
 const KEY_FORMAT = /^tw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -62,15 +61,15 @@ const TOUCH_EVERY_MS = 60_000;
  * which one it was.
  */
 export async function authenticate(db: Queryable, header: string | null, log: Logger): Promise<Caller> {
-  if (header === null || header === '') throw new GatewayError('unauthenticated', 'missing API key: send "Authorization: Bearer <key>"');
+  if (header === null || header === '') throw new TickwiseError('unauthenticated', 'missing API key: send "Authorization: Bearer <key>"');
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  if (!match) throw new GatewayError('unauthenticated', 'the Authorization header must be "Bearer <key>"');
+  if (!match) throw new TickwiseError('unauthenticated', 'the Authorization header must be "Bearer <key>"');
   const parsed = parseApiKey(match[1]!);
-  if (!parsed) throw new GatewayError('unauthenticated', 'malformed API key (expected tw_<prefix>_<secret>)');
+  if (!parsed) throw new TickwiseError('unauthenticated', 'malformed API key (expected tw_<prefix>_<secret>)');
   const row = await apiKeyByPrefix(db, parsed.prefix);
   // Hash even when there is no row, so an unknown prefix costs the same time as a wrong secret.
   const matches = secretMatches(parsed.secret, row?.secretSha256 ?? '0'.repeat(64));
-  if (!row || !matches || row.revokedAt !== null) throw new GatewayError('unauthenticated', 'invalid or revoked API key');
+  if (!row || !matches || row.revokedAt !== null) throw new TickwiseError('unauthenticated', 'invalid or revoked API key');
   touchApiKey(db, row.id, TOUCH_EVERY_MS).catch((error: Error) => log.debug('could not record an API key use', { key: row.id, error: error.message }));
   return { keyId: row.id, tenantId: row.tenantId, role: row.role };
 }

@@ -2,17 +2,9 @@ import type { DescService } from '@bufbuild/protobuf';
 import { createContextKey, type HandlerContext, type Interceptor, type StreamResponse } from '@connectrpc/connect';
 import type { ApiKeyRole, Queryable } from '@tickwise/db';
 import { authenticate, type Caller } from './api-keys.ts';
-import { GatewayError, toConnectError } from './errors.ts';
-import { AnalysisService } from './gen/tickwise/v1/analysis_service_pb.ts';
-import { ApiKeyService } from './gen/tickwise/v1/api_key_service_pb.ts';
-import { EndpointService } from './gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from './gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from './gen/tickwise/v1/job_service_pb.ts';
-import { NodeService } from './gen/tickwise/v1/node_service_pb.ts';
-import { OverviewService } from './gen/tickwise/v1/overview_service_pb.ts';
-import { RunService } from './gen/tickwise/v1/run_service_pb.ts';
-import { WatchService } from './gen/tickwise/v1/watch_service_pb.ts';
-import type { Logger } from './logger.ts';
+import { TickwiseError, type Logger } from '@tickwise/platform';
+import { toConnectError } from './errors.ts';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
 
 const RANK: Record<ApiKeyRole, number> = { read: 0, write: 1, admin: 2 };
 
@@ -58,9 +50,9 @@ export function authInterceptor(db: Queryable, log: Logger): Interceptor {
   return (next) => async (request) => {
     const procedure = `${request.service.typeName}/${request.method.name}`;
     const required = PROCEDURE_ROLES.get(procedure);
-    if (!required) throw new GatewayError('permission_denied', `no key may call ${procedure}`);
+    if (!required) throw new TickwiseError('permission_denied', `no key may call ${procedure}`);
     const caller = await authenticate(db, request.header.get('authorization'), log);
-    if (RANK[caller.role] < RANK[required]) throw new GatewayError('permission_denied', `${request.method.name} needs a ${required} key; this key is ${caller.role}`);
+    if (RANK[caller.role] < RANK[required]) throw new TickwiseError('permission_denied', `${request.method.name} needs a ${required} key; this key is ${caller.role}`);
     request.contextValues.set(callerKey, caller);
     return next(request);
   };

@@ -1,5 +1,4 @@
-import { formatDuration, parseDuration } from '@tickwise/machines';
-import { DEFAULT_TARGET_POLICY, TargetPolicyError, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/scheduler';
+import { checkInteger, DEFAULT_TARGET_POLICY, envDuration, envPort, envText, invalidConfig, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/platform';
 
 export interface GatewayConfig {
   host: string;
@@ -35,40 +34,25 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   targetPolicy: DEFAULT_TARGET_POLICY,
 };
 
-/** A gateway setting that cannot be used; the CLI prints it and exits with 2. */
-export class GatewayConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GatewayConfigError';
-  }
-}
+/** Bounds of the durations (ms) a variable sets: checked when read, with the variable's name, and again in the config. */
+const POLL_RANGE = { min: 10, max: 60_000 };
+const HEARTBEAT_RANGE = { min: 100, max: 3_600_000 };
+/** The gateway's durations are short: a bad one's message suggests short ones. */
+const DURATION_EXAMPLES = '250ms, 30s or 5m';
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) throw new GatewayConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-}
-
-/** Fills in defaults and checks every value once. */
+/** Fills in defaults and checks every value once; a bad one is TickwiseError `invalid_config` (the CLI exits with 2). */
 export function resolveGatewayConfig(overrides: Partial<GatewayConfig> = {}): GatewayConfig {
   const config = { ...DEFAULT_GATEWAY_CONFIG, ...overrides };
-  if (typeof config.host !== 'string' || config.host === '') throw new GatewayConfigError('host must be a host name or address');
+  if (typeof config.host !== 'string' || config.host === '') throw invalidConfig('host must be a host name or address');
   checkInteger('port', config.port, 0, 65_535);
-  checkInteger('watchPollIntervalMs', config.watchPollIntervalMs, 10, 60_000);
+  checkInteger('watchPollIntervalMs', config.watchPollIntervalMs, POLL_RANGE.min, POLL_RANGE.max);
   checkInteger('watchMinIntervalMs', config.watchMinIntervalMs, 0, config.watchPollIntervalMs);
-  checkInteger('heartbeatMs', config.heartbeatMs, 100, 3_600_000);
+  checkInteger('heartbeatMs', config.heartbeatMs, HEARTBEAT_RANGE.min, HEARTBEAT_RANGE.max);
   checkInteger('maxWatchers', config.maxWatchers, 1, 100_000);
   checkInteger('maxWatchersPerTenant', config.maxWatchersPerTenant, 1, config.maxWatchers);
   checkInteger('watchBufferSize', config.watchBufferSize, 10, 1_000_000);
   checkInteger('readMaxBytes', config.readMaxBytes, 1024, 64 * 1024 * 1024);
   return config;
-}
-
-function envDuration(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const ms = parseDuration(raw);
-  if (ms === undefined) throw new GatewayConfigError(`${name} must be a duration such as 250ms, 30s or 5m, got "${raw}"`);
-  if (ms < min || ms > max) throw new GatewayConfigError(`${name} must be from ${formatDuration(min)} to ${formatDuration(max)}, got "${raw}"`);
-  return ms;
 }
 
 /**
@@ -77,21 +61,14 @@ function envDuration(env: NodeJS.ProcessEnv, name: string, min: number, max: num
  * endpoint the nodes would refuse to call is refused when written).
  */
 export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv): GatewayConfig {
-  const overrides: Partial<GatewayConfig> = {};
-  try {
-    overrides.targetPolicy = targetPolicyFromEnv(env);
-  } catch (error) {
-    throw error instanceof TargetPolicyError ? new GatewayConfigError(error.message) : error;
-  }
-  if (env.TICKWISE_GATEWAY_HOST) overrides.host = env.TICKWISE_GATEWAY_HOST;
-  const port = env.TICKWISE_GATEWAY_PORT;
-  if (port !== undefined && port !== '') {
-    if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65_535) throw new GatewayConfigError(`TICKWISE_GATEWAY_PORT must be a port number (1-65535), got "${port}"`);
-    overrides.port = Number(port);
-  }
-  const heartbeat = envDuration(env, 'TICKWISE_WATCH_HEARTBEAT', 100, 3_600_000);
+  const overrides: Partial<GatewayConfig> = { targetPolicy: targetPolicyFromEnv(env) };
+  const host = envText(env, 'TICKWISE_GATEWAY_HOST');
+  if (host !== undefined) overrides.host = host;
+  const port = envPort(env, 'TICKWISE_GATEWAY_PORT');
+  if (port !== undefined) overrides.port = port;
+  const heartbeat = envDuration(env, 'TICKWISE_WATCH_HEARTBEAT', { examples: DURATION_EXAMPLES, ...HEARTBEAT_RANGE });
   if (heartbeat !== undefined) overrides.heartbeatMs = heartbeat;
-  const poll = envDuration(env, 'TICKWISE_WATCH_POLL_INTERVAL', 10, 60_000);
+  const poll = envDuration(env, 'TICKWISE_WATCH_POLL_INTERVAL', { examples: DURATION_EXAMPLES, ...POLL_RANGE });
   if (poll !== undefined) {
     overrides.watchPollIntervalMs = poll;
     overrides.watchMinIntervalMs = Math.min(DEFAULT_GATEWAY_CONFIG.watchMinIntervalMs, poll);

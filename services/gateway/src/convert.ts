@@ -1,10 +1,10 @@
 import { fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { ListValueSchema, timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
 import type { Analysis, ApiKeyRow, EndpointView, HistoryStep, JobView, StoredHint, StoredRun } from '@tickwise/db';
-import { formatDuration, restoreSnapshot, type HintKind as StoredHintKind, type MachineState as StoredState } from '@tickwise/machines';
-import { Role } from './gen/tickwise/v1/api_key_service_pb.ts';
-import { HintKind, MachineState, RunStatus } from './gen/tickwise/v1/resources_pb.ts';
-import { specMessage } from './spec.ts';
+import { restoreSnapshot, type HintKind as StoredHintKind, type MachineState as StoredState } from '@tickwise/machines';
+import { formatDuration } from '@tickwise/platform';
+import { HintKind, MachineState, Role, RunStatus } from '@tickwise/api';
+import { specMessage } from '@tickwise/api';
 
 // Rows as the API shows them. Pure functions; none reads anything.
 

@@ -1,74 +1,54 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { create } from '@bufbuild/protobuf';
-import { CatalogError, EndpointNotFoundError } from '@tickwise/catalog';
-import { DbError, isConnectionError } from '@tickwise/db';
-import { BadRequestSchema } from './gen/tickwise/v1/resources_pb.ts';
-import type { Logger } from './logger.ts';
+import { isConnectionError } from '@tickwise/db';
+import { isTickwiseError, TickwiseError, type ErrorCode, type Logger } from '@tickwise/platform';
+import { BadRequestSchema } from '@tickwise/api';
 
-export const GATEWAY_ERROR_CODES = [
-  'invalid_argument',
-  'not_found',
-  'unauthenticated',
-  'permission_denied',
-  'already_exists',
-  'failed_precondition',
-  'resource_exhausted',
-  'unavailable',
-] as const;
-export type GatewayErrorCode = (typeof GATEWAY_ERROR_CODES)[number];
-
-const CONNECT_CODE: Record<GatewayErrorCode, Code> = {
+/** The status a client gets for each code; typed by the code set, so a new code does not compile until it has one. */
+const CONNECT_CODE: Record<ErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,
   not_found: Code.NotFound,
-  unauthenticated: Code.Unauthenticated,
-  permission_denied: Code.PermissionDenied,
   already_exists: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
   resource_exhausted: Code.ResourceExhausted,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  deadline_exceeded: Code.DeadlineExceeded,
   unavailable: Code.Unavailable,
+  // A setting of this server that cannot be used is the operator's to fix, not the caller's: like a bug, it is logged and not shown.
+  invalid_config: Code.Internal,
+  internal: Code.Internal,
 };
 
-export interface FieldViolation {
-  /** The request field's path in proto names, e.g. `endpoint.schedule.every`. */
-  field: string;
-  reason: string;
-}
-
-/** The one error the gateway throws on purpose; the boundary turns it into a ConnectError. */
-export class GatewayError extends Error {
-  constructor(
-    readonly code: GatewayErrorCode,
-    message: string,
-    readonly violations: readonly FieldViolation[] = [],
-  ) {
-    super(message);
-    this.name = 'GatewayError';
-  }
-
-  /** INVALID_ARGUMENT naming every wrong field; the message is "field: reason; field: reason". */
-  static invalid(violations: readonly FieldViolation[]): GatewayError {
-    return new GatewayError('invalid_argument', violations.map((v) => (v.field ? `${v.field}: ${v.reason}` : v.reason)).join('; '), violations);
+/**
+ * Runs a catalog write whose field violations name its own input (`url`) and names them as the
+ * request does (`endpoint.url`).
+ */
+export async function underField<T>(field: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!isTickwiseError(error, 'invalid_argument') || error.violations.length === 0) throw error;
+    throw TickwiseError.invalid(error.violations.map((violation) => ({ field: `${field}.${violation.field}`, reason: violation.reason })), error.reason);
   }
 }
-
-const CATALOG_CODE = { not_found: 'not_found', already_exists: 'already_exists', failed_precondition: 'failed_precondition', resource_exhausted: 'resource_exhausted' } as const;
 
 /**
- * Maps anything a handler threw to what the client gets. Errors the gateway or the catalog raise on
- * purpose keep their code and message; a database that cannot be reached is UNAVAILABLE; anything
- * else is a bug: logged with its stack, answered INTERNAL without details.
+ * Maps anything a handler threw to what the client gets. A TickwiseError (the gateway's, the
+ * catalog's, the db layer's) keeps its code, its message and its field violations (as BadRequest
+ * details); a database that cannot be reached is UNAVAILABLE; anything else, and an error of this
+ * server's own (internal, invalid_config), is logged with its stack and answered INTERNAL without details.
  */
 export function toConnectError(error: unknown, log: Logger, procedure: string): ConnectError {
   if (error instanceof ConnectError) return error;
-  if (error instanceof GatewayError) {
-    const details = error.violations.length > 0 ? [{ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations: [...error.violations] }) }] : [];
-    return new ConnectError(error.message, CONNECT_CODE[error.code], undefined, details);
-  }
-  if (error instanceof CatalogError) return new ConnectError(error.message, CONNECT_CODE[CATALOG_CODE[error.code]]);
-  if (error instanceof EndpointNotFoundError) return new ConnectError(error.message, Code.NotFound);
-  if (isConnectionError(error) || (error instanceof DbError && (error.code === 'unavailable' || error.code === 'retries_exhausted'))) {
+  if (isConnectionError(error)) {
     log.warn('database unavailable', { procedure, error: (error as Error).message });
     return new ConnectError('the database is unavailable; try again', Code.Unavailable);
+  }
+  if (isTickwiseError(error) && CONNECT_CODE[error.code] !== Code.Internal) {
+    if (error.code === 'unavailable') log.warn('unavailable', { procedure, reason: error.reason, error: error.message });
+    const details = error.violations.length > 0 ? [{ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations: [...error.violations] }) }] : [];
+    return new ConnectError(error.message, CONNECT_CODE[error.code], undefined, details);
   }
   log.error('internal error', { procedure, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   return new ConnectError('internal error', Code.Internal);

@@ -1,28 +1,18 @@
 import { Code, ConnectError, type Interceptor, type StreamResponse } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, register, type Metric } from 'prom-client';
+import { metric } from '@tickwise/platform';
+import { Counter, Gauge, Histogram } from 'prom-client';
 
 /**
- * The gateway's Prometheus metrics, on prom-client's default registry, made once per process (a
- * second load of this module finds them instead of throwing "already registered"). `/metrics`
- * serves that registry: in `tickwise dev` it also holds the scheduler's and the planner's metrics.
- * docs/operations.md lists them.
+ * The gateway's Prometheus metrics, on the process's one registry (see the platform's `metric`):
+ * `/metrics` serves that registry, so in `tickwise dev` it also holds the scheduler's and the
+ * planner's metrics. docs/operations.md lists them.
  */
-function once<T extends Metric>(name: string, make: (name: string) => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? make(name);
-}
-
 export const gatewayMetrics = {
-  requests: once('tickwise_gateway_requests_total', (name) => new Counter({ name, help: 'API calls finished, by procedure and code (ok, or the gRPC/Connect error code: unauthenticated, invalid_argument, ...)', labelNames: ['procedure', 'code'] })),
-  duration: once('tickwise_gateway_request_duration_seconds', (name) => new Histogram({ name, help: 'API call duration, by procedure and code (a Watch: how long its stream stayed open)', labelNames: ['procedure', 'code'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] })),
-  watches: once('tickwise_gateway_open_watches', (name) => new Gauge({ name, help: 'Watch streams open' })),
+  requests: metric('tickwise_gateway_requests_total', (name) => new Counter({ name, help: 'API calls finished, by procedure and code (ok, or the gRPC/Connect error code: unauthenticated, invalid_argument, ...)', labelNames: ['procedure', 'code'] })),
+  duration: metric('tickwise_gateway_request_duration_seconds', (name) => new Histogram({ name, help: 'API call duration, by procedure and code (a Watch: how long its stream stayed open)', labelNames: ['procedure', 'code'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] })),
+  watches: metric('tickwise_gateway_open_watches', (name) => new Gauge({ name, help: 'Watch streams open' })),
 };
-
-/** The process's CPU, memory, event-loop lag and GC metrics (prom-client's defaults), registered once per process whoever asks first. */
-export function collectProcessMetricsOnce(): void {
-  if (register.getSingleMetric('process_cpu_user_seconds_total')) return;
-  collectDefaultMetrics();
-}
 
 /** The code label of a call that failed: Connect's name for it (`unauthenticated`, `not_found`, ...). Pure. */
 export function codeLabel(error: unknown): string {
@@ -69,9 +59,4 @@ async function* watched<T>(messages: AsyncIterable<T>, signal: AbortSignal, done
     // A watch the caller left (or whose deadline passed) ends quietly on the server: its signal says why.
     done(code ?? (signal.aborted ? (signal.reason instanceof ConnectError ? codeLabel(signal.reason) : 'canceled') : 'ok'));
   }
-}
-
-/** The registry in Prometheus's text format, for `/metrics`. */
-export async function metricsText(): Promise<{ contentType: string; body: string }> {
-  return { contentType: register.contentType, body: await register.metrics() };
 }

@@ -8,15 +8,9 @@ type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallbac
 import type { Pool } from '@tickwise/db';
 import { authInterceptor, errorInterceptor } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
-import { AnalysisService } from './gen/tickwise/v1/analysis_service_pb.ts';
-import { ApiKeyService } from './gen/tickwise/v1/api_key_service_pb.ts';
-import { EndpointService } from './gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from './gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from './gen/tickwise/v1/job_service_pb.ts';
-import { RunService } from './gen/tickwise/v1/run_service_pb.ts';
-import { WatchService } from './gen/tickwise/v1/watch_service_pb.ts';
-import type { Logger } from './logger.ts';
-import { collectProcessMetricsOnce, metricsInterceptor, metricsText } from './metrics.ts';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
+import { metricsInterceptor } from './metrics.ts';
 import { apiKeyService } from './services/api-key-service.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { endpointService } from './services/endpoint-service.ts';
@@ -26,8 +20,6 @@ import { analysisService, runService } from './services/run-service.ts';
 import { watchService } from './services/watch-service.ts';
 import { nodeService } from './services/node-service.ts';
 import { overviewService } from './services/overview-service.ts';
-import { NodeService } from './gen/tickwise/v1/node_service_pb.ts';
-import { OverviewService } from './gen/tickwise/v1/overview_service_pb.ts';
 import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
 
@@ -63,7 +55,7 @@ function probes(pool: Pool) {
     };
     if (path === '/healthz') return reply(200, { status: 'ok' });
     if (path === '/metrics') {
-      metricsText().then(
+      metricsExposition().then(
         ({ contentType, body }) => {
           response.writeHead(200, { 'content-type': contentType });
           response.end(body);

@@ -1,9 +1,8 @@
-import { fromJson, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { toJson } from '@bufbuild/protobuf';
 import { ValueSchema } from '@bufbuild/protobuf/wkt';
-import { endpointInputSchema, formatDuration, type EndpointInput, type EndpointSpec } from '@tickwise/machines';
-import { checkTarget, type TargetPolicy } from '@tickwise/scheduler';
-import { GatewayError, type FieldViolation } from './errors.ts';
-import type { EndpointSpec as EndpointSpecMessage } from './gen/tickwise/v1/resources_pb.ts';
+import { endpointInputSchema, type EndpointInput } from '@tickwise/machines';
+import { TickwiseError, type FieldViolation } from '@tickwise/platform';
+import type { EndpointSpec as EndpointSpecMessage } from '@tickwise/api';
 import { fieldPath, LIMITS } from './validate.ts';
 
 /** Where a jobs-file key of endpointInputSchema lives in the proto message. */
@@ -18,10 +17,11 @@ function protoPath(path: readonly PropertyKey[]): readonly PropertyKey[] {
  * Checks an endpoint spec message and turns it into the validated jobs-file form: the same rules as a
  * jobs file (endpointInputSchema), plus size limits. `name` overrides the message's own name (an
  * update keeps the endpoint's). A URL the target policy denies is refused here, when it is written,
- * rather than at every call. Throws INVALID_ARGUMENT naming each field under `prefix`.
+ * rather than at every call (here until the catalog checks targets on its own write path, as
+ * `tickwise apply` does on the database path). Throws `invalid_argument` naming each field under `prefix`.
  */
-export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix: string, policy: TargetPolicy, name?: string): EndpointInput {
-  if (!message) throw GatewayError.invalid([{ field: prefix, reason: 'is required' }]);
+export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix: string, name?: string): EndpointInput {
+  if (!message) throw TickwiseError.invalid([{ field: prefix, reason: 'is required' }]);
   const violations: FieldViolation[] = [];
   const input: Record<string, unknown> = { name: name ?? message.name, url: message.url };
   if (message.url.length > LIMITS.urlMax) violations.push({ field: `${prefix}.url`, reason: `must be at most ${LIMITS.urlMax} characters` });
@@ -54,32 +54,6 @@ export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix
       violations.push({ field: fieldPath(prefix, protoPath(issue.path)), reason: issue.message });
     }
   }
-  if (parsed.success) {
-    const verdict = checkTarget(parsed.data.url, policy);
-    if (!verdict.allowed) violations.push({ field: `${prefix}.url`, reason: verdict.message });
-  }
-  if (violations.length > 0 || !parsed.success) throw GatewayError.invalid(violations);
+  if (violations.length > 0 || !parsed.success) throw TickwiseError.invalid(violations);
   return parsed.data;
-}
-
-/** The stored spec in the message's form (durations as strings), as a person would write it. Pure. */
-export function specMessage(name: string, spec: EndpointSpec) {
-  return {
-    name,
-    url: spec.url,
-    method: spec.method,
-    headers: spec.headers,
-    body: spec.body === undefined ? undefined : fromJson(ValueSchema, spec.body as JsonValue),
-    schedule: {
-      kind:
-        spec.schedule.kind === 'every'
-          ? { case: 'every' as const, value: formatDuration(spec.schedule.everyMs) }
-          : { case: 'cron' as const, value: { expression: spec.schedule.cron, timezone: spec.schedule.timezone } },
-    },
-    minInterval: spec.minIntervalMs === undefined ? '' : formatDuration(spec.minIntervalMs),
-    maxInterval: spec.maxIntervalMs === undefined ? '' : formatDuration(spec.maxIntervalMs),
-    jitter: spec.jitter > 0 ? `${Number((spec.jitter * 100).toFixed(4))}%` : '',
-    timeout: formatDuration(spec.timeoutMs),
-    catchUp: spec.catchUp,
-  };
 }

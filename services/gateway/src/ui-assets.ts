@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { connectNodeAdapter } from '@connectrpc/connect-node';
 import { extname, join } from 'node:path';
 import { buildUi, DEFAULT_DIST_DIR, staleReason } from '../scripts/build-ui.mjs';
-import type { Logger } from './logger.ts';
+import type { Logger } from '@tickwise/platform';
 
 // The machine visualizer's static files (services/gateway/ui/dist), served by the gateway itself
 // under /ui. No auth on these files: the page holds no data; everything it shows comes through the

@@ -1,11 +1,9 @@
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { z } from 'zod';
-import { GatewayError, type FieldViolation } from './errors.ts';
+import { isUuid, TickwiseError, type FieldViolation } from '@tickwise/platform';
 
 // Input validation at the edge: every request is checked with zod before anything else runs, and
 // every problem is reported with the request field's proto path and the reason.
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const LIMITS = {
   pageSizeDefault: 50,
@@ -59,7 +57,7 @@ export function violationsOf(issues: readonly z.core.$ZodIssue[], prefix = ''): 
 /** Parses or throws INVALID_ARGUMENT listing every wrong field. */
 export function parse<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw GatewayError.invalid(violationsOf(result.error.issues, prefix));
+  if (!result.success) throw TickwiseError.invalid(violationsOf(result.error.issues, prefix));
   return result.data;
 }
 
@@ -67,7 +65,7 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
 export const id = z
   .string()
   .min(1, 'is required')
-  .regex(UUID, 'must be a UUID')
+  .refine(isUuid, 'must be a UUID')
   .transform((text) => text.toLowerCase());
 
 /** An id that may be left empty (a filter). */
@@ -117,10 +115,8 @@ export function decodePageToken(token: string, isKey: (after: string) => boolean
   } catch {
     // fall through: not a token of ours
   }
-  throw GatewayError.invalid([{ field, reason: 'is not a page token this list returned' }]);
+  throw TickwiseError.invalid([{ field, reason: 'is not a page token this list returned' }]);
 }
-
-export const isUuid = (text: string): boolean => UUID.test(text);
 
 /** The token of the next page: there may be one when this page is full. */
 export function nextToken<T>(items: readonly T[], limit: number, key: (item: T) => string): string {
@@ -130,5 +126,5 @@ export function nextToken<T>(items: readonly T[], limit: number, key: (item: T) 
 
 /** A time that must lie ahead (a pause's end): INVALID_ARGUMENT otherwise. */
 export function requireFuture(at: Date | undefined, now: Date, field: string): void {
-  if (at !== undefined && at <= now) throw GatewayError.invalid([{ field, reason: `must be in the future (now is ${now.toISOString()})` }]);
+  if (at !== undefined && at <= now) throw TickwiseError.invalid([{ field, reason: `must be in the future (now is ${now.toISOString()})` }]);
 }

@@ -1,5 +1,5 @@
 import { glanceMachines, HINTS_CHANNEL, latestRunIds, machineVersions, RUN_EVENTS_CHANNEL, runsAfter, startListener, WAKE_CHANNEL, type Listener, type MachineGlance, type Pool, type StoredRun } from '@tickwise/db';
-import type { Logger } from './logger.ts';
+import type { Logger } from '@tickwise/platform';
 
 export type WatchEvent =
   | { kind: 'machine'; glance: MachineGlance; previous: MachineGlance | null }

@@ -1,8 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { spec, useGateway } from './support.ts';
+import { EndpointService, JobService } from '@tickwise/api';
+import { spec, useGateway } from '../../../test/support/gateway.ts';
 
 async function refusal(promise: Promise<unknown>): Promise<ConnectError> {
   try {
@@ -45,17 +44,26 @@ describe('ApplyJobs: a whole jobs file in one transaction', () => {
       jobs().applyJobs({
         jobs: [
           { name: 'good', endpoints: [spec('ok', 'http://127.0.0.1:1/ok')] },
-          { name: 'bad', endpoints: [spec('no-url', 'nope'), spec('metadata', 'http://169.254.169.254/')] },
+          { name: 'bad', endpoints: [spec('no-url', 'nope'), spec('worse', '')] },
           { name: 'good', endpoints: [] },
         ],
       }),
     );
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.rawMessage).toContain('jobs[1].endpoints[0].url: must be an absolute http:// or https:// URL');
-    expect(error.rawMessage).toContain('jobs[1].endpoints[1].url: target denied');
+    expect(error.rawMessage).toContain('jobs[1].endpoints[1].url: must be an absolute http:// or https:// URL');
     expect(error.rawMessage).toContain('jobs[2].name: "good" is also the name of jobs[0]');
     expect((await jobs().listJobs({ namePrefix: 'good' })).jobs).toEqual([]);
     expect((await refusal(jobs().applyJobs({ jobs: [] }))).rawMessage).toContain('jobs: must list at least one job');
+  });
+
+  it('changes nothing when the target policy denies one endpoint, naming it (the catalog checks it when writing)', async () => {
+    const error = await refusal(
+      jobs().applyJobs({ jobs: [{ name: 'good', endpoints: [spec('ok', 'http://127.0.0.1:1/ok')] }, { name: 'bad', endpoints: [spec('fine', 'http://127.0.0.1:1/x'), spec('metadata', 'http://169.254.169.254/')] }] }),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toBe('jobs[1].endpoints[1].url: target denied: host 169.254.169.254 matches the built-in deny "169.254.169.254" (cloud metadata)');
+    expect((await jobs().listJobs({ namePrefix: 'good' })).jobs).toEqual([]);
   });
 
   it('is refused to a read key and never touches another tenant, whatever names it sends', async () => {

@@ -4,16 +4,8 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { insertAnalyses, newId } from '@tickwise/db';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROCEDURE_ROLES } from '../src/index.ts';
-import { AnalysisService } from '../src/gen/tickwise/v1/analysis_service_pb.ts';
-import { ApiKeyService, Role } from '../src/gen/tickwise/v1/api_key_service_pb.ts';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { OverviewService } from '../src/gen/tickwise/v1/overview_service_pb.ts';
-import { HintKind } from '../src/gen/tickwise/v1/resources_pb.ts';
-import { RunService } from '../src/gen/tickwise/v1/run_service_pb.ts';
-import { WatchService } from '../src/gen/tickwise/v1/watch_service_pb.ts';
-import { internalErrors, PROTOCOLS, spec, transportFor, useGateway } from './support.ts';
+import { AnalysisService, ApiKeyService, EndpointService, HintKind, HintService, JobService, OverviewService, Role, RunService, WatchService } from '@tickwise/api';
+import { internalErrors, PROTOCOLS, spec, transportFor, useGateway } from '../../../test/support/gateway.ts';
 
 async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
   try {

@@ -1,10 +1,8 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { describe, expect, it } from 'vitest';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { MachineState } from '../src/gen/tickwise/v1/resources_pb.ts';
-import { internalErrors, spec, useGateway } from './support.ts';
+import { EndpointService, JobService, MachineState } from '@tickwise/api';
+import { internalErrors, spec, useGateway } from '../../../test/support/gateway.ts';
 
 async function codeOf(promise: Promise<unknown>): Promise<{ code: Code; message: string }> {
   try {

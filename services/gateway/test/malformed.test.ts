@@ -1,13 +1,8 @@
 import type { DescMessage, DescService } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AnalysisService } from '../src/gen/tickwise/v1/analysis_service_pb.ts';
-import { ApiKeyService } from '../src/gen/tickwise/v1/api_key_service_pb.ts';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { RunService } from '../src/gen/tickwise/v1/run_service_pb.ts';
-import { internalErrors, useGateway } from './support.ts';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, RunService } from '@tickwise/api';
+import { internalErrors, useGateway } from '../../../test/support/gateway.ts';
 
 const UNARY_SERVICES: DescService[] = [JobService, EndpointService, RunService, HintService, AnalysisService, ApiKeyService];
 /** What a bad request may get: a clear answer about the request, never INTERNAL or UNKNOWN. */

@@ -1,10 +1,9 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { WatchService } from '../src/gen/tickwise/v1/watch_service_pb.ts';
+import { JobService, WatchService } from '@tickwise/api';
 import { codeLabel } from '../src/metrics.ts';
 import { waitFor } from '../../../test/support/wait.ts';
-import { useGateway } from './support.ts';
+import { useGateway } from '../../../test/support/gateway.ts';
 
 const LIST_JOBS = 'tickwise.v1.JobService/ListJobs';
 const WATCH = 'tickwise.v1.WatchService/Watch';

@@ -2,18 +2,12 @@ import type { ServerResponse } from 'node:http';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Role } from '../src/gen/tickwise/v1/api_key_service_pb.ts';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { NodeService } from '../src/gen/tickwise/v1/node_service_pb.ts';
-import { OverviewService } from '../src/gen/tickwise/v1/overview_service_pb.ts';
-import { HintKind, MachineState, RunStatus } from '../src/gen/tickwise/v1/resources_pb.ts';
+import { EndpointService, HintKind, HintService, JobService, MachineState, NodeService, OverviewService, Role, RunStatus } from '@tickwise/api';
 import { parseTakeoverReason } from '../src/services/node-service.ts';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { startNode } from '../../../test/support/scheduler.ts';
 import { waitFor } from '../../../test/support/wait.ts';
-import { internalErrors, spec, useGateway } from './support.ts';
+import { internalErrors, spec, useGateway } from '../../../test/support/gateway.ts';
 
 async function failure(promise: Promise<unknown>): Promise<ConnectError> {
   try {

@@ -3,11 +3,10 @@ import { connect as netConnect } from 'node:net';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createPool } from '@tickwise/db';
 import { resolveGatewayConfig, startGateway } from '../src/index.ts';
-import { memoryLogger } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { describe, expect, it } from 'vitest';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { WatchService } from '../src/gen/tickwise/v1/watch_service_pb.ts';
-import { internalErrors, PROTOCOLS, transportFor, useGateway } from './support.ts';
+import { JobService, WatchService } from '@tickwise/api';
+import { internalErrors, PROTOCOLS, transportFor, useGateway } from '../../../test/support/gateway.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 describe('one port for gRPC, gRPC-Web and Connect, plus health probes', () => {

@@ -2,16 +2,11 @@ import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { insertAnalyses, newId } from '@tickwise/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalysisService } from '../src/gen/tickwise/v1/analysis_service_pb.ts';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { HintKind, MachineState, RunStatus } from '../src/gen/tickwise/v1/resources_pb.ts';
-import { RunService } from '../src/gen/tickwise/v1/run_service_pb.ts';
+import { AnalysisService, EndpointService, HintKind, HintService, JobService, MachineState, RunService, RunStatus } from '@tickwise/api';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { startNode } from '../../../test/support/scheduler.ts';
 import { waitFor } from '../../../test/support/wait.ts';
-import { internalErrors, spec, useGateway } from './support.ts';
+import { internalErrors, spec, useGateway } from '../../../test/support/gateway.ts';
 
 async function codeOf(promise: Promise<unknown>): Promise<Code> {
   try {

@@ -6,7 +6,7 @@ import { CONTENT_SECURITY_POLICY, prepareUi } from '../src/ui-assets.ts';
 import { resolveGatewayConfig, startGateway, type Gateway } from '../src/index.ts';
 import { staleReason } from '../scripts/build-ui.mjs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { memoryLogger } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 
 const raw = (url: string, init: RequestInit = {}) => fetch(url, { redirect: 'manual', ...init });
 

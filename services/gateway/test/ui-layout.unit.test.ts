@@ -3,7 +3,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import { endpointMachine, MACHINE_STATES } from '@tickwise/machines';
-import { RunSchema, TransitionSchema } from '../src/gen/tickwise/v1/resources_pb.ts';
+import { RunSchema, TransitionSchema } from '@tickwise/api';
 import { timelineEntries } from '../ui/src/endpoint-parts.ts';
 import { ago, countdown, formatMs, percent, stateName } from '../ui/src/format.ts';
 import { graphOf, layoutChart, longestCycle, type ChartLayout } from '../ui/src/statechart-layout.ts';

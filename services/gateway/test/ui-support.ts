@@ -7,7 +7,8 @@ import { createApiKey, resolveGatewayConfig, startGateway, type Gateway } from '
 import { demoJob } from '../../../cli/dev/demo-job.ts';
 import { startSyntheticServer, type SyntheticServer } from '../../../cli/dev/synthetic-server.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { memoryLogger, startNode } from '../../../test/support/scheduler.ts';
+import { startNode } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 
 // A real stack for the browser tests (test database, synthetic targets with the demo job, a
 // scheduler node, the planner, the gateway serving the built page) and a real Chromium to look at it.

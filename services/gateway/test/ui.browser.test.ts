@@ -5,15 +5,10 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { OverviewService } from '../src/gen/tickwise/v1/overview_service_pb.ts';
-import { HintKind, MachineState, type Run } from '../src/gen/tickwise/v1/resources_pb.ts';
-import { WatchService, type MachineChange } from '../src/gen/tickwise/v1/watch_service_pb.ts';
+import { EndpointService, HintKind, HintService, JobService, type MachineChange, MachineState, OverviewService, type Run, WatchService } from '@tickwise/api';
 import { waitFor } from '../../../test/support/wait.ts';
 import { resolveGatewayConfig, startGateway, type Gateway } from '../src/index.ts';
-import { bearer, useGateway } from './support.ts';
+import { bearer, useGateway } from '../../../test/support/gateway.ts';
 import { launchBrowser, seedEndpoints, signIn, startUiStack, watchConsole, type UiStack } from './ui-support.ts';
 
 /** The known folder of the screenshots README shows. */

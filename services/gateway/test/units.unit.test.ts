@@ -1,22 +1,24 @@
 import { create } from '@bufbuild/protobuf';
+import { Code } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
-import { GatewayConfigError, gatewayConfigFromEnv, generateApiKey, parseApiKey, resolveGatewayConfig, secretMatches } from '../src/index.ts';
-import { EndpointSpecSchema } from '../src/gen/tickwise/v1/resources_pb.ts';
-import { endpointInputOf, specMessage } from '../src/spec.ts';
-import { decodePageToken, encodePageToken, fieldPath, isUuid } from '../src/validate.ts';
+import { gatewayConfigFromEnv, generateApiKey, parseApiKey, resolveGatewayConfig, secretMatches, toConnectError } from '../src/index.ts';
+import { BadRequestSchema, EndpointSpecSchema } from '@tickwise/api';
+import { specMessage } from '@tickwise/api';
+import { endpointInputOf } from '../src/spec.ts';
+import { decodePageToken, encodePageToken, fieldPath } from '../src/validate.ts';
 import { EventQueue } from '../src/watch-queue.ts';
-import { GatewayError } from '../src/errors.ts';
 import { toEndpointSpec } from '@tickwise/machines';
-import { DEFAULT_TARGET_POLICY } from '@tickwise/scheduler';
+import { isUuid, silentLogger, TickwiseError } from '@tickwise/platform';
 
-function invalid(run: () => unknown): GatewayError {
+function invalid(run: () => unknown): TickwiseError {
   try {
     run();
   } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return error as GatewayError;
+    expect(error).toBeInstanceOf(TickwiseError);
+    expect((error as TickwiseError).code).toBe('invalid_argument');
+    return error as TickwiseError;
   }
-  throw new Error('expected a GatewayError');
+  throw new Error('expected a TickwiseError');
 }
 
 describe('API keys', () => {
@@ -66,16 +68,16 @@ describe('endpoint specs', () => {
       timeout: '30s',
       catchUp: 'once',
     });
-    const input = endpointInputOf(message, 'endpoint', DEFAULT_TARGET_POLICY);
+    const input = endpointInputOf(message, 'endpoint');
     expect(create(EndpointSpecSchema, specMessage('e', toEndpointSpec(input)))).toEqual(message);
-    expect(endpointInputOf(create(EndpointSpecSchema, { name: 'f', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } }, jitter: '0.25' }), 'e', DEFAULT_TARGET_POLICY).jitter).toBe(0.25);
+    expect(endpointInputOf(create(EndpointSpecSchema, { name: 'f', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } }, jitter: '0.25' }), 'e').jitter).toBe(0.25);
   });
 
   it('report every problem under the request field, in proto names', () => {
-    const error = invalid(() => endpointInputOf(create(EndpointSpecSchema, { name: 'bad name', url: 'nope', catchUp: 'always', schedule: { kind: { case: 'cron', value: { expression: '* * * * *', timezone: 'Nowhere/City' } } } }), 'spec', DEFAULT_TARGET_POLICY));
+    const error = invalid(() => endpointInputOf(create(EndpointSpecSchema, { name: 'bad name', url: 'nope', catchUp: 'always', schedule: { kind: { case: 'cron', value: { expression: '* * * * *', timezone: 'Nowhere/City' } } } }), 'spec'));
     expect(error.violations.map((violation) => violation.field).sort()).toEqual(['spec.catch_up', 'spec.name', 'spec.schedule.cron.timezone', 'spec.url']);
     expect(error.message).toContain('spec.url: must be an absolute http:// or https:// URL');
-    expect(invalid(() => endpointInputOf(undefined, 'endpoint', DEFAULT_TARGET_POLICY)).message).toBe('endpoint: is required');
+    expect(invalid(() => endpointInputOf(undefined, 'endpoint')).message).toBe('endpoint: is required');
   });
 });
 
@@ -109,8 +111,29 @@ describe('gateway settings', () => {
   it('reads the environment and names a bad value', () => {
     expect(gatewayConfigFromEnv({})).toMatchObject({ host: '0.0.0.0', port: 8080, heartbeatMs: 15_000, watchPollIntervalMs: 1_000 });
     expect(gatewayConfigFromEnv({ TICKWISE_GATEWAY_PORT: '9090', TICKWISE_WATCH_HEARTBEAT: '5s', TICKWISE_WATCH_POLL_INTERVAL: '50ms' })).toMatchObject({ port: 9090, heartbeatMs: 5_000, watchPollIntervalMs: 50, watchMinIntervalMs: 50 });
-    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_PORT: 'http' })).toThrow(new GatewayConfigError('TICKWISE_GATEWAY_PORT must be a port number (1-65535), got "http"'));
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_PORT: 'http' })).toThrow(new TickwiseError('invalid_config', 'TICKWISE_GATEWAY_PORT must be a port number (1-65535), got "http"'));
     expect(() => gatewayConfigFromEnv({ TICKWISE_WATCH_POLL_INTERVAL: '2m' })).toThrow('TICKWISE_WATCH_POLL_INTERVAL must be from 10ms to 1m, got "2m"');
-    expect(() => resolveGatewayConfig({ maxWatchersPerTenant: 5_000 })).toThrow('maxWatchersPerTenant must be an integer from 1 to 1000, got 5000');
+    expect(() => resolveGatewayConfig({ maxWatchersPerTenant: 5_000 })).toThrow('maxWatchersPerTenant must be an integer between 1 and 1000, got 5000');
+  });
+});
+
+describe('errors answered to a client', () => {
+  const answer = (error: unknown) => toConnectError(error, silentLogger, 'test/Call');
+
+  it('keep the code and message of a TickwiseError, and its field violations as BadRequest details', () => {
+    const invalid = answer(TickwiseError.invalid([{ field: 'job_id', reason: 'must be a UUID' }]));
+    expect([invalid.code, invalid.rawMessage]).toEqual([Code.InvalidArgument, 'job_id: must be a UUID']);
+    expect(invalid.findDetails(BadRequestSchema)[0]?.fieldViolations.map(({ field, reason }) => ({ field, reason }))).toEqual([{ field: 'job_id', reason: 'must be a UUID' }]);
+    expect(answer(new TickwiseError('not_found', 'job x does not exist')).code).toBe(Code.NotFound);
+    expect(answer(new TickwiseError('unavailable', 'gave up after 5 attempts', { reason: 'retries_exhausted' })).code).toBe(Code.Unavailable);
+  });
+
+  it('answer a lost database connection UNAVAILABLE, and hide bugs and the server\'s own settings behind INTERNAL', () => {
+    const lost = answer(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    expect([lost.code, lost.rawMessage]).toEqual([Code.Unavailable, 'the database is unavailable; try again']);
+    for (const hidden of [new TypeError('x is undefined'), new TickwiseError('invalid_config', 'TICKWISE_X must be …'), new TickwiseError('internal', 'a state that should not exist')]) {
+      const internal = answer(hidden);
+      expect([internal.code, internal.rawMessage]).toEqual([Code.Internal, 'internal error']);
+    }
   });
 });

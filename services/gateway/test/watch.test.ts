@@ -1,13 +1,10 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointService } from '../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { JobService } from '../src/gen/tickwise/v1/job_service_pb.ts';
-import { MachineState, RunStatus } from '../src/gen/tickwise/v1/resources_pb.ts';
-import { WatchService, type WatchRequest, type WatchResponse } from '../src/gen/tickwise/v1/watch_service_pb.ts';
+import { EndpointService, JobService, MachineState, RunStatus, type WatchRequest, type WatchResponse, WatchService } from '@tickwise/api';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { startNode } from '../../../test/support/scheduler.ts';
 import { waitFor } from '../../../test/support/wait.ts';
-import { internalErrors, spec, useGateway, type Protocol } from './support.ts';
+import { internalErrors, spec, useGateway, type Protocol } from '../../../test/support/gateway.ts';
 
 interface Watcher {
   events: WatchResponse['event'][];

@@ -5,6 +5,6 @@ export * from './decisions.ts';
 export * from './endpoint-state.ts';
 export type * from './sources/types.ts';
 export { DatabaseRunEventSource } from './sources/database-source.ts';
-export { KafkaRunEventSource, KafkaSourceError } from './sources/kafka-source.ts';
+export { KAFKA_SOURCE_DEFAULTS, KafkaRunEventSource, parseBrokerList, resolveKafkaSourceOptions } from './sources/kafka-source.ts';
 export * from './analysis/index.ts';
 export * from './metrics.ts';

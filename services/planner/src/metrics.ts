@@ -1,14 +1,11 @@
-import { Counter, Gauge, Histogram, register, type Metric } from 'prom-client';
+import { metric } from '@tickwise/platform';
+import { Counter, Gauge, Histogram } from 'prom-client';
 
 /**
- * The planner's Prometheus metrics, on prom-client's default registry, made once per process and
- * labelled by `planner` (its id), so several planners in one process (tests) share them. A second
- * load of this module finds the first one's metrics instead of throwing "already registered".
- * docs/operations.md lists them.
+ * The planner's Prometheus metrics, on the process's one registry (platform `metric`), labelled by
+ * `planner` (its id), so several planners in one process (tests) share them. docs/operations.md
+ * lists them.
  */
-function once<T extends Metric>(name: string, make: (name: string) => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? make(name);
-}
 
 /** What the gauges read from a running planner when Prometheus scrapes. */
 export interface PlannerGauges {
@@ -26,12 +23,12 @@ const live: Map<string, PlannerGauges> = ((globalThis as Record<symbol, unknown>
 (globalThis as Record<symbol, unknown>)[LIVE_KEY] = live;
 
 export const plannerMetrics = {
-  events: once('tickwise_planner_events_total', (name) => new Counter({ name, help: 'Run events received: folded into an endpoint\'s state, or ignored (unknown endpoint, already seen)', labelNames: ['planner', 'result'] })),
-  analyses: once('tickwise_planner_analyses_total', (name) => new Counter({ name, help: 'Analyses written, by analyzer (heuristic, llm) and outcome (hint, clear, no_change)', labelNames: ['planner', 'analyzer', 'outcome'] })),
-  analysisDuration: once('tickwise_planner_analysis_duration_seconds', (name) => new Histogram({ name, help: 'Time one analysis took (an LLM exchange included)', labelNames: ['planner', 'analyzer'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] })),
-  fallbacks: once('tickwise_planner_fallbacks_total', (name) => new Counter({ name, help: 'LLM analyses that fell back to the heuristic (model down, bad answer, timeout)', labelNames: ['planner'] })),
-  hintChanges: once('tickwise_planner_hint_changes_total', (name) => new Counter({ name, help: 'Hint changes written: hints set (hint) or planner hints cleared (clear)', labelNames: ['planner', 'change'] })),
-  lag: once('tickwise_planner_consumer_lag', (name) => new Gauge({
+  events: metric('tickwise_planner_events_total', (name) => new Counter({ name, help: 'Run events received: folded into an endpoint\'s state, or ignored (unknown endpoint, already seen)', labelNames: ['planner', 'result'] })),
+  analyses: metric('tickwise_planner_analyses_total', (name) => new Counter({ name, help: 'Analyses written, by analyzer (heuristic, llm) and outcome (hint, clear, no_change)', labelNames: ['planner', 'analyzer', 'outcome'] })),
+  analysisDuration: metric('tickwise_planner_analysis_duration_seconds', (name) => new Histogram({ name, help: 'Time one analysis took (an LLM exchange included)', labelNames: ['planner', 'analyzer'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] })),
+  fallbacks: metric('tickwise_planner_fallbacks_total', (name) => new Counter({ name, help: 'LLM analyses that fell back to the heuristic (model down, bad answer, timeout)', labelNames: ['planner'] })),
+  hintChanges: metric('tickwise_planner_hint_changes_total', (name) => new Counter({ name, help: 'Hint changes written: hints set (hint) or planner hints cleared (clear)', labelNames: ['planner', 'change'] })),
+  lag: metric('tickwise_planner_consumer_lag', (name) => new Gauge({
     name,
     help: 'Run events waiting: Kafka consumer lag, or the database backlog of the batch in hand (absent while the source cannot tell)',
     labelNames: ['planner', 'source'],
@@ -43,7 +40,7 @@ export const plannerMetrics = {
       }
     },
   })),
-  endpoints: once('tickwise_planner_endpoints', (name) => new Gauge({
+  endpoints: metric('tickwise_planner_endpoints', (name) => new Gauge({
     name,
     help: 'Endpoints whose recent runs the planner keeps',
     labelNames: ['planner'],

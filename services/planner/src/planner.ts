@@ -1,23 +1,20 @@
 import { activeHints, applyHintChanges, inTransaction, insertAnalyses, newId, plannerEndpoints, prunePlanner, withRetry, type Pool } from '@tickwise/db';
 import type { RunEvent } from '@tickwise/events';
+import type { Logger } from '@tickwise/platform';
 import { baselineIntervalMs } from './analysis/baseline.ts';
 import type { Analyzer, AnalysisTrigger, EndpointPicture } from './analysis/types.ts';
 import type { PlannerConfig } from './config.ts';
 import { writesFor, type DecisionWrites } from './decisions.ts';
 import { PlannerMetrics, type PlannerStats } from './metrics.ts';
 import { dueTrigger, foldRun, markAnalysed, recentRunOf, stateFromEndpoint, type EndpointState } from './endpoint-state.ts';
-import type { RunEventBatch, RunEventSource, SourceLogger } from './sources/types.ts';
-
-export interface PlannerLogger extends SourceLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
+import type { RunEventBatch, RunEventSource } from './sources/types.ts';
 
 export interface PlannerOptions {
   pool: Pool;
   source: RunEventSource;
   analyzer: Analyzer;
   config: PlannerConfig;
-  log: PlannerLogger;
+  log: Logger;
   /** Whether this planner prunes old run events and analyses (one pruner is enough). */
   prune?: boolean;
 }

@@ -1,10 +1,11 @@
 import type { Pool } from '@tickwise/db';
+import { envFlag, envText, invalidConfig, isTickwiseError, type Logger } from '@tickwise/platform';
 import { analyzerFromEnv } from './analysis/select.ts';
 import type { Analyzer } from './analysis/types.ts';
-import { PlannerConfigError, plannerConfigFromEnv, type PlannerConfig } from './config.ts';
-import { Planner, type PlannerLogger } from './planner.ts';
+import { plannerConfigFromEnv, type PlannerConfig } from './config.ts';
+import { Planner } from './planner.ts';
 import { DatabaseRunEventSource } from './sources/database-source.ts';
-import { KafkaRunEventSource, KafkaSourceError, parseBrokerList } from './sources/kafka-source.ts';
+import { KafkaRunEventSource, parseBrokerList } from './sources/kafka-source.ts';
 import type { RunEventSource } from './sources/types.ts';
 
 /** Kafka settings of the planner; KAFKA_BROKERS switches from the database path to Kafka. */
@@ -14,7 +15,7 @@ export interface PlannerServiceOptions {
   pool: Pool;
   connectionString: string;
   env: NodeJS.ProcessEnv;
-  log: PlannerLogger;
+  log: Logger;
 }
 
 export interface PlannerService {
@@ -30,26 +31,19 @@ export interface PlannerService {
 /** The run-event source the environment asks for: Kafka when KAFKA_BROKERS is set, else the outbox table. */
 export function sourceFromEnv(options: PlannerServiceOptions, config: PlannerConfig): RunEventSource {
   const { env, log } = options;
-  if (env.KAFKA_BROKERS) {
-    try {
-      return kafkaSource();
-    } catch (error) {
-      if (error instanceof KafkaSourceError && error.code === 'invalid_options') {
-        throw new PlannerConfigError(`${KAFKA_ENV.join(', ')}: ${error.message}`);
-      }
-      throw error;
-    }
+  const brokers = envText(env, 'KAFKA_BROKERS');
+  if (brokers === undefined) {
+    return new DatabaseRunEventSource({ pool: options.pool, connectionString: options.connectionString, owner: config.plannerId, pollIntervalMs: config.pollIntervalMs, log });
   }
-  return new DatabaseRunEventSource({ pool: options.pool, connectionString: options.connectionString, owner: config.plannerId, pollIntervalMs: config.pollIntervalMs, log });
-
-  function kafkaSource(): RunEventSource {
-    return new KafkaRunEventSource({
-      brokers: parseBrokerList(env.KAFKA_BROKERS!),
-      ...(env.KAFKA_TOPIC ? { topic: env.KAFKA_TOPIC } : {}),
-      ...(env.KAFKA_GROUP_ID ? { groupId: env.KAFKA_GROUP_ID } : {}),
-      ...(env.KAFKA_CLIENT_ID ? { clientId: env.KAFKA_CLIENT_ID } : {}),
-      log,
-    });
+  const topic = envText(env, 'KAFKA_TOPIC');
+  const groupId = envText(env, 'KAFKA_GROUP_ID');
+  const clientId = envText(env, 'KAFKA_CLIENT_ID');
+  try {
+    return new KafkaRunEventSource({ brokers: parseBrokerList(brokers), ...(topic ? { topic } : {}), ...(groupId ? { groupId } : {}), ...(clientId ? { clientId } : {}), log });
+  } catch (error) {
+    // The source's message names its option; the person fixing it needs the variables.
+    if (isTickwiseError(error, 'invalid_config')) throw invalidConfig(`${KAFKA_ENV.join(', ')}: ${error.message}`, error.reason);
+    throw error;
   }
 }
 
@@ -60,15 +54,16 @@ export function sourceFromEnv(options: PlannerServiceOptions, config: PlannerCon
 export async function startPlannerService(options: PlannerServiceOptions): Promise<PlannerService> {
   const config = plannerConfigFromEnv(options.env);
   const analyzer = analyzerFromEnv(options.env);
+  const prune = envFlag(options.env, 'TICKWISE_PRUNE') ?? true;
   const source = sourceFromEnv(options, config);
-  const planner = new Planner({ pool: options.pool, source, analyzer, config, log: options.log, prune: options.env.TICKWISE_PRUNE !== 'false' });
+  const planner = new Planner({ pool: options.pool, source, analyzer, config, log: options.log, prune });
   await planner.start();
   return {
     planner,
     source,
     analyzer,
     config,
-    description: `events from ${source.name === 'kafka' ? `Kafka (${options.env.KAFKA_BROKERS})` : 'the database outbox'}, ${analyzer.name} analyzer`,
+    description: `events from ${source.name === 'kafka' ? `Kafka (${envText(options.env, 'KAFKA_BROKERS')})` : 'the database outbox'}, ${analyzer.name} analyzer`,
     stop: () => planner.stop(),
   };
 }

@@ -1,5 +1,8 @@
+import type { Pool } from '@tickwise/db';
+import { invalidConfig, silentLogger } from '@tickwise/platform';
 import { describe, expect, it } from 'vitest';
-import { PLANNER_DEFAULTS, PLANNER_ENV, PlannerConfigError, plannerConfigFromEnv, resolvePlannerConfig } from '../src/config.ts';
+import { PLANNER_DEFAULTS, PLANNER_ENV, plannerConfigFromEnv, resolvePlannerConfig } from '../src/config.ts';
+import { sourceFromEnv } from '../src/service.ts';
 
 describe('planner settings', () => {
   it('has defaults and a planner id of the host and process', () => {
@@ -68,7 +71,7 @@ describe('planner settings', () => {
     [{ TICKWISE_PLANNER_ID: 'has space' }, 'TICKWISE_PLANNER_ID: plannerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "has space"'],
     [{ TICKWISE_PLANNER_ID: 'x'.repeat(101) }, `TICKWISE_PLANNER_ID: plannerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "${'x'.repeat(101)}"`],
   ])('refuses %o with a message naming the variable', (env, message) => {
-    expect(() => plannerConfigFromEnv(env)).toThrow(new PlannerConfigError(message));
+    expect(() => plannerConfigFromEnv(env)).toThrow(invalidConfig(message));
   });
 
   it.each([
@@ -77,6 +80,23 @@ describe('planner settings', () => {
     [{ concurrency: Number.NaN }, 'concurrency must be an integer between 1 and 256, got NaN'],
     [{ plannerId: '' }, 'plannerId must be 1-100 letters, digits, ".", "_", ":" or "-", got ""'],
   ])('refuses the override %o', (overrides, message) => {
-    expect(() => resolvePlannerConfig(overrides)).toThrow(new PlannerConfigError(message));
+    expect(() => resolvePlannerConfig(overrides)).toThrow(invalidConfig(message));
+  });
+});
+
+describe('the run-event source the environment asks for', () => {
+  // Neither source connects before start(): no database or broker is needed here.
+  const source = (env: NodeJS.ProcessEnv) => sourceFromEnv({ pool: {} as Pool, connectionString: 'postgres://unused', env, log: silentLogger }, resolvePlannerConfig());
+
+  it('reads the outbox without KAFKA_BROKERS (empty is unset), Kafka with it', () => {
+    expect(source({}).name).toBe('database');
+    expect(source({ KAFKA_BROKERS: '' }).name).toBe('database');
+    expect(source({ KAFKA_BROKERS: 'kafka:9092', KAFKA_TOPIC: '' }).name).toBe('kafka');
+  });
+
+  it('names the Kafka variables in front of the source\'s message', () => {
+    expect(() => source({ KAFKA_BROKERS: 'kafka' })).toThrow(
+      invalidConfig('KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP_ID, KAFKA_CLIENT_ID: kafka source: brokers: "kafka" is not host:port (port 1 to 65535)', 'invalid_options'),
+    );
   });
 });

@@ -2,11 +2,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { v7 } from 'uuid';
 import { commitMachines, newId, type RunRecord } from '@tickwise/db';
 import type { RunEvent } from '@tickwise/events';
-import { PlannerConfigError } from '../src/config.ts';
+import { invalidConfig, TickwiseError } from '@tickwise/platform';
 import { DatabaseRunEventSource, type DatabaseSourceOptions } from '../src/sources/database-source.ts';
 import type { RunEventBatch } from '../src/sources/types.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { memoryLogger } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 const ENDPOINT = newId();
@@ -39,6 +39,7 @@ function runRecord(id: string): RunRecord {
     responseBody: null,
     responseTruncated: false,
     plannedSource: null,
+    retryAfterMs: null,
   };
 }
 
@@ -268,7 +269,7 @@ describe('DatabaseRunEventSource', () => {
   it('hands its cursor back when it stops, and refuses a second start', async () => {
     const started = start();
     await waitFor('the lease', async () => (await storedPosition(cursor))?.lease_owner === started.owner);
-    await expect(started.source.start(async () => undefined)).rejects.toThrow('the database source is already started');
+    await expect(started.source.start(async () => undefined)).rejects.toThrow(new TickwiseError('failed_precondition', 'the database source is already started', { reason: 'already_started' }));
     await started.stop();
     expect((await storedPosition(cursor))?.lease_owner).toBeNull();
   });
@@ -282,7 +283,6 @@ describe('DatabaseRunEventSource', () => {
     [{ owner: 'two words' }, 'owner must be 1-100 letters, digits, ".", "_", ":" or "-", got "two words"'],
   ])('refuses the option %o', (options, message) => {
     const make = () => new DatabaseRunEventSource({ pool: db.pool, connectionString: db.url, owner: 'o', log: memoryLogger(), ...options });
-    expect(make).toThrow(PlannerConfigError);
-    expect(make).toThrow(message);
+    expect(make).toThrow(invalidConfig(message));
   });
 });

@@ -2,30 +2,30 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commitMachines, newId, type RunRecord } from '@tickwise/db';
 import type { RunEvent } from '@tickwise/events';
-import { KafkaRunEventSource, KafkaSourceError, resolveKafkaSourceOptions, parseBrokerList, type KafkaSourceOptions } from '../src/sources/kafka-source.ts';
+import { silentLogger, TickwiseError } from '@tickwise/platform';
+import { KafkaRunEventSource, resolveKafkaSourceOptions, parseBrokerList, type KafkaSourceOptions } from '../src/sources/kafka-source.ts';
 import type { RunEventBatch } from '../src/sources/types.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createTopic, deleteTopics, kafkaOrWarn, produceRaw, readTopic, registerOutboxConnector, uniqueTopic, type OutboxConnector } from '../../../test/support/kafka.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { memoryLogger } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 const kafka = kafkaOrWarn('services/planner/test/kafka-source.test.ts (KafkaRunEventSource on a real broker and Debezium)');
-const silent = { info() {}, warn() {}, error() {} };
 
-function sourceError(work: () => unknown): KafkaSourceError {
+function sourceError(work: () => unknown): TickwiseError {
   try {
     work();
   } catch (error) {
-    if (error instanceof KafkaSourceError) return error;
+    if (error instanceof TickwiseError) return error;
     throw error;
   }
-  throw new Error('expected a KafkaSourceError');
+  throw new Error('expected a TickwiseError');
 }
 
 describe('KafkaRunEventSource options', () => {
   it('takes the defaults: group tickwise-planner, topic tickwise.run-events', () => {
-    expect(resolveKafkaSourceOptions({ brokers: ['127.0.0.1:9092'], log: silent })).toMatchObject({ groupId: 'tickwise-planner', topic: 'tickwise.run-events', clientId: 'tickwise-planner' });
+    expect(resolveKafkaSourceOptions({ brokers: ['127.0.0.1:9092'], log: silentLogger })).toMatchObject({ groupId: 'tickwise-planner', topic: 'tickwise.run-events', clientId: 'tickwise-planner' });
     expect(parseBrokerList(' a:9092, b:9093 ,')).toEqual(['a:9092', 'b:9093']);
   });
 
@@ -37,24 +37,26 @@ describe('KafkaRunEventSource options', () => {
     [{ topic: 'run events' }, 'kafka source: topic must be 1 to 249 letters, digits, ".", "_" or "-" (not "." or ".."), got "run events"'],
     [{ topic: '..' }, 'kafka source: topic must be 1 to 249 letters, digits, ".", "_" or "-" (not "." or ".."), got ".."'],
     [{ clientId: '' }, 'kafka source: clientId must be 1 to 255 printable ASCII characters without spaces, got ""'],
-    [{ retryDelayMs: 0 }, 'kafka source: retryDelayMs must be an integer from 10 to 60000, got 0'],
-    [{ lagRefreshMs: 1.5 }, 'kafka source: lagRefreshMs must be an integer from 100 to 600000, got 1.5'],
+    [{ retryDelayMs: 0 }, 'kafka source: retryDelayMs must be an integer between 10 and 60000, got 0'],
+    [{ lagRefreshMs: 1.5 }, 'kafka source: lagRefreshMs must be an integer between 100 and 600000, got 1.5'],
+    [{ connectRetries: 21 }, 'kafka source: connectRetries must be an integer between 0 and 20, got 21'],
   ])('refuses %j with an exact message', (bad, message) => {
-    const error = sourceError(() => new KafkaRunEventSource({ brokers: ['127.0.0.1:9092'], log: silent, ...bad }));
-    expect(error.code).toBe('invalid_options');
+    const error = sourceError(() => new KafkaRunEventSource({ brokers: ['127.0.0.1:9092'], log: silentLogger, ...bad }));
+    expect(error.code).toBe('invalid_config');
+    expect(error.reason).toBe('invalid_options');
     expect(error.message).toBe(message);
   });
 
-  it('fails to start, with its own code, when no broker answers, and logs kafkajs through our logger', async () => {
+  it('fails to start as unavailable (start_failed) when no broker answers, and logs kafkajs through our logger', async () => {
     const log = memoryLogger();
     const source = new KafkaRunEventSource({ brokers: [`127.0.0.1:${await freePort()}`], connectRetries: 0, log });
     const error = await source.start(async () => undefined).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(KafkaSourceError);
-    expect((error as KafkaSourceError).code).toBe('start_failed');
+    expect(error).toBeInstanceOf(TickwiseError);
+    expect(error).toMatchObject({ code: 'unavailable', reason: 'start_failed' });
     expect((error as Error).message).toMatch(/could not consume tickwise\.run-events from 127\.0\.0\.1:\d+/);
     expect(log.lines.some((line) => line.startsWith('error kafkajs'))).toBe(true);
     const again = await source.start(async () => undefined).catch((caught: unknown) => caught);
-    expect((again as KafkaSourceError).code).toBe('already_started');
+    expect(again).toMatchObject({ code: 'failed_precondition', reason: 'already_started' });
     await source.stop();
   });
 });

@@ -11,7 +11,8 @@ import { DatabaseRunEventSource } from '../src/sources/database-source.ts';
 import { KafkaRunEventSource } from '../src/sources/kafka-source.ts';
 import { kafkaOrWarn } from '../../../test/support/kafka.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 import { startFakeOpenAi, type FakeOpenAi } from './support/fake-openai.ts';
 

@@ -4,7 +4,8 @@ import { HeuristicAnalyzer } from '../src/analysis/index.ts';
 import { resolvePlannerConfig } from '../src/config.ts';
 import { Planner } from '../src/planner.ts';
 import { DatabaseRunEventSource } from '../src/sources/database-source.ts';
-import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 let failing = false;

@@ -11,7 +11,8 @@ import { resolvePlannerConfig, type PlannerConfig } from '../src/config.ts';
 import { Planner } from '../src/planner.ts';
 import { KafkaRunEventSource } from '../src/sources/kafka-source.ts';
 import { createTopic, deleteTopics, kafkaOrWarn, readTopic, registerOutboxConnector, uniqueTopic, type OutboxConnector } from '../../../test/support/kafka.ts';
-import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 const SUITE = 'services/planner/test/planner-kafka.test.ts (the planner end to end through Debezium and Kafka)';

@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { formatDuration, parseDuration } from '@tickwise/machines';
+import { checkBoolean, checkInteger, DEFAULT_TARGET_POLICY, formatDuration, invalidConfig, namingVariables, overridesFromEnv, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/platform';
 import { DEFAULT_SIGNING_REFRESH_MS } from './signing.ts';
-import { DEFAULT_TARGET_POLICY, TargetPolicyError, targetPolicyFromEnv, type TargetPolicy } from './target-policy.ts';
 
 export interface SchedulerConfig {
   /** Names this node in leases, runs and logs. */
@@ -74,81 +73,39 @@ export const SCHEDULER_ENV = {
   TICKWISE_SIGNING_REFRESH: 'signingRefreshMs',
 } as const;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Validates a config once, with messages that name the setting. */
+/** Validates a config once, with messages that name the setting. Throws `invalid_config`. */
 export function resolveSchedulerConfig(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
   const config: SchedulerConfig = { workerId: defaultWorkerId(), ...SCHEDULER_DEFAULTS, ...overrides };
-  const rules: [keyof SchedulerConfig, number, number][] = [
-    ['leaseMs', 500, 3_600_000],
-    ['claimAheadMs', 0, 60_000],
-    ['claimBatch', 1, 10_000],
-    ['maxInFlight', 1, 100_000],
-    ['pollIntervalMs', 10, 60_000],
-    ['catchUpGraceMs', 0, 365 * 86_400_000],
-    ['shutdownGraceMs', 0, 600_000],
-    ['runRetentionMs', 60_000, 3_650 * 86_400_000],
-    ['hintPollMs', 10, 600_000],
-    ['signingRefreshMs', 100, 600_000],
-  ];
-  for (const [key, min, max] of rules) {
-    const value = config[key] as number;
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new ConfigError(`${key} must be an integer between ${min} and ${max}, got ${String(value)}`);
-    }
-  }
-  for (const key of ['prune', 'listen'] as const) {
-    if (typeof config[key] !== 'boolean') throw new ConfigError(`${key} must be true or false, got ${String(config[key])}`);
-  }
+  checkInteger('leaseMs', config.leaseMs, 500, 3_600_000);
+  checkInteger('claimAheadMs', config.claimAheadMs, 0, 60_000);
+  checkInteger('claimBatch', config.claimBatch, 1, 10_000);
+  checkInteger('maxInFlight', config.maxInFlight, 1, 100_000);
+  checkInteger('pollIntervalMs', config.pollIntervalMs, 10, 60_000);
+  checkInteger('catchUpGraceMs', config.catchUpGraceMs, 0, 365 * 86_400_000);
+  checkInteger('shutdownGraceMs', config.shutdownGraceMs, 0, 600_000);
+  checkInteger('runRetentionMs', config.runRetentionMs, 60_000, 3_650 * 86_400_000);
+  checkInteger('hintPollMs', config.hintPollMs, 10, 600_000);
+  checkInteger('signingRefreshMs', config.signingRefreshMs, 100, 600_000);
+  checkBoolean('prune', config.prune);
+  checkBoolean('listen', config.listen);
   if (config.claimAheadMs * 2 >= config.leaseMs) {
-    throw new ConfigError(`claimAheadMs (${config.claimAheadMs}) must be less than half of leaseMs (${config.leaseMs})`);
+    throw invalidConfig(`claimAheadMs (${config.claimAheadMs}) must be less than half of leaseMs (${config.leaseMs})`);
   }
   if (!/^[A-Za-z0-9._:-]{1,100}$/.test(config.workerId)) {
-    throw new ConfigError(`workerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "${config.workerId}"`);
+    throw invalidConfig(`workerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "${config.workerId}"`);
   }
   return config;
 }
 
 /** Reads the TICKWISE_* variables of a scheduler node; durations are strings such as `30s`. */
 export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv): SchedulerConfig {
-  const overrides: Partial<SchedulerConfig> = {};
-  for (const [name, key] of Object.entries(SCHEDULER_ENV) as [keyof typeof SCHEDULER_ENV, (typeof SCHEDULER_ENV)[keyof typeof SCHEDULER_ENV]][]) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    if (key === 'workerId') overrides.workerId = raw;
-    else if (key === 'prune' || key === 'listen') {
-      if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-      overrides[key] = raw === 'true';
-    } else if (key === 'claimBatch' || key === 'maxInFlight') {
-      if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-      overrides[key] = Number(raw);
-    } else {
-      const ms = parseDuration(raw);
-      if (ms === undefined) throw new ConfigError(`${name} must be a duration such as 500ms, 30s or 5m, got "${raw}"`);
-      overrides[key] = ms;
-    }
-  }
-  try {
-    overrides.targetPolicy = targetPolicyFromEnv(env);
-  } catch (error) {
-    throw error instanceof TargetPolicyError ? new ConfigError(error.message) : error;
-  }
-  try {
-    return resolveSchedulerConfig(overrides);
-  } catch (error) {
-    const key = (error as Error).message.split(' ')[0] as keyof SchedulerConfig;
-    const name = Object.entries(SCHEDULER_ENV).find(([, field]) => field === key)?.[0];
-    throw name ? new ConfigError(`${name}: ${(error as Error).message}`) : error;
-  }
+  const overrides = overridesFromEnv(env, SCHEDULER_ENV, { workerId: 'text', prune: 'flag', listen: 'flag', claimBatch: 'count', maxInFlight: 'count' }) as Partial<SchedulerConfig>;
+  overrides.targetPolicy = targetPolicyFromEnv(env);
+  return namingVariables(SCHEDULER_ENV, () => resolveSchedulerConfig(overrides));
 }
 
 export function describeConfig(config: SchedulerConfig): string {

@@ -1,7 +1,9 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
+import type { RunOutcome } from '@tickwise/db';
 import type { HttpMethod } from '@tickwise/machines';
+import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, type TargetPolicy } from '@tickwise/platform';
 import { withWebhookHeaders, type SecretSource } from './signing.ts';
-import { checkTarget, DEFAULT_TARGET_POLICY, policyLookup, TargetDeniedError, type TargetPolicy } from './target-policy.ts';
+import { policyLookup, TARGET_DENIED } from './target-lookup.ts';
 
 export const MAX_CAPTURED_BYTES = 64 * 1024;
 
@@ -32,17 +34,8 @@ export interface DispatcherOptions {
   secrets?: SecretSource;
 }
 
-export interface DispatchResult {
-  ok: boolean;
-  httpStatus: number | null;
-  durationMs: number;
-  body: string | null;
-  truncated: boolean;
-  errorKind: ErrorKind | null;
-  errorMessage: string | null;
-  /** Retry-After of a 429 or 503 answer, in ms (the planner honours it). */
-  retryAfterMs?: number | null;
-}
+/** What one call came to: a run's outcome fields, with the error kind from the closed set above. */
+export type CallOutcome = Omit<RunOutcome, 'errorKind'> & { errorKind: ErrorKind | null };
 
 /** The longest Retry-After taken at its word (a larger one is capped): one day. */
 const MAX_RETRY_AFTER_MS = 86_400_000;
@@ -67,7 +60,7 @@ class DeadlineError extends Error {
   }
 }
 
-export class ShutdownAbort extends Error {
+class ShutdownAbort extends Error {
   constructor() {
     super('aborted: the scheduler node is shutting down');
     this.name = 'ShutdownAbort';
@@ -93,7 +86,7 @@ export class Dispatcher {
    * The deadline covers headers and body; at most 64 KiB of the body is kept and the rest is not
    * read. A signed call is signed over exactly the bytes sent, at the time it is sent.
    */
-  async call(target: DispatchRequest, shutdown: AbortSignal): Promise<DispatchResult> {
+  async call(target: DispatchRequest, shutdown: AbortSignal): Promise<CallOutcome> {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
     const controller = new AbortController();
@@ -136,11 +129,11 @@ export class Dispatcher {
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       const throttled = response.statusCode === 429 || response.statusCode === 503;
       return {
-        ok,
+        status: ok ? 'succeeded' : 'failed',
         httpStatus: response.statusCode,
         durationMs: elapsed(),
-        body: text,
-        truncated,
+        responseBody: text,
+        responseTruncated: truncated,
         errorKind: ok ? null : 'http_status',
         errorMessage: ok ? null : `HTTP ${response.statusCode}`,
         retryAfterMs: throttled ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null,
@@ -179,14 +172,14 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Pr
   return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
-function failure(durationMs: number, kind: ErrorKind, message: string): DispatchResult {
-  return { ok: false, httpStatus: null, durationMs, body: null, truncated: false, errorKind: kind, errorMessage: message.slice(0, 1_000) };
+function failure(durationMs: number, kind: ErrorKind, message: string): CallOutcome {
+  return { status: 'failed', httpStatus: null, durationMs, responseBody: null, responseTruncated: false, errorKind: kind, errorMessage: message.slice(0, 1_000), retryAfterMs: null };
 }
 
 function classify(error: unknown): [ErrorKind, string] {
   if (error instanceof DeadlineError) return ['timeout', error.message];
-  const denied = findInChain(error, TargetDeniedError);
-  if (denied) return ['target_denied', denied.message];
+  const denied = findInChain(error, (cause) => isTickwiseError(cause) && cause.reason === TARGET_DENIED);
+  if (denied) return ['target_denied', (denied as Error).message];
   if (error instanceof ShutdownAbort) return ['aborted', error.message];
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) return ['timeout', (error as Error).message];
   const root = rootCause(error);
@@ -200,10 +193,10 @@ function classify(error: unknown): [ErrorKind, string] {
   return ['network', message];
 }
 
-function findInChain<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+function findInChain(error: unknown, matches: (cause: unknown) => boolean): unknown {
   let current = error;
   for (let depth = 0; depth < 6 && current; depth++) {
-    if (current instanceof type) return current;
+    if (matches(current)) return current;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;

@@ -1,7 +1,9 @@
 export * from './config.ts';
 export * from './dispatcher.ts';
-export * from './log.ts';
 export * from './scheduler-node.ts';
 export * from './signing.ts';
-export * from './target-policy.ts';
 export * from './metrics.ts';
+export { policyLookup } from './target-lookup.ts';
+export { admit, personsPause, type Admission, type HeldRow, type HowHeld } from './admission.ts';
+export { requestFor, idempotencyKey } from './request.ts';
+export { runRecord, type CallMade } from './run-record.ts';

@@ -1,15 +1,9 @@
-import { Counter, Gauge, Histogram, register, type Metric } from 'prom-client';
-import type { DispatchResult } from './dispatcher.ts';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { metric } from '@tickwise/platform';
+import type { CallOutcome } from './dispatcher.ts';
 
-/**
- * The scheduler's Prometheus metrics, on prom-client's default registry. Each metric is made once per
- * process (several nodes in one process share it, labelled by `worker`); a second load of this module
- * (a test runner, two import paths) finds the first one's metrics instead of throwing "already
- * registered". docs/operations.md lists them.
- */
-function once<T extends Metric>(name: string, make: (name: string) => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? make(name);
-}
+// The scheduler's Prometheus metrics, made once per process on the shared registry (several nodes
+// in one process share them, labelled by `worker`). docs/operations.md lists them.
 
 /** Dispatch start − slot: 1 ms to 60 s. */
 export const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -29,21 +23,21 @@ const live: Map<string, NodeGauges> = ((globalThis as Record<symbol, unknown>)[L
 (globalThis as Record<symbol, unknown>)[LIVE_KEY] = live;
 
 export const schedulerMetrics = {
-  runs: once('tickwise_scheduler_runs_total', (name) => new Counter({ name, help: 'Runs finished, by outcome (succeeded, failed, aborted), HTTP status class (2xx..5xx, none) and error kind (none when it succeeded)', labelNames: ['worker', 'outcome', 'status_class', 'error_kind'] })),
-  lateness: once('tickwise_scheduler_lateness_seconds', (name) => new Histogram({ name, help: 'How late a call started after its slot (dispatch start − slot)', labelNames: ['worker'], buckets: LATENESS_BUCKETS })),
-  callDuration: once('tickwise_scheduler_call_duration_seconds', (name) => new Histogram({ name, help: 'HTTP call duration, headers and body', labelNames: ['worker'], buckets: DURATION_BUCKETS })),
-  claims: once('tickwise_scheduler_claims_total', (name) => new Counter({ name, help: 'Claim statements run', labelNames: ['worker'] })),
-  claimed: once('tickwise_scheduler_claimed_total', (name) => new Counter({ name, help: 'Due machines claimed', labelNames: ['worker'] })),
-  claimDuration: once('tickwise_scheduler_claim_duration_seconds', (name) => new Histogram({ name, help: 'Duration of one claim statement', labelNames: ['worker'], buckets: DURATION_BUCKETS })),
-  claimBatch: once('tickwise_scheduler_claim_batch_size', (name) => new Histogram({ name, help: 'Machines returned by one claim statement', labelNames: ['worker'], buckets: [0, ...SIZE_BUCKETS] })),
-  takenOver: once('tickwise_scheduler_leases_taken_over_total', (name) => new Counter({ name, help: 'Machines taken over from a peer whose lease expired', labelNames: ['worker'] })),
-  leasesLost: once('tickwise_scheduler_leases_lost_total', (name) => new Counter({ name, help: 'Machines whose lease a peer took before this node wrote them', labelNames: ['worker'] })),
-  skipped: once('tickwise_scheduler_skipped_total', (name) => new Counter({ name, help: 'Claimed slots not run: missed beyond the catch-up grace (catchUp: skip) or paused by a person', labelNames: ['worker'] })),
-  released: once('tickwise_scheduler_released_total', (name) => new Counter({ name, help: 'Slots handed back (shutdown before or during the call)', labelNames: ['worker'] })),
-  hintReplans: once('tickwise_scheduler_hint_replans_total', (name) => new Counter({ name, help: 'Free machines re-planned because their hints changed (changed: whether the next run moved)', labelNames: ['worker', 'changed'] })),
-  commitBatch: once('tickwise_scheduler_commit_batch_size', (name) => new Histogram({ name, help: 'Machine writes per group-commit statement', labelNames: ['worker'], buckets: SIZE_BUCKETS })),
-  writeRetries: once('tickwise_scheduler_write_retries_total', (name) => new Counter({ name, help: 'Group commits that waited because the database was unreachable', labelNames: ['worker'] })),
-  held: once('tickwise_scheduler_held_machines', (name) => new Gauge({
+  runs: metric('tickwise_scheduler_runs_total', (name) => new Counter({ name, help: 'Runs finished, by outcome (succeeded, failed, aborted), HTTP status class (2xx..5xx, none) and error kind (none when it succeeded)', labelNames: ['worker', 'outcome', 'status_class', 'error_kind'] })),
+  lateness: metric('tickwise_scheduler_lateness_seconds', (name) => new Histogram({ name, help: 'How late a call started after its slot (dispatch start − slot)', labelNames: ['worker'], buckets: LATENESS_BUCKETS })),
+  callDuration: metric('tickwise_scheduler_call_duration_seconds', (name) => new Histogram({ name, help: 'HTTP call duration, headers and body', labelNames: ['worker'], buckets: DURATION_BUCKETS })),
+  claims: metric('tickwise_scheduler_claims_total', (name) => new Counter({ name, help: 'Claim statements run', labelNames: ['worker'] })),
+  claimed: metric('tickwise_scheduler_claimed_total', (name) => new Counter({ name, help: 'Due machines claimed', labelNames: ['worker'] })),
+  claimDuration: metric('tickwise_scheduler_claim_duration_seconds', (name) => new Histogram({ name, help: 'Duration of one claim statement', labelNames: ['worker'], buckets: DURATION_BUCKETS })),
+  claimBatch: metric('tickwise_scheduler_claim_batch_size', (name) => new Histogram({ name, help: 'Machines returned by one claim statement', labelNames: ['worker'], buckets: [0, ...SIZE_BUCKETS] })),
+  takenOver: metric('tickwise_scheduler_leases_taken_over_total', (name) => new Counter({ name, help: 'Machines taken over from a peer whose lease expired', labelNames: ['worker'] })),
+  leasesLost: metric('tickwise_scheduler_leases_lost_total', (name) => new Counter({ name, help: 'Machines whose lease a peer took before this node wrote them', labelNames: ['worker'] })),
+  skipped: metric('tickwise_scheduler_skipped_total', (name) => new Counter({ name, help: 'Claimed slots not run: missed beyond the catch-up grace (catchUp: skip) or paused by a person', labelNames: ['worker'] })),
+  released: metric('tickwise_scheduler_released_total', (name) => new Counter({ name, help: 'Slots handed back (shutdown before or during the call)', labelNames: ['worker'] })),
+  hintReplans: metric('tickwise_scheduler_hint_replans_total', (name) => new Counter({ name, help: 'Free machines re-planned because their hints changed (changed: whether the next run moved)', labelNames: ['worker', 'changed'] })),
+  commitBatch: metric('tickwise_scheduler_commit_batch_size', (name) => new Histogram({ name, help: 'Machine writes per group-commit statement', labelNames: ['worker'], buckets: SIZE_BUCKETS })),
+  writeRetries: metric('tickwise_scheduler_write_retries_total', (name) => new Counter({ name, help: 'Group commits that waited because the database was unreachable', labelNames: ['worker'] })),
+  held: metric('tickwise_scheduler_held_machines', (name) => new Gauge({
     name,
     help: 'Machines this node holds a lease on (waiting for their slot, in flight or being written)',
     labelNames: ['worker'],
@@ -52,7 +46,7 @@ export const schedulerMetrics = {
       for (const [worker, node] of live) this.set({ worker }, node.held());
     },
   })),
-  inFlight: once('tickwise_scheduler_calls_in_flight', (name) => new Gauge({
+  inFlight: metric('tickwise_scheduler_calls_in_flight', (name) => new Gauge({
     name,
     help: 'HTTP calls in flight',
     labelNames: ['worker'],
@@ -124,8 +118,8 @@ export class NodeMetrics {
     this.counts.dispatched++;
   }
 
-  finished(result: DispatchResult): void {
-    const outcome = result.errorKind === 'aborted' ? 'aborted' : result.ok ? 'succeeded' : 'failed';
+  finished(result: CallOutcome): void {
+    const outcome = result.errorKind === 'aborted' ? 'aborted' : result.status;
     const labels = `${outcome}|${statusClass(result.httpStatus)}|${result.errorKind ?? 'none'}`;
     let child = this.runs.get(labels);
     if (!child) {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { activeSigningSecrets, signingSecretsVersion, type Queryable } from '@tickwise/db';
-import type { Logger } from './log.ts';
+import type { Logger } from '@tickwise/platform';
 
 /** The Standard Webhooks headers a signed call carries (https://www.standardwebhooks.com). */
 export const WEBHOOK_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;

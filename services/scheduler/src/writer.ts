@@ -1,5 +1,5 @@
 import { commitMachines, isConnectionError, markRunning, withRetry, type Committed, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
-import type { Logger } from './log.ts';
+import type { Logger } from '@tickwise/platform';
 import type { NodeMetrics } from './metrics.ts';
 
 interface PendingCommit {

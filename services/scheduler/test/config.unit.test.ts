@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_TARGET_POLICY, describeConfig, parseTargetPolicy, resolveSchedulerConfig, SCHEDULER_DEFAULTS, schedulerConfigFromEnv } from '@tickwise/scheduler';
+import { DEFAULT_TARGET_POLICY, parseTargetPolicy } from '@tickwise/platform';
+import { describeConfig, resolveSchedulerConfig, SCHEDULER_DEFAULTS, schedulerConfigFromEnv } from '@tickwise/scheduler';
 
 describe('scheduler settings', () => {
   it('has defaults and reads durations, counts and flags from the environment', () => {
@@ -54,7 +55,7 @@ describe('scheduler settings', () => {
     [{ TICKWISE_ALLOW_TARGETS: 'https://hooks.example.com' }, 'TICKWISE_ALLOW_TARGETS: entry "https://hooks.example.com" is a URL; give a host name, an IP address or a CIDR'],
     [{ TICKWISE_WORKER_ID: 'has space' }, 'TICKWISE_WORKER_ID: workerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "has space"'],
   ])('refuses %o with a message naming the variable', (env, message) => {
-    expect(() => schedulerConfigFromEnv(env)).toThrow(new ConfigError(message));
+    expect(() => schedulerConfigFromEnv(env)).toThrow(expect.objectContaining({ code: 'invalid_config', message }));
   });
 
   it('polls for hints every second and listens unless told otherwise', () => {
@@ -64,7 +65,7 @@ describe('scheduler settings', () => {
   });
 
   it('refuses a listen flag that is not a boolean (a caller in JavaScript)', () => {
-    expect(() => resolveSchedulerConfig({ listen: 'yes' as unknown as boolean })).toThrow(new ConfigError('listen must be true or false, got yes'));
+    expect(() => resolveSchedulerConfig({ listen: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ code: 'invalid_config', message: 'listen must be true or false, got yes' }));
   });
 
   it('refuses a claim-ahead that would eat half the lease', () => {

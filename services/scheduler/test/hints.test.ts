@@ -1,11 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { REPLAN_MAX_LIMIT, ReplanError, replanForHints, setPause, type ReplanForHintsOptions } from '@tickwise/catalog';
+import { TickwiseError } from '@tickwise/platform';
+import { REPLAN_MAX_LIMIT, replanForHints, setPause, type ReplanForHintsOptions } from '@tickwise/catalog';
 import { applyHintChanges, inTransaction, machineHistory, newId, type HintChange, type NewHint } from '@tickwise/db';
 import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
 import type { TestDatabase } from '../../../test/support/database.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 /** Long enough that nothing but a notification re-plans a machine while a test looks. */
@@ -392,7 +394,7 @@ describe('replanForHints', () => {
     [{ limit: 1, lateToleranceMs: -5 }, 'lateToleranceMs must be a whole number of ms (0 or more), got -5'],
   ] as [ReplanForHintsOptions, string][])('refuses %o with a message naming the option', async (options, message) => {
     const error = await replanForHints(env.db.pool, options).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(ReplanError);
-    expect(error).toMatchObject({ code: 'invalid_options', message });
+    expect(error).toBeInstanceOf(TickwiseError);
+    expect(error).toMatchObject({ code: 'invalid_argument', reason: 'invalid_options', message });
   });
 });

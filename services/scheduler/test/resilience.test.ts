@@ -8,7 +8,8 @@ import { endpointInputSchema } from '@tickwise/machines';
 import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 describe('the database restarted under a running node', () => {

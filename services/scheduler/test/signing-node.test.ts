@@ -1,6 +1,8 @@
+import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { parseTargetPolicy } from '@tickwise/scheduler';
 import { addSigningSecret, rotateSigningSecret } from '@tickwise/catalog';
+import { DEFAULT_TENANT_ID } from '@tickwise/db';
+import { parseTargetPolicy } from '@tickwise/platform';
 import { verifyWebhook } from '../../../docs/snippets/verify-webhook.ts';
 import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { waitFor } from '../../../test/support/wait.ts';
@@ -20,6 +22,25 @@ describe('a scheduler node signs its calls and applies the target policy', () =>
     expect(verifyWebhook(second.secret, rolled.headers, rolled.body)).toBe(rolled.headers['webhook-id']);
     await node.stop();
   });
+  it('signs every call of the tenant’s endpoints that have no secret of their own with the tenant’s secret (checked by standardwebhooks)', async () => {
+    await applyJob(env.db, 'tenant-wide', [
+      { name: 'plain', url: `${env.target.url}/tenant-plain`, method: 'POST', body: { b: 2 }, schedule: { every: '200ms' } },
+      { name: 'own', url: `${env.target.url}/tenant-own`, method: 'POST', body: { c: 3 }, schedule: { every: '200ms' } },
+    ]);
+    const own = await addSigningSecret(env.db.pool, { endpointId: await endpointId(env.db, 'tenant-wide', 'own') });
+    const tenant = await addSigningSecret(env.db.pool, { tenantId: DEFAULT_TENANT_ID });
+    const { node } = startNode(env.db, { signingRefreshMs: 300 });
+    const plain = await waitFor('a call of the endpoint without its own secret', () => env.target.calls.find((c) => c.path === '/tenant-plain'));
+    const owned = await waitFor('a call of the endpoint with its own secret', () => env.target.calls.find((c) => c.path === '/tenant-own'));
+    await node.stop();
+    const verified = new Webhook(tenant.secret).verify(plain.body, plain.headers as Record<string, string>) as { b: number };
+    expect(verified).toEqual({ b: 2 });
+    expect(plain.headers['webhook-id']).toBe(plain.headers['idempotency-key']);
+    // An endpoint's own secrets take precedence: its calls carry no tenant signature.
+    expect(new Webhook(own.secret).verify(owned.body, owned.headers as Record<string, string>)).toEqual({ c: 3 });
+    expect(() => new Webhook(tenant.secret).verify(owned.body, owned.headers as Record<string, string>)).toThrow();
+  });
+
   it('refuses denied targets per the configured policy', async () => {
     const port = new URL(env.target.url).port;
     await applyJob(env.db, 'denied', [{ name: 'local', url: `http://localhost:${port}/denied`, schedule: { every: '1h' } }]);

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createPool } from '@tickwise/db';
-import { addSigningSecret, listSigningSecrets, revokeSigningSecret, rotateSigningSecret, SigningSecretError, type SecretOwner } from '../../catalog/src/signing.ts';
+import { addSigningSecret, listSigningSecrets, revokeSigningSecret, rotateSigningSecret, type SecretOwner } from '@tickwise/catalog';
+import { TickwiseError } from '@tickwise/platform';
 import { verifyWebhook, WebhookVerificationError } from '../../../docs/snippets/verify-webhook.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, endpointId, memoryLogger, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 import { Dispatcher, type DispatchRequest } from '../src/dispatcher.ts';
 import { SigningSecretCache } from '../src/signing.ts';
-import { parseTargetPolicy } from '../src/target-policy.ts';
+import { parseTargetPolicy } from '@tickwise/platform';
 
 const REFRESH_MS = 10_000;
 const never = new AbortController().signal;
@@ -65,7 +67,7 @@ describe('signed calls to a real HTTP target', () => {
     const { result, key, received } = await call(endpoint, null);
     await dispatcher.close();
 
-    expect(result).toMatchObject({ ok: true, httpStatus: 200, errorKind: null });
+    expect(result).toMatchObject({ status: 'succeeded', httpStatus: 200, errorKind: null });
     const headers = received!.headers as Record<string, string>;
     expect(headers['webhook-id']).toBe(key);
     expect(Number(headers['webhook-timestamp'])).toBeGreaterThanOrEqual(sentAt);
@@ -176,8 +178,8 @@ describe('signed calls to a real HTTP target', () => {
     const endpoint = await endpointId(env.db, 'ops', 'hook');
     const failure = async (promise: Promise<unknown>) => {
       const error = await promise.then(() => undefined, (caught: unknown) => caught);
-      expect(error).toBeInstanceOf(SigningSecretError);
-      return `${(error as SigningSecretError).code}: ${(error as Error).message}`;
+      expect(error).toBeInstanceOf(TickwiseError);
+      return `${(error as TickwiseError).reason}: ${(error as Error).message}`;
     };
     const missing = randomUUID();
     expect(await failure(addSigningSecret(env.db.pool, { endpointId: missing }))).toBe(`endpoint_not_found: endpoint ${missing} does not exist`);
@@ -209,11 +211,11 @@ describe('signed calls to a real HTTP target', () => {
     const log = memoryLogger();
     const dispatcher = new Dispatcher({ secrets: new SigningSecretCache(pool, { refreshMs: REFRESH_MS, now: () => clock.now, log }) });
     const request = (key: string): DispatchRequest => ({ url: `${env.target.url}/hook`, method: 'POST', body: { n: 1 }, headers: {}, timeoutMs: 5_000, sign: { endpointId: endpoint, webhookId: key } });
-    expect((await dispatcher.call(request('k:1'), never)).ok).toBe(true);
+    expect((await dispatcher.call(request('k:1'), never)).status).toBe('succeeded');
     await pool.end();
     clock.now += REFRESH_MS;
     const stale = await dispatcher.call(request('k:2'), never);
-    expect(stale.ok).toBe(true);
+    expect(stale.status).toBe('succeeded');
     expect(verifyWebhook(secret, env.target.calls.at(-1)!.headers, env.target.calls.at(-1)!.body)).toBe('k:2');
     expect(log.lines.some((line) => line.startsWith('warn could not reload signing secrets; signing with the last loaded set'))).toBe(true);
     await dispatcher.close();
@@ -222,7 +224,7 @@ describe('signed calls to a real HTTP target', () => {
     const cold = new Dispatcher({ secrets: new SigningSecretCache(unreachable, { refreshMs: REFRESH_MS, log }) });
     const before = env.target.calls.length;
     const result = await cold.call(request('k:3'), never);
-    expect(result).toMatchObject({ ok: false, errorKind: 'signing', httpStatus: null });
+    expect(result).toMatchObject({ status: 'failed', errorKind: 'signing', httpStatus: null });
     expect(result.errorMessage).toMatch(/^not sent: the signing secrets could not be loaded: .*ECONNREFUSED/);
     expect(env.target.calls.length).toBe(before);
     await cold.close();
@@ -239,15 +241,15 @@ describe('the target policy at dispatch', () => {
     const call = (dispatcher: Dispatcher, url: string) => dispatcher.call({ url, method: 'GET', headers: {}, timeoutMs: 5_000 }, never);
 
     const byName = await call(denying, `http://localhost:${port}/by-name`);
-    expect(byName).toMatchObject({ ok: false, errorKind: 'target_denied', httpStatus: null });
+    expect(byName).toMatchObject({ status: 'failed', errorKind: 'target_denied', httpStatus: null });
     expect(byName.errorMessage).toMatch(/^target denied: localhost resolved to (127\.0\.0\.1|::1), which matches TICKWISE_DENY_TARGETS entry "(127\.0\.0\.0\/8|::1)"$/);
     const literal = await call(denying, `http://127.0.0.1:${port}/literal`);
-    expect(literal).toMatchObject({ ok: false, errorKind: 'target_denied', errorMessage: 'target denied: host 127.0.0.1 matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"' });
+    expect(literal).toMatchObject({ status: 'failed', errorKind: 'target_denied', errorMessage: 'target denied: host 127.0.0.1 matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"' });
     const notAllowed = new Dispatcher({ policy: parseTargetPolicy({ allow: '*.example.com' }) });
     expect(await call(notAllowed, `http://localhost:${port}/not-allowed`)).toMatchObject({ errorKind: 'target_denied', errorMessage: 'target denied: host localhost is not in TICKWISE_ALLOW_TARGETS' });
     // Allowed by address: the name passes the host check and its resolved address is in the allow list.
     const byAddress = new Dispatcher({ policy: parseTargetPolicy({ allow: '127.0.0.0/8, ::1' }) });
-    expect(await call(byAddress, `http://localhost:${port}/allowed`)).toMatchObject({ ok: true, httpStatus: 200 });
+    expect(await call(byAddress, `http://localhost:${port}/allowed`)).toMatchObject({ status: 'succeeded', httpStatus: 200 });
     // Allowed by name, denied by address: deny wins.
     const both = new Dispatcher({ policy: parseTargetPolicy({ allow: 'localhost', deny: '127.0.0.0/8, ::1' }) });
     expect(await call(both, `http://localhost:${port}/both`)).toMatchObject({ errorKind: 'target_denied' });
@@ -256,8 +258,11 @@ describe('the target policy at dispatch', () => {
   });
 
   it('a scheduler node records a call to the cloud metadata address as a failed target_denied run and backs off', async () => {
-    await applyJob(env.db, 'ssrf', [{ name: 'metadata', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/', schedule: { every: '1s' } }]);
+    // The catalog refuses to write such a URL; a row from before that check (or written by hand) still
+    // meets the check at dispatch.
+    await applyJob(env.db, 'ssrf', [{ name: 'metadata', url: 'http://example.com/placeholder', schedule: { every: '1s' } }]);
     const id = await endpointId(env.db, 'ssrf', 'metadata');
+    await env.db.pool.query(`UPDATE endpoints SET spec = jsonb_set(spec, '{url}', to_jsonb($2::text)) WHERE id = $1`, [id, 'http://169.254.169.254/latest/meta-data/iam/security-credentials/']);
     const { node } = startNode(env.db);
     const run = await waitFor('a recorded run', async () => {
       const { rows } = await env.db.pool.query('SELECT status, error_kind, error_message, http_status FROM runs WHERE endpoint_id = $1', [id]);

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { API_KEY_NAME, createApiKey } from '../api-keys.ts';
 import { callerOf } from '../auth.ts';
 import { apiKeyMessage, ENUM_TO_ROLE } from '../convert.ts';
-import { GatewayError } from '../errors.ts';
-import { Role, type ApiKeyService } from '../gen/tickwise/v1/api_key_service_pb.ts';
+import { TickwiseError } from '@tickwise/platform';
+import { type ApiKeyService, Role } from '@tickwise/api';
 import { enumValue, id, parse, QUOTAS } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 
@@ -21,7 +21,7 @@ export function apiKeyService(deps: ServiceDeps): ServiceImpl<typeof ApiKeyServi
       const { tenantId } = callerOf(context);
       const input = parse(createSchema, request);
       const live = (await listApiKeys(deps.pool, tenantId)).filter((key) => key.revokedAt === null);
-      if (live.length >= QUOTAS.apiKeysPerTenant) throw new GatewayError('resource_exhausted', `a tenant may have at most ${QUOTAS.apiKeysPerTenant} keys that are not revoked`);
+      if (live.length >= QUOTAS.apiKeysPerTenant) throw new TickwiseError('resource_exhausted', `a tenant may have at most ${QUOTAS.apiKeysPerTenant} keys that are not revoked`);
       const created = await createApiKey(deps.pool, { tenantId, role: ENUM_TO_ROLE[input.role as Role.READ | Role.WRITE | Role.ADMIN], name: input.name });
       return { apiKey: apiKeyMessage(created.row), key: created.key };
     },
@@ -35,7 +35,7 @@ export function apiKeyService(deps: ServiceDeps): ServiceImpl<typeof ApiKeyServi
       const { tenantId } = callerOf(context);
       const { apiKeyId } = parse(revokeSchema, request);
       const row = await revokeApiKey(deps.pool, tenantId, apiKeyId);
-      if (!row) throw new GatewayError('not_found', `API key ${apiKeyId} does not exist`);
+      if (!row) throw new TickwiseError('not_found', `API key ${apiKeyId} does not exist`);
       return { apiKey: apiKeyMessage(row) };
     },
   };

@@ -1,6 +1,6 @@
 import type { Pool } from '@tickwise/db';
 import type { GatewayConfig } from '../config.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '@tickwise/platform';
 import type { WatchHub } from '../watch-hub.ts';
 
 /** What every service implementation is built from. */

@@ -6,11 +6,11 @@ import { toEndpointSpec } from '@tickwise/machines';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { endpointMessage, ENUM_TO_STATE, machineMessage, STATE_TO_ENUM } from '../convert.ts';
-import { GatewayError } from '../errors.ts';
-import type { EndpointService } from '../gen/tickwise/v1/endpoint_service_pb.ts';
-import { MachineState } from '../gen/tickwise/v1/resources_pb.ts';
+import { isUuid, TickwiseError } from '@tickwise/platform';
+import { underField } from '../errors.ts';
+import { type EndpointService, MachineState } from '@tickwise/api';
 import { endpointInputOf } from '../spec.ts';
-import { decodePageToken, enumValue, id, isUuid, LIMITS, namePrefix, nextToken, optionalId, optionalReason, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
+import { decodePageToken, enumValue, id, LIMITS, namePrefix, nextToken, optionalId, optionalReason, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 
 const endpointIdSchema = z.object({ endpointId: id });
@@ -33,7 +33,7 @@ const machineSchema = z.object({
 /** The tenant's endpoint, or NOT_FOUND: another tenant's id reads exactly as one that does not exist. */
 export async function loadEndpoint(deps: ServiceDeps, tenantId: string, endpointId: string): Promise<EndpointView> {
   const row = await getEndpoint(deps.pool, tenantId, endpointId);
-  if (!row) throw new GatewayError('not_found', `endpoint ${endpointId} does not exist`);
+  if (!row) throw new TickwiseError('not_found', `endpoint ${endpointId} does not exist`);
   return row;
 }
 
@@ -42,12 +42,12 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
     async createEndpoint(request, context) {
       const { tenantId } = callerOf(context);
       const { jobId } = parse(createSchema, request);
-      const input = endpointInputOf(request.endpoint, 'endpoint', deps.config.targetPolicy);
-      if (!(await getJob(deps.pool, tenantId, jobId))) throw new GatewayError('not_found', `job ${jobId} does not exist`);
+      const input = endpointInputOf(request.endpoint, 'endpoint');
+      if (!(await getJob(deps.pool, tenantId, jobId))) throw new TickwiseError('not_found', `job ${jobId} does not exist`);
       if ((await countEndpointsOfJob(deps.pool, jobId)) >= QUOTAS.endpointsPerJob) {
-        throw new GatewayError('resource_exhausted', `a job may have at most ${QUOTAS.endpointsPerJob} endpoints (archived ones included)`);
+        throw new TickwiseError('resource_exhausted', `a job may have at most ${QUOTAS.endpointsPerJob} endpoints (archived ones included)`);
       }
-      const created = await createEndpoint(deps.pool, tenantId, jobId, input, { now: deps.now });
+      const created = await underField('endpoint', () => createEndpoint(deps.pool, tenantId, jobId, input, { now: deps.now, targetPolicy: deps.config.targetPolicy }));
       return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, created.endpointId)), action: created.action, note: created.note ?? '' };
     },
 
@@ -77,10 +77,10 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
       const { endpointId } = parse(endpointIdSchema, request);
       const row = await loadEndpoint(deps, tenantId, endpointId);
       if (request.spec && request.spec.name !== '' && request.spec.name !== row.name) {
-        throw GatewayError.invalid([{ field: 'spec.name', reason: `renaming is not supported: leave it empty or "${row.name}"` }]);
+        throw TickwiseError.invalid([{ field: 'spec.name', reason: `renaming is not supported: leave it empty or "${row.name}"` }]);
       }
-      const input = endpointInputOf(request.spec, 'spec', deps.config.targetPolicy, row.name);
-      const result = await updateEndpoint(deps.pool, tenantId, endpointId, toEndpointSpec(input), { now: deps.now });
+      const input = endpointInputOf(request.spec, 'spec', row.name);
+      const result = await underField('spec', () => updateEndpoint(deps.pool, tenantId, endpointId, toEndpointSpec(input), { now: deps.now, targetPolicy: deps.config.targetPolicy }));
       return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, endpointId)), action: result.action, note: result.note ?? '' };
     },
 
@@ -89,7 +89,7 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
       const input = parse(pauseSchema, request);
       requireFuture(input.until, deps.now(), 'until');
       const row = await loadEndpoint(deps, tenantId, input.endpointId);
-      if (row.archivedAt !== null) throw new GatewayError('failed_precondition', `endpoint "${row.name}" is archived`);
+      if (row.archivedAt !== null) throw new TickwiseError('failed_precondition', `endpoint "${row.name}" is archived`);
       await setPause(deps.pool, row.id, { reason: input.reason, until: input.until ?? null }, deps.now());
       return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, row.id)) };
     },
@@ -98,7 +98,7 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
       const { tenantId } = callerOf(context);
       const { endpointId } = parse(endpointIdSchema, request);
       const row = await loadEndpoint(deps, tenantId, endpointId);
-      if (row.archivedAt !== null) throw new GatewayError('failed_precondition', `endpoint "${row.name}" is archived`);
+      if (row.archivedAt !== null) throw new TickwiseError('failed_precondition', `endpoint "${row.name}" is archived`);
       await setPause(deps.pool, row.id, null, deps.now());
       return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, row.id)) };
     },

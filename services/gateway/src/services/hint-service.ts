@@ -2,13 +2,12 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { changeHints, MANUAL_HINT_SOURCE } from '@tickwise/catalog';
 import { countActiveHints, isActiveHint, listHints, newId, type NewHint } from '@tickwise/db';
-import { MAX_INTERVAL_MS, MIN_INTERVAL_MS, parseDuration } from '@tickwise/machines';
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '@tickwise/machines';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { ENUM_TO_HINT_KIND, hintMessage, STATE_TO_ENUM } from '../convert.ts';
-import { GatewayError, type FieldViolation } from '../errors.ts';
-import type { HintService } from '../gen/tickwise/v1/hint_service_pb.ts';
-import { HintKind } from '../gen/tickwise/v1/resources_pb.ts';
+import { parseDuration, TickwiseError, type FieldViolation } from '@tickwise/platform';
+import { HintKind, type HintService } from '@tickwise/api';
 import { enumValue, id, LIMITS, parse, QUOTAS, requiredReason, timestamp } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 import { loadEndpoint } from './endpoint-service.ts';
@@ -46,7 +45,7 @@ export function manualHint(input: z.output<typeof addSchema>, now: Date): NewHin
   const expiresAt = input.expiresAt ?? new Date(Math.max(defaultExpiry, now.getTime() + 1_000));
   if (expiresAt <= now) violations.push({ field: 'expires_at', reason: 'must be in the future' });
   else if (expiresAt.getTime() > now.getTime() + MAX_HINT_LIFETIME_MS) violations.push({ field: 'expires_at', reason: 'must be at most 30 days ahead' });
-  if (violations.length > 0) throw GatewayError.invalid(violations);
+  if (violations.length > 0) throw TickwiseError.invalid(violations);
   const hint: NewHint = { id: newId(), endpointId: input.endpointId, kind, reason: input.reason, source: MANUAL_HINT_SOURCE, expiresAt };
   if (intervalMs !== undefined) hint.intervalMs = intervalMs;
   if (input.at !== undefined) hint.at = input.at;
@@ -79,7 +78,7 @@ export function hintService(deps: ServiceDeps): ServiceImpl<typeof HintService> 
         input.endpointId,
         async (client) => {
           if ((await countActiveHints(client, input.endpointId, MANUAL_HINT_SOURCE)) >= QUOTAS.manualHintsPerEndpoint) {
-            throw new GatewayError('resource_exhausted', `an endpoint may have at most ${QUOTAS.manualHintsPerEndpoint} active manual hints: clear some first`);
+            throw new TickwiseError('resource_exhausted', `an endpoint may have at most ${QUOTAS.manualHintsPerEndpoint} active manual hints: clear some first`);
           }
           return { endpointId: input.endpointId, add: [hint] };
         },
@@ -96,7 +95,7 @@ export function hintService(deps: ServiceDeps): ServiceImpl<typeof HintService> 
         tenantId,
         input.endpointId,
         async (client) => {
-          if (!(await isActiveHint(client, input.endpointId, input.hintId))) throw new GatewayError('not_found', `hint ${input.hintId} is not an active hint of endpoint ${input.endpointId}`);
+          if (!(await isActiveHint(client, input.endpointId, input.hintId))) throw new TickwiseError('not_found', `hint ${input.hintId} is not an active hint of endpoint ${input.endpointId}`);
           return { endpointId: input.endpointId, add: [], clearIds: [input.hintId] };
         },
       );

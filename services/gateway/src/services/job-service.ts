@@ -5,9 +5,8 @@ import { nameSchema, type EndpointInput } from '@tickwise/machines';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { jobMessage } from '../convert.ts';
-import { GatewayError, type FieldViolation } from '../errors.ts';
-import type { JobService } from '../gen/tickwise/v1/job_service_pb.ts';
-import type { TargetPolicy } from '@tickwise/scheduler';
+import { isTickwiseError, TickwiseError, type FieldViolation } from '@tickwise/platform';
+import type { JobService } from '@tickwise/api';
 import { endpointInputOf } from '../spec.ts';
 import { decodePageToken, id, LIMITS, namePrefix, nextToken, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -32,28 +31,28 @@ const pauseSchema = z.object({ jobId: id, reason: requiredReason, until: timesta
 
 async function loadJob(deps: ServiceDeps, tenantId: string, jobId: string): Promise<JobView> {
   const job = await getJob(deps.pool, tenantId, jobId);
-  if (!job) throw new GatewayError('not_found', `job ${jobId} does not exist`);
+  if (!job) throw new TickwiseError('not_found', `job ${jobId} does not exist`);
   return job;
 }
 
 /** Every endpoint of a request checked, all problems reported together; names must differ. */
-export function endpointInputsOf(specs: readonly Parameters<typeof endpointInputOf>[0][], prefix: string, policy: TargetPolicy): EndpointInput[] {
+export function endpointInputsOf(specs: readonly Parameters<typeof endpointInputOf>[0][], prefix: string): EndpointInput[] {
   const violations: FieldViolation[] = [];
   const inputs: EndpointInput[] = [];
   const seen = new Map<string, number>();
   specs.forEach((spec, index) => {
     try {
-      const input = endpointInputOf(spec, `${prefix}[${index}]`, policy);
+      const input = endpointInputOf(spec, `${prefix}[${index}]`);
       const first = seen.get(input.name);
       if (first !== undefined) violations.push({ field: `${prefix}[${index}].name`, reason: `"${input.name}" is also the name of ${prefix}[${first}]` });
       seen.set(input.name, index);
       inputs.push(input);
     } catch (error) {
-      if (!(error instanceof GatewayError)) throw error;
+      if (!isTickwiseError(error, 'invalid_argument')) throw error;
       violations.push(...error.violations);
     }
   });
-  if (violations.length > 0) throw GatewayError.invalid(violations);
+  if (violations.length > 0) throw TickwiseError.invalid(violations);
   return inputs;
 }
 
@@ -64,14 +63,14 @@ function both<A, B>(first: () => A, second: () => B): [A, B] {
     try {
       return check();
     } catch (error) {
-      if (!(error instanceof GatewayError) || error.code !== 'invalid_argument') throw error;
+      if (!isTickwiseError(error, 'invalid_argument')) throw error;
       violations.push(...error.violations);
       return undefined;
     }
   };
   const a = attempt(first);
   const b = attempt(second);
-  if (violations.length > 0) throw GatewayError.invalid(violations);
+  if (violations.length > 0) throw TickwiseError.invalid(violations);
   return [a as A, b as B];
 }
 
@@ -81,12 +80,12 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
       const { tenantId } = callerOf(context);
       const [input, endpoints] = both(
         () => parse(createSchema, request),
-        () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints', deps.config.targetPolicy),
+        () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints'),
       );
       if ((await countJobs(deps.pool, tenantId)) >= QUOTAS.jobsPerTenant) {
-        throw new GatewayError('resource_exhausted', `a tenant may have at most ${QUOTAS.jobsPerTenant} jobs (archived ones included)`);
+        throw new TickwiseError('resource_exhausted', `a tenant may have at most ${QUOTAS.jobsPerTenant} jobs (archived ones included)`);
       }
-      const created = await createJob(deps.pool, tenantId, { name: input.name, synthetic: input.synthetic, endpoints }, { now: deps.now });
+      const created = await createJob(deps.pool, tenantId, { name: input.name, synthetic: input.synthetic, endpoints }, { now: deps.now, targetPolicy: deps.config.targetPolicy });
       return {
         job: jobMessage(await loadJob(deps, tenantId, created.jobId)),
         changes: created.changes.map((change) => ({ endpoint: change.endpoint ?? '', action: change.action, note: change.note ?? '' })),
@@ -139,14 +138,14 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
         if (first !== undefined) violations.push({ field: `jobs[${index}].name`, reason: `"${job.name}" is also the name of jobs[${first}]` });
         seen.set(job.name, index);
         try {
-          jobs.push({ name: job.name, synthetic: job.synthetic, endpoints: endpointInputsOf(request.jobs[index]!.endpoints, `jobs[${index}].endpoints`, deps.config.targetPolicy) });
+          jobs.push({ name: job.name, synthetic: job.synthetic, endpoints: endpointInputsOf(request.jobs[index]!.endpoints, `jobs[${index}].endpoints`) });
         } catch (error) {
-          if (!(error instanceof GatewayError)) throw error;
+          if (!isTickwiseError(error, 'invalid_argument')) throw error;
           violations.push(...error.violations);
         }
       });
-      if (violations.length > 0) throw GatewayError.invalid(violations);
-      const changes = await applyJobs(deps.pool, jobs, { tenantId, now: deps.now, dryRun: input.dryRun, maxJobs: QUOTAS.jobsPerTenant });
+      if (violations.length > 0) throw TickwiseError.invalid(violations);
+      const changes = await applyJobs(deps.pool, jobs, { tenantId, now: deps.now, dryRun: input.dryRun, maxJobs: QUOTAS.jobsPerTenant, targetPolicy: deps.config.targetPolicy });
       return { changes: changes.map((change) => ({ job: change.job, endpoint: change.endpoint ?? '', action: change.action, note: change.note ?? '' })) };
     },
 

@@ -1,11 +1,11 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { lastRunsByWorker, recentTakeovers, tenantLeases } from '@tickwise/db';
-import { formatDuration, parseDuration } from '@tickwise/machines';
+import { formatDuration, parseDuration } from '@tickwise/platform';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { STATE_TO_ENUM } from '../convert.ts';
-import type { NodeService } from '../gen/tickwise/v1/node_service_pb.ts';
+import type { NodeService } from '@tickwise/api';
 import { parse } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 

@@ -4,10 +4,9 @@ import { apiKeyById, countEndpoints, endpointSummaries, tenantById, type Endpoin
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { ENUM_TO_STATE, ROLE_TO_ENUM, runMessage, STATE_TO_ENUM } from '../convert.ts';
-import { GatewayError } from '../errors.ts';
-import type { OverviewService } from '../gen/tickwise/v1/overview_service_pb.ts';
-import { MachineState, RunStatus } from '../gen/tickwise/v1/resources_pb.ts';
-import { decodePageToken, enumValue, isUuid, LIMITS, nextToken, pageSize, pageToken, parse } from '../validate.ts';
+import { isUuid, TickwiseError } from '@tickwise/platform';
+import { MachineState, type OverviewService, RunStatus } from '@tickwise/api';
+import { decodePageToken, enumValue, LIMITS, nextToken, pageSize, pageToken, parse } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export const SUMMARY_LIMITS = { recentRunsDefault: 20, recentRunsMax: 50 } as const;
@@ -69,7 +68,7 @@ export function overviewService(deps: ServiceDeps): ServiceImpl<typeof OverviewS
       const caller = callerOf(context);
       const [key, tenant] = await Promise.all([apiKeyById(deps.pool, caller.keyId), tenantById(deps.pool, caller.tenantId)]);
       // The key was found a moment ago by the interceptor; gone now means it was just deleted.
-      if (!key || !tenant) throw new GatewayError('unauthenticated', 'invalid or revoked API key');
+      if (!key || !tenant) throw new TickwiseError('unauthenticated', 'invalid or revoked API key');
       return { tenantId: tenant.id, tenantName: tenant.name, role: ROLE_TO_ENUM[caller.role], keyId: key.id, keyName: key.name, keyPrefix: key.prefix };
     },
 

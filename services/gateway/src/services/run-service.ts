@@ -3,11 +3,9 @@ import { getAnalysis, getRun, listAnalyses, listRuns, analysisOfTenant } from '@
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { analysisMessage, runMessage } from '../convert.ts';
-import { GatewayError } from '../errors.ts';
-import type { AnalysisService } from '../gen/tickwise/v1/analysis_service_pb.ts';
-import { RunStatus } from '../gen/tickwise/v1/resources_pb.ts';
-import type { RunService } from '../gen/tickwise/v1/run_service_pb.ts';
-import { decodePageToken, id, isUuid, nextToken, pageSize, pageToken, parse } from '../validate.ts';
+import { isUuid, TickwiseError } from '@tickwise/platform';
+import { type AnalysisService, type RunService, RunStatus } from '@tickwise/api';
+import { decodePageToken, id, nextToken, pageSize, pageToken, parse } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 import { loadEndpoint } from './endpoint-service.ts';
 
@@ -37,7 +35,7 @@ export function runService(deps: ServiceDeps): ServiceImpl<typeof RunService> {
       const { tenantId } = callerOf(context);
       const { runId } = parse(runIdSchema, request);
       const run = await getRun(deps.pool, tenantId, runId);
-      if (!run) throw new GatewayError('not_found', `run ${runId} does not exist`);
+      if (!run) throw new TickwiseError('not_found', `run ${runId} does not exist`);
       return { run: runMessage(run) };
     },
   };
@@ -58,7 +56,7 @@ export function analysisService(deps: ServiceDeps): ServiceImpl<typeof AnalysisS
       const { tenantId } = callerOf(context);
       const { analysisId } = parse(analysisIdSchema, request);
       const analysis = (await analysisOfTenant(deps.pool, tenantId, analysisId)) ? await getAnalysis(deps.pool, analysisId) : null;
-      if (!analysis) throw new GatewayError('not_found', `analysis ${analysisId} does not exist`);
+      if (!analysis) throw new TickwiseError('not_found', `analysis ${analysisId} does not exist`);
       return { analysis: analysisMessage(analysis) };
     },
   };

@@ -4,9 +4,8 @@ import { tenantEndpointIds, tenantJobIds, type MachineGlance } from '@tickwise/d
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { runMessage, STATE_TO_ENUM } from '../convert.ts';
-import { GatewayError } from '../errors.ts';
-import { MachineState } from '../gen/tickwise/v1/resources_pb.ts';
-import type { WatchService } from '../gen/tickwise/v1/watch_service_pb.ts';
+import { TickwiseError } from '@tickwise/platform';
+import { MachineState, type WatchService } from '@tickwise/api';
 import { id, LIMITS, parse } from '../validate.ts';
 import { EventQueue } from '../watch-queue.ts';
 import type { WatchEvent } from '../watch-hub.ts';
@@ -46,7 +45,7 @@ async function requireOwned(check: () => Promise<Set<string>>, ids: readonly str
   if (ids.length === 0) return;
   const owned = await check();
   const missing = ids.find((each) => !owned.has(each));
-  if (missing !== undefined) throw new GatewayError('not_found', `${what} ${missing} does not exist`);
+  if (missing !== undefined) throw new TickwiseError('not_found', `${what} ${missing} does not exist`);
 }
 
 export function watchService(deps: ServiceDeps): ServiceImpl<typeof WatchService> {
@@ -56,8 +55,8 @@ export function watchService(deps: ServiceDeps): ServiceImpl<typeof WatchService
       const input = parse(watchSchema, request);
       await requireOwned(() => tenantEndpointIds(deps.pool, tenantId, input.endpointIds), input.endpointIds, 'endpoint');
       await requireOwned(() => tenantJobIds(deps.pool, tenantId, input.jobIds), input.jobIds, 'job');
-      if (deps.hub.size >= deps.config.maxWatchers) throw new GatewayError('resource_exhausted', `this gateway serves at most ${deps.config.maxWatchers} watches at once`);
-      if (deps.hub.countFor(tenantId) >= deps.config.maxWatchersPerTenant) throw new GatewayError('resource_exhausted', `a tenant may hold at most ${deps.config.maxWatchersPerTenant} watches at once on one gateway`);
+      if (deps.hub.size >= deps.config.maxWatchers) throw new TickwiseError('resource_exhausted', `this gateway serves at most ${deps.config.maxWatchers} watches at once`);
+      if (deps.hub.countFor(tenantId) >= deps.config.maxWatchersPerTenant) throw new TickwiseError('resource_exhausted', `a tenant may hold at most ${deps.config.maxWatchersPerTenant} watches at once on one gateway`);
       const queue = new EventQueue<WatchEvent>(deps.config.watchBufferSize);
       const subscription = deps.hub.subscribe(
         {
@@ -86,7 +85,7 @@ export function watchService(deps: ServiceDeps): ServiceImpl<typeof WatchService
           if (next === 'timeout') {
             yield heartbeat();
           } else if (next === 'overflow') {
-            throw new GatewayError('resource_exhausted', `the watch fell more than ${deps.config.watchBufferSize} events behind; open it again`);
+            throw new TickwiseError('resource_exhausted', `the watch fell more than ${deps.config.watchBufferSize} events behind; open it again`);
           } else if (next.kind === 'run') {
             yield { event: { case: 'run' as const, value: { run: runMessage(next.run) } } };
           } else if ((seen.get(next.glance.id) ?? -1) < next.glance.version) {

@@ -1,13 +1,6 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
-import { AnalysisService } from '../../src/gen/tickwise/v1/analysis_service_pb.ts';
-import { EndpointService } from '../../src/gen/tickwise/v1/endpoint_service_pb.ts';
-import { HintService } from '../../src/gen/tickwise/v1/hint_service_pb.ts';
-import { JobService } from '../../src/gen/tickwise/v1/job_service_pb.ts';
-import { NodeService } from '../../src/gen/tickwise/v1/node_service_pb.ts';
-import { OverviewService } from '../../src/gen/tickwise/v1/overview_service_pb.ts';
-import { RunService } from '../../src/gen/tickwise/v1/run_service_pb.ts';
-import { WatchService } from '../../src/gen/tickwise/v1/watch_service_pb.ts';
+import { AnalysisService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
 
 /** Every API the page calls, with the key the person signed in with. Same origin: the gateway serves both. */
 export interface Api {

@@ -1,6 +1,6 @@
 import { toJson } from '@bufbuild/protobuf';
 import { ListValueSchema, timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { HintKind, RunStatus, type Analysis, type Endpoint, type Hint, type Machine, type Run, type Transition } from '../../src/gen/tickwise/v1/resources_pb.ts';
+import { type Analysis, type Endpoint, type Hint, HintKind, type Machine, type Run, RunStatus, type Transition } from '@tickwise/api';
 import { h, type Child } from './dom.ts';
 import { ago, clip, clock, countdown, formatMs, stateName } from './format.ts';
 

@@ -1,5 +1,6 @@
-import type { Analysis, Endpoint, Hint, Machine, Run } from '../../src/gen/tickwise/v1/resources_pb.ts';
-import { endpointMachine } from '../../../../machines/src/endpoint-machine.ts';
+import type { Analysis, Endpoint, Hint, Machine, Run } from '@tickwise/api';
+// The machine alone (no governor, no specs): the page draws its statechart from the definition itself.
+import { endpointMachine } from '@tickwise/machines/endpoint-machine';
 import { describeError } from './api.ts';
 import { canWrite, type App, type View } from './app.ts';
 import { fill, flash, h } from './dom.ts';

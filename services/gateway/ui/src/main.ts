@@ -1,5 +1,5 @@
 import './styles.css';
-import { Role } from '../../src/gen/tickwise/v1/api_key_service_pb.ts';
+import { Role } from '@tickwise/api';
 import { createApi, describeError, isUnauthenticated, type Api } from './api.ts';
 import type { App, View } from './app.ts';
 import { fill, h } from './dom.ts';

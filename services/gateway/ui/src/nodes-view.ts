@@ -1,5 +1,5 @@
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import type { ListLeasesResponse } from '../../src/gen/tickwise/v1/node_service_pb.ts';
+import type { ListLeasesResponse } from '@tickwise/api';
 import { describeError } from './api.ts';
 import type { App, View } from './app.ts';
 import { fill, h } from './dom.ts';

@@ -1,8 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import type { EndpointSummary } from '../../src/gen/tickwise/v1/overview_service_pb.ts';
-import { RunPointSchema } from '../../src/gen/tickwise/v1/overview_service_pb.ts';
-import { RunStatus, type Run } from '../../src/gen/tickwise/v1/resources_pb.ts';
+import { type EndpointSummary, type Run, RunPointSchema, RunStatus } from '@tickwise/api';
 import { describeError } from './api.ts';
 import type { App, View } from './app.ts';
 import { fill, flash, h } from './dom.ts';

@@ -1,7 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import type { Run } from '../../src/gen/tickwise/v1/resources_pb.ts';
-import type { MachineChange } from '../../src/gen/tickwise/v1/watch_service_pb.ts';
+import type { MachineChange, Run } from '@tickwise/api';
 import { describeError, type Api } from './api.ts';
 
 export type StreamStatus =

@@ -1,4 +1,5 @@
-import { describeSchedule, formatDuration } from '@tickwise/machines';
+import { describeSchedule } from '@tickwise/machines';
+import { formatDuration } from '@tickwise/platform';
 import {
   asksToWait,
   baselineAfter,

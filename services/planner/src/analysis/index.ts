@@ -9,4 +9,3 @@ export * from './llm-tools.ts';
 export * from './llm-prompt.ts';
 export * from './llm-planner.ts';
 export * from './select.ts';
-export { PlannerConfigError } from '../config.ts';

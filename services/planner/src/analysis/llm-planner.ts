@@ -1,4 +1,4 @@
-import { formatDuration } from '@tickwise/machines';
+import { formatDuration } from '@tickwise/platform';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { heuristicDecision } from './heuristic.ts';
 import { describePicture, SYSTEM_PROMPT } from './llm-prompt.ts';
@@ -42,7 +42,7 @@ export class LlmAnalyzer implements Analyzer {
   readonly heuristic: HeuristicSettings;
   private readonly client: OpenAI;
 
-  /** Validates the settings once; throws PlannerConfigError naming the setting. */
+  /** Validates the settings once; throws TickwiseError `invalid_config` naming the setting. */
   constructor(settings: Partial<LlmSettings> & { apiKey: string }, heuristic: Partial<HeuristicSettings> = {}) {
     this.settings = resolveLlmSettings(settings);
     this.heuristic = resolveHeuristicSettings(heuristic);

@@ -1,4 +1,5 @@
-import { describeSchedule, formatDuration } from '@tickwise/machines';
+import { describeSchedule } from '@tickwise/machines';
+import { formatDuration } from '@tickwise/platform';
 import { describeOutcome, isPlannerHint, liveHints } from './bounds.ts';
 import type { ToolBounds } from './llm-tools.ts';
 import type { EndpointPicture, RecentRun } from './types.ts';

@@ -1,4 +1,4 @@
-import { formatDuration } from '@tickwise/machines';
+import { formatDuration } from '@tickwise/platform';
 import { z } from 'zod';
 import type OpenAI from 'openai';
 import { asksToWait, intervalBounds, manualHint, MAX_TTL_MS, MIN_TTL_MS, retryAfterUntil } from './bounds.ts';

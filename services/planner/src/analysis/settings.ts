@@ -1,5 +1,4 @@
-import { parseDuration } from '@tickwise/machines';
-import { PlannerConfigError } from '../config.ts';
+import { checkInteger, invalidConfig, namingVariables, overridesFromEnv } from '@tickwise/platform';
 
 /** What the heuristic looks for. */
 export interface HeuristicSettings {
@@ -49,8 +48,16 @@ export const LLM_DEFAULTS: Omit<LlmSettings, 'apiKey'> = {
   tokenLimitField: 'max_tokens',
 };
 
-/** Environment variables of the analyzers, with the setting each sets. */
-export const ANALYZER_ENV = {
+/** Environment variables of the heuristic, with the setting each sets. */
+export const HEURISTIC_ENV = {
+  TICKWISE_PLANNER_FAILURE_STREAK: 'failureStreak',
+  TICKWISE_PLANNER_RECOVERY_SUCCESSES: 'recoverySuccesses',
+  TICKWISE_PLANNER_SLOW_SAMPLES: 'slowSamples',
+  TICKWISE_PLANNER_SLOW_WINDOW: 'slowWindow',
+} as const;
+
+/** Environment variables of the LLM planner, with the setting each sets. */
+export const LLM_ENV = {
   OPENAI_API_KEY: 'apiKey',
   OPENAI_BASE_URL: 'baseURL',
   TICKWISE_MODEL: 'model',
@@ -59,32 +66,17 @@ export const ANALYZER_ENV = {
   TICKWISE_PLANNER_LLM_MAX_TOKENS: 'maxTokens',
   TICKWISE_PLANNER_LLM_MAX_ROUNDS: 'maxRounds',
   TICKWISE_PLANNER_LLM_TOKEN_FIELD: 'tokenLimitField',
-  TICKWISE_PLANNER_FAILURE_STREAK: 'failureStreak',
-  TICKWISE_PLANNER_RECOVERY_SUCCESSES: 'recoverySuccesses',
-  TICKWISE_PLANNER_SLOW_SAMPLES: 'slowSamples',
-  TICKWISE_PLANNER_SLOW_WINDOW: 'slowWindow',
 } as const;
-
-function checkIntegers<T extends object>(settings: T, rules: [keyof T & string, number, number][]): void {
-  for (const [key, min, max] of rules) {
-    const value = settings[key] as unknown;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new PlannerConfigError(`${key} must be an integer between ${min} and ${max}, got ${String(value)}`);
-    }
-  }
-}
 
 /** Validates heuristic settings once, with messages that name the setting. */
 export function resolveHeuristicSettings(overrides: Partial<HeuristicSettings> = {}): HeuristicSettings {
   const settings: HeuristicSettings = { ...HEURISTIC_DEFAULTS, ...overrides };
-  checkIntegers(settings, [
-    ['failureStreak', 1, 1_000],
-    ['recoverySuccesses', 1, 1_000],
-    ['slowSamples', 3, 50],
-    ['slowWindow', 3, 50],
-  ]);
+  checkInteger('failureStreak', settings.failureStreak, 1, 1_000);
+  checkInteger('recoverySuccesses', settings.recoverySuccesses, 1, 1_000);
+  checkInteger('slowSamples', settings.slowSamples, 3, 50);
+  checkInteger('slowWindow', settings.slowWindow, 3, 50);
   if (settings.slowWindow < settings.slowSamples) {
-    throw new PlannerConfigError(`slowWindow (${settings.slowWindow}) must be at least slowSamples (${settings.slowSamples})`);
+    throw invalidConfig(`slowWindow (${settings.slowWindow}) must be at least slowSamples (${settings.slowSamples})`);
   }
   return settings;
 }
@@ -93,71 +85,40 @@ export function resolveHeuristicSettings(overrides: Partial<HeuristicSettings> =
 export function resolveLlmSettings(overrides: Partial<LlmSettings> & { apiKey: string }): LlmSettings {
   const settings: LlmSettings = { ...LLM_DEFAULTS, ...overrides };
   if (typeof settings.apiKey !== 'string' || settings.apiKey.trim() === '') {
-    throw new PlannerConfigError('apiKey must be a non-empty string (any value for a local server that wants none)');
+    throw invalidConfig('apiKey must be a non-empty string (any value for a local server that wants none)');
   }
   if (!isHttpUrl(settings.baseURL)) {
-    throw new PlannerConfigError(`baseURL must be an absolute http:// or https:// URL such as https://api.openai.com/v1, got "${String(settings.baseURL)}"`);
+    throw invalidConfig(`baseURL must be an absolute http:// or https:// URL such as https://api.openai.com/v1, got "${String(settings.baseURL)}"`);
   }
   if (typeof settings.model !== 'string' || !/^\S{1,200}$/.test(settings.model)) {
-    throw new PlannerConfigError(`model must be 1-200 characters without spaces, got "${String(settings.model)}"`);
+    throw invalidConfig(`model must be 1-200 characters without spaces, got "${String(settings.model)}"`);
   }
-  checkIntegers(settings, [
-    ['timeoutMs', 100, 300_000],
-    ['maxToolCalls', 1, 16],
-    ['maxTokens', 16, 32_000],
-    ['maxRounds', 1, 5],
-  ]);
+  checkInteger('timeoutMs', settings.timeoutMs, 100, 300_000);
+  checkInteger('maxToolCalls', settings.maxToolCalls, 1, 16);
+  checkInteger('maxTokens', settings.maxTokens, 16, 32_000);
+  checkInteger('maxRounds', settings.maxRounds, 1, 5);
   if (!(TOKEN_LIMIT_FIELDS as readonly string[]).includes(settings.tokenLimitField)) {
-    throw new PlannerConfigError(`tokenLimitField must be one of ${TOKEN_LIMIT_FIELDS.join(', ')}, got "${String(settings.tokenLimitField)}"`);
+    throw invalidConfig(`tokenLimitField must be one of ${TOKEN_LIMIT_FIELDS.join(', ')}, got "${String(settings.tokenLimitField)}"`);
   }
   return settings;
 }
 
-const COUNTS = new Set<string>(['maxToolCalls', 'maxTokens', 'maxRounds', 'failureStreak', 'recoverySuccesses', 'slowSamples', 'slowWindow']);
-const HEURISTIC_KEYS = new Set<string>(['failureStreak', 'recoverySuccesses', 'slowSamples', 'slowWindow']);
-
-/** The analyzer settings found in the environment, parsed but not yet validated as a whole. */
-function readEnv(env: NodeJS.ProcessEnv, wanted: (key: string) => boolean): Record<string, string | number> {
-  const found: Record<string, string | number> = {};
-  for (const [name, key] of Object.entries(ANALYZER_ENV)) {
-    const raw = env[name];
-    if (!wanted(key) || raw === undefined || raw === '') continue;
-    if (COUNTS.has(key)) {
-      if (!/^\d+$/.test(raw)) throw new PlannerConfigError(`${name} must be a whole number, got "${raw}"`);
-      found[key] = Number(raw);
-    } else if (key === 'timeoutMs') {
-      const ms = parseDuration(raw);
-      if (ms === undefined) throw new PlannerConfigError(`${name} must be a duration such as 500ms, 15s or 1m, got "${raw}"`);
-      found[key] = ms;
-    } else {
-      found[key] = raw;
-    }
-  }
-  return found;
-}
-
-/** Runs a resolver and names the environment variable in its error. */
-function withVariableName<T>(resolve: () => T): T {
-  try {
-    return resolve();
-  } catch (error) {
-    const key = (error as Error).message.split(' ')[0];
-    const name = Object.entries(ANALYZER_ENV).find(([, field]) => field === key)?.[0];
-    throw name ? new PlannerConfigError(`${name}: ${(error as Error).message}`) : error;
-  }
-}
-
 /** Reads the heuristic's TICKWISE_PLANNER_* variables. */
 export function heuristicSettingsFromEnv(env: NodeJS.ProcessEnv): HeuristicSettings {
-  const found = readEnv(env, (key) => HEURISTIC_KEYS.has(key));
-  return withVariableName(() => resolveHeuristicSettings(found as Partial<HeuristicSettings>));
+  const found = overridesFromEnv(env, HEURISTIC_ENV, { failureStreak: 'count', recoverySuccesses: 'count', slowSamples: 'count', slowWindow: 'count' });
+  return namingVariables(HEURISTIC_ENV, () => resolveHeuristicSettings(found as Partial<HeuristicSettings>));
 }
 
 /** Reads OPENAI_API_KEY, OPENAI_BASE_URL, TICKWISE_MODEL and the TICKWISE_PLANNER_LLM_* variables. */
 export function llmSettingsFromEnv(env: NodeJS.ProcessEnv): LlmSettings {
-  const found = readEnv(env, (key) => !HEURISTIC_KEYS.has(key));
-  if (found.apiKey === undefined) throw new PlannerConfigError('OPENAI_API_KEY is not set: the LLM planner needs it (any value for a local server that wants none)');
-  return withVariableName(() => resolveLlmSettings(found as Partial<LlmSettings> & { apiKey: string }));
+  const found = overridesFromEnv(
+    env,
+    LLM_ENV,
+    { apiKey: 'text', baseURL: 'text', model: 'text', tokenLimitField: 'text', maxToolCalls: 'count', maxTokens: 'count', maxRounds: 'count' },
+    '500ms, 15s or 1m',
+  );
+  if (found.apiKey === undefined) throw invalidConfig('OPENAI_API_KEY is not set: the LLM planner needs it (any value for a local server that wants none)');
+  return namingVariables(LLM_ENV, () => resolveLlmSettings(found as Partial<LlmSettings> & { apiKey: string }));
 }
 
 function isHttpUrl(text: unknown): boolean {

@@ -1,7 +1,7 @@
 import { advanceCursor, countRunEvents, leaseCursor, readRunEvents, runEventIds, runEventsByIds, releaseCursor, RUN_EVENTS_CHANNEL, startListener, uuid7Floor, uuid7Time, type Listener, type Pool, type StoredRunEvent } from '@tickwise/db';
 import { decodeRunEventMessage, type RunEvent } from '@tickwise/events';
-import { PlannerConfigError } from '../config.ts';
-import type { RunEventBatch, RunEventSource, SourceLogger } from './types.ts';
+import { checkInteger, invalidConfig, TickwiseError, type Logger } from '@tickwise/platform';
+import type { RunEventBatch, RunEventSource } from './types.ts';
 
 export interface DatabaseSourceOptions {
   pool: Pool;
@@ -18,7 +18,7 @@ export interface DatabaseSourceOptions {
   leaseMs?: number;
   /** false: never LISTEN (as on YugabyteDB without NOTIFY). */
   listen?: boolean;
-  log: SourceLogger;
+  log: Logger;
 }
 
 /**
@@ -55,7 +55,7 @@ export class DatabaseRunEventSource implements RunEventSource {
   }
 
   async start(handle: (batch: RunEventBatch) => Promise<void>): Promise<void> {
-    if (this.running) throw new Error('the database source is already started');
+    if (this.running) throw new TickwiseError('failed_precondition', 'the database source is already started', { reason: 'already_started' });
     this.running = true;
     if (this.options.listen !== false) {
       this.listener = startListener({
@@ -209,22 +209,15 @@ export class DatabaseRunEventSource implements RunEventSource {
   }
 }
 
-const LIMITS = {
-  pollIntervalMs: [1, 3_600_000],
-  batchSize: [1, 100_000],
-  lateWindowMs: [0, 3_600_000],
-  leaseMs: [100, 3_600_000],
-} as const;
-
 function validateOptions(options: { cursorName: string; owner: string; pollIntervalMs: number; batchSize: number; lateWindowMs: number; leaseMs: number }): void {
-  for (const [key, [min, max]] of Object.entries(LIMITS) as [keyof typeof LIMITS, readonly [number, number]][]) {
-    const value = options[key];
-    if (!Number.isInteger(value) || value < min || value > max) throw new PlannerConfigError(`${key} must be an integer between ${min} and ${max}, got ${String(value)}`);
-  }
+  checkInteger('pollIntervalMs', options.pollIntervalMs, 1, 3_600_000);
+  checkInteger('batchSize', options.batchSize, 1, 100_000);
+  checkInteger('lateWindowMs', options.lateWindowMs, 0, 3_600_000);
+  checkInteger('leaseMs', options.leaseMs, 100, 3_600_000);
   for (const key of ['cursorName', 'owner'] as const) {
     const value = options[key];
     if (typeof value !== 'string' || !/^[A-Za-z0-9._:-]{1,100}$/.test(value)) {
-      throw new PlannerConfigError(`${key} must be 1-100 letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(value)}`);
+      throw invalidConfig(`${key} must be 1-100 letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(value)}`);
     }
   }
 }

@@ -1,7 +1,8 @@
 // The only file that knows kafkajs (unmaintained upstream): another client replaces it here alone.
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs';
-import { decodeRunEventMessage, RunEventDecodeError, type RunEvent } from '@tickwise/events';
-import type { RunEventBatch, RunEventSource, SourceLogger } from './types.ts';
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload } from 'kafkajs';
+import { decodeRunEventMessage, runEventDecodeReason, type RunEvent } from '@tickwise/events';
+import { checkInteger, invalidConfig, isTickwiseError, kafkaLogCreator, TickwiseError, type Logger } from '@tickwise/platform';
+import type { RunEventBatch, RunEventSource } from './types.ts';
 
 export const KAFKA_SOURCE_DEFAULTS = {
   groupId: 'tickwise-planner',
@@ -25,80 +26,62 @@ export interface KafkaSourceOptions {
   lagRefreshMs?: number;
   /** Connection attempts after the first before start() gives up. */
   connectRetries?: number;
-  log: SourceLogger;
+  log: Logger;
 }
 
 export type ResolvedKafkaSourceOptions = Required<Omit<KafkaSourceOptions, 'brokers'>> & { brokers: string[] };
 
-export type KafkaSourceErrorCode = 'invalid_options' | 'already_started' | 'start_failed';
-
-/** What the Kafka source refuses or fails at. The code is one of a closed set. */
-export class KafkaSourceError extends Error {
-  constructor(
-    readonly code: KafkaSourceErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'KafkaSourceError';
-  }
-}
-
 const BROKER = /^(\[[0-9a-fA-F:.]+\]|[^\s:,[\]]+):(\d{1,5})$/;
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
-
-function invalid(message: string): never {
-  throw new KafkaSourceError('invalid_options', `kafka source: ${message}`);
-}
-
-function integer(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) invalid(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  return value;
-}
 
 /** `a:9092, b:9092` → ['a:9092', 'b:9092'] (the form of KAFKA_BROKERS). Pure; executes nothing. */
 export function parseBrokerList(text: string): string[] {
   return text.split(',').map((broker) => broker.trim()).filter(Boolean);
 }
 
-/** Validates the options once, with messages that name the option. Pure; executes nothing. */
+/**
+ * Validates the options once, with messages that name the option. Pure; executes nothing.
+ * Throws TickwiseError `invalid_config`, reason `invalid_options`, its message starting "kafka source: ".
+ */
 export function resolveKafkaSourceOptions(options: KafkaSourceOptions): ResolvedKafkaSourceOptions {
+  try {
+    return resolveOptions(options);
+  } catch (error) {
+    if (!isTickwiseError(error, 'invalid_config')) throw error;
+    throw invalidConfig(`kafka source: ${error.message}`, 'invalid_options');
+  }
+}
+
+function resolveOptions(options: KafkaSourceOptions): ResolvedKafkaSourceOptions {
   const { brokers } = options;
-  if (!Array.isArray(brokers) || brokers.length === 0) invalid(`brokers must be a non-empty list of host:port, got ${JSON.stringify(brokers)}`);
+  if (!Array.isArray(brokers) || brokers.length === 0) throw invalidConfig(`brokers must be a non-empty list of host:port, got ${JSON.stringify(brokers)}`);
   for (const broker of brokers) {
     const match = typeof broker === 'string' ? BROKER.exec(broker) : null;
     const port = match ? Number(match[2]) : 0;
-    if (!match || port < 1 || port > 65_535) invalid(`brokers: ${JSON.stringify(broker)} is not host:port (port 1 to 65535)`);
+    if (!match || port < 1 || port > 65_535) throw invalidConfig(`brokers: ${JSON.stringify(broker)} is not host:port (port 1 to 65535)`);
   }
   const groupId = options.groupId ?? KAFKA_SOURCE_DEFAULTS.groupId;
-  if (typeof groupId !== 'string' || !/^\S{1,255}$/.test(groupId)) invalid(`groupId must be 1 to 255 characters without whitespace, got ${JSON.stringify(groupId)}`);
+  if (typeof groupId !== 'string' || !/^\S{1,255}$/.test(groupId)) throw invalidConfig(`groupId must be 1 to 255 characters without whitespace, got ${JSON.stringify(groupId)}`);
   const topic = options.topic ?? KAFKA_SOURCE_DEFAULTS.topic;
   if (typeof topic !== 'string' || !TOPIC.test(topic) || topic === '.' || topic === '..') {
-    invalid(`topic must be 1 to 249 letters, digits, ".", "_" or "-" (not "." or ".."), got ${JSON.stringify(topic)}`);
+    throw invalidConfig(`topic must be 1 to 249 letters, digits, ".", "_" or "-" (not "." or ".."), got ${JSON.stringify(topic)}`);
   }
   const clientId = options.clientId ?? KAFKA_SOURCE_DEFAULTS.clientId;
-  if (typeof clientId !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(clientId)) invalid(`clientId must be 1 to 255 printable ASCII characters without spaces, got ${JSON.stringify(clientId)}`);
-  return {
+  if (typeof clientId !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(clientId)) throw invalidConfig(`clientId must be 1 to 255 printable ASCII characters without spaces, got ${JSON.stringify(clientId)}`);
+  const resolved = {
     brokers: [...brokers],
     groupId,
     topic,
     clientId,
-    retryDelayMs: integer('retryDelayMs', options.retryDelayMs ?? KAFKA_SOURCE_DEFAULTS.retryDelayMs, 10, 60_000),
-    lagRefreshMs: integer('lagRefreshMs', options.lagRefreshMs ?? KAFKA_SOURCE_DEFAULTS.lagRefreshMs, 100, 600_000),
-    connectRetries: integer('connectRetries', options.connectRetries ?? KAFKA_SOURCE_DEFAULTS.connectRetries, 0, 20),
+    retryDelayMs: options.retryDelayMs ?? KAFKA_SOURCE_DEFAULTS.retryDelayMs,
+    lagRefreshMs: options.lagRefreshMs ?? KAFKA_SOURCE_DEFAULTS.lagRefreshMs,
+    connectRetries: options.connectRetries ?? KAFKA_SOURCE_DEFAULTS.connectRetries,
     log: options.log,
   };
-}
-
-/** kafkajs's log lines into ours (its debug level is dropped). */
-function logCreator(log: SourceLogger) {
-  return () =>
-    ({ namespace, level, log: entry }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
-      const text = `kafkajs ${namespace}: ${message}`;
-      if (level === logLevel.ERROR) log.error(text, fields);
-      else if (level === logLevel.WARN) log.warn(text, fields);
-      else if (level === logLevel.INFO) log.info(text, fields);
-    };
+  checkInteger('retryDelayMs', resolved.retryDelayMs, 10, 60_000);
+  checkInteger('lagRefreshMs', resolved.lagRefreshMs, 100, 600_000);
+  checkInteger('connectRetries', resolved.connectRetries, 0, 20);
+  return resolved;
 }
 
 interface PartitionOffsets {
@@ -133,13 +116,15 @@ export class KafkaRunEventSource implements RunEventSource {
       clientId: this.options.clientId,
       brokers: this.options.brokers,
       logLevel: logLevel.INFO,
-      logCreator: logCreator(this.options.log),
+      logCreator: kafkaLogCreator(this.options.log),
       retry: { retries: this.options.connectRetries },
     });
   }
 
   async start(handle: (batch: RunEventBatch) => Promise<void>): Promise<void> {
-    if (this.state !== 'new') throw new KafkaSourceError('already_started', 'kafka source: start() was already called (a source starts once; make a new one)');
+    if (this.state !== 'new') {
+      throw new TickwiseError('failed_precondition', 'kafka source: start() was already called (a source starts once; make a new one)', { reason: 'already_started' });
+    }
     this.state = 'running';
     const { topic, groupId, log } = this.options;
     // Short fetch waits keep stop() prompt; a fetch still returns as soon as a message arrives.
@@ -162,7 +147,10 @@ export class KafkaRunEventSource implements RunEventSource {
     } catch (error) {
       this.state = 'stopped';
       await consumer.disconnect().catch(() => undefined);
-      throw new KafkaSourceError('start_failed', `kafka source: could not consume ${topic} from ${this.options.brokers.join(',')}: ${(error as Error).message}`);
+      throw new TickwiseError('unavailable', `kafka source: could not consume ${topic} from ${this.options.brokers.join(',')}: ${(error as Error).message}`, {
+        reason: 'start_failed',
+        cause: error,
+      });
     }
     this.admin = this.kafka.admin();
     await this.refreshLag();
@@ -213,7 +201,7 @@ export class KafkaRunEventSource implements RunEventSource {
           partition,
           offset: message.offset,
           key: message.key?.toString('utf8') ?? null,
-          code: error instanceof RunEventDecodeError ? error.code : 'unexpected',
+          code: runEventDecodeReason(error) ?? 'unexpected',
           error: (error as Error).message,
         });
       }

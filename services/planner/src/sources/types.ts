@@ -26,10 +26,3 @@ export interface RunEventSource {
   /** Started and still delivering (false once stopped, or after a failure it does not recover from). */
   isRunning(): boolean;
 }
-
-/** What a source needs to report on (the services' JSON logger satisfies it). */
-export interface SourceLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}

@@ -1,0 +1,107 @@
+import { BUCKET_COUNT, claimDue, nextDueAt, withRetry, type EndpointRow, type Pool } from '@tickwise/db';
+import type { Logger } from '@tickwise/platform';
+import type { SchedulerConfig } from './config.ts';
+import type { NodeMetrics } from './metrics.ts';
+
+export interface ClaimLoopOptions {
+  pool: Pool;
+  config: Pick<SchedulerConfig, 'workerId' | 'claimBatch' | 'leaseMs' | 'claimAheadMs' | 'pollIntervalMs'>;
+  log: Logger;
+  metrics: NodeMetrics;
+  /** How many more machines the node may hold now. */
+  room(): number;
+  /** Takes the claimed machines; the loop claims again once it resolves. */
+  accept(rows: EndpointRow[]): Promise<void>;
+  onError(message: string, error: Error): void;
+}
+
+/**
+ * Claims due machines a little ahead of their slots. After a full batch it claims again at once;
+ * otherwise it sleeps until the next due time (minus the claim-ahead), at most the poll interval, or
+ * until woken (a LISTEN wake-up, a commit that planned something sooner, room freed). Buckets are
+ * taken in turn from an offset of the node's own, so peers start in different places.
+ */
+export class ClaimLoop {
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private sleepingUntil = Infinity;
+  private bucketOffset: number;
+
+  constructor(private readonly options: ClaimLoopOptions) {
+    this.bucketOffset = [...options.config.workerId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % BUCKET_COUNT;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Wakes the loop if it would sleep past the claim time of a slot at `at` (ms). */
+  wakeFor(at: number): void {
+    if (at - this.options.config.claimAheadMs < this.sleepingUntil) this.wake();
+  }
+
+  private async run(): Promise<void> {
+    const { config, metrics, log } = this.options;
+    let backoff = 100;
+    while (!this.stopping) {
+      try {
+        const room = this.options.room();
+        if (room <= 0) {
+          await this.sleep(Date.now() + config.pollIntervalMs);
+          continue;
+        }
+        const limit = Math.min(config.claimBatch, room);
+        const buckets = this.rotatedBuckets();
+        const started = performance.now();
+        // Under REPEATABLE READ (YugabyteDB without read committed) competing claims can fail with 40001.
+        const rows = await withRetry(() => claimDue(this.options.pool, { worker: config.workerId, limit, leaseMs: config.leaseMs, horizon: new Date(Date.now() + config.claimAheadMs), buckets }));
+        const claimMs = performance.now() - started;
+        metrics.claim(claimMs / 1_000, rows.length);
+        if (claimMs > config.claimAheadMs) {
+          log.warn('a claim took longer than the claim-ahead window: slots may start late', { claimMs: Math.round(claimMs), claimAheadMs: config.claimAheadMs, claimed: rows.length });
+        }
+        if (rows.length > 0) await this.options.accept(rows);
+        backoff = 100;
+        if (rows.length === limit || this.stopping) continue;
+        const next = await nextDueAt(this.options.pool, buckets);
+        await this.sleep(Math.min(Date.now() + config.pollIntervalMs, next ? next.getTime() - config.claimAheadMs : Infinity));
+      } catch (error) {
+        this.options.onError('claim failed', error as Error);
+        await this.sleep(Date.now() + backoff);
+        backoff = Math.min(5_000, backoff * 2);
+      }
+    }
+  }
+
+  /** Sleeps until `until` or a wake-up, whichever comes first. */
+  private async sleep(until: number): Promise<void> {
+    const ms = until - Date.now();
+    if (ms <= 0 || this.stopping) return;
+    this.sleepingUntil = until;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+    this.sleepingUntil = Infinity;
+  }
+
+  private rotatedBuckets(): number[] {
+    this.bucketOffset = (this.bucketOffset + 1) % BUCKET_COUNT;
+    return Array.from({ length: BUCKET_COUNT }, (_, index) => (index + this.bucketOffset) % BUCKET_COUNT);
+  }
+}

@@ -1,0 +1,34 @@
+import type { EndpointRow } from '@tickwise/db';
+import type { DispatchRequest } from './dispatcher.ts';
+
+/**
+ * The `Idempotency-Key` of a slot, and the `webhook-id` of a signed call: the same for every attempt
+ * at the slot (a takeover included), so receivers can drop a repeat. Pure.
+ */
+export function idempotencyKey(endpointId: string, slot: Date): string {
+  return `${endpointId}:${slot.getTime()}`;
+}
+
+/**
+ * The HTTP call of one run: the endpoint's own request plus the headers Tickwise sets (they win over
+ * the spec's; the spec cannot name them). Signed when the endpoint, or else its tenant, has signing
+ * secrets. Pure; executes nothing.
+ */
+export function requestFor(row: EndpointRow, slot: Date, runId: string): DispatchRequest {
+  const { spec } = row;
+  const key = idempotencyKey(row.id, slot);
+  return {
+    url: spec.url,
+    method: spec.method,
+    body: spec.body,
+    timeoutMs: spec.timeoutMs,
+    headers: {
+      ...spec.headers,
+      'x-tickwise-endpoint': row.id,
+      'x-tickwise-run': runId,
+      'x-tickwise-scheduled-at': slot.toISOString(),
+      'idempotency-key': key,
+    },
+    sign: { endpointId: row.id, tenantId: row.tenantId, webhookId: key },
+  };
+}

@@ -1,0 +1,33 @@
+import type { LookupAddress } from 'node:dns';
+import { describe, expect, it } from 'vitest';
+import { parseTargetPolicy, TickwiseError } from '@tickwise/platform';
+import { policyLookup } from '../src/target-lookup.ts';
+
+describe('policyLookup (the target policy on every resolved address, when connecting)', () => {
+  const policy = parseTargetPolicy({ allow: 'hooks.example.com, 192.0.2.0/24', deny: '127.0.0.0/8, ::1' });
+
+  const fakeResolver = (answers: Record<string, LookupAddress[]>) =>
+    ((hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => {
+      const found = answers[hostname];
+      if (!found) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+      callback(null, found);
+    }) as unknown as typeof import('node:dns').lookup;
+
+  function look(hostname: string, all: boolean, resolver: ReturnType<typeof fakeResolver>): Promise<{ error: Error | null; address: unknown; family?: number }> {
+    return new Promise((resolve) => policyLookup(policy, resolver)(hostname, { all }, (error, address, family) => resolve({ error, address, family })));
+  }
+
+  it('refuses a name when any of its addresses is denied, and passes the others through in both lookup forms', async () => {
+    const resolver = fakeResolver({
+      'hooks.example.com': [{ address: '203.0.113.9', family: 4 }, { address: '2001:db8::9', family: 6 }],
+      'rebound.example.com': [{ address: '192.0.2.10', family: 4 }, { address: '127.0.0.1', family: 4 }],
+    });
+    expect(await look('hooks.example.com', true, resolver)).toMatchObject({ error: null, address: [{ address: '203.0.113.9', family: 4 }, { address: '2001:db8::9', family: 6 }] });
+    expect(await look('hooks.example.com', false, resolver)).toMatchObject({ error: null, address: '203.0.113.9', family: 4 });
+    const refused = await look('rebound.example.com', true, resolver);
+    expect(refused.error).toBeInstanceOf(TickwiseError);
+    expect(refused.error).toMatchObject({ code: 'permission_denied', reason: 'target_denied', message: 'target denied: rebound.example.com resolved to 127.0.0.1, which matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"' });
+    expect((await look('missing.example.com', false, resolver)).error).toMatchObject({ code: 'ENOTFOUND' });
+    expect((await look('empty.example.com', false, fakeResolver({ 'empty.example.com': [] }))).error).toMatchObject({ code: 'ENOTFOUND' });
+  });
+});
