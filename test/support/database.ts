@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createPool, type Pool } from '@tickwise/db';
+import { dropDatabase } from './drop-database.ts';
 
 export interface TestDatabase {
   url: string;
@@ -46,7 +47,7 @@ async function createDatabase(template: string | null): Promise<TestDatabase> {
     pool,
     async drop() {
       await pool.end();
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await admin((client) => dropDatabase(client, name));
     },
   };
 }

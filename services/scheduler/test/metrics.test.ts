@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { register, type Metric } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { NodeMetrics, schedulerMetrics, statusClass } from '../src/metrics.ts';
@@ -66,9 +67,11 @@ describe('scheduler metrics of a node dispatching to a real HTTP target', () => 
 });
 
 describe('scheduler metrics of a lease taken over', () => {
-  // The first call is slow; by the time it answers, a peer has taken the slot over.
+  // The first call answers only once the peer that took the slot over has called too.
+  let slow: ServerResponse | undefined;
   const env = useDatabaseAndTarget((_call, response, { calls }) => {
-    if (calls.length === 1) return void setTimeout(() => response.end('late'), 1_500);
+    if (calls.length === 1) return void (slow = response);
+    slow?.end('late');
     response.end('ok');
   });
 
