@@ -1,5 +1,142 @@
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
+import { EndpointSummarySchema, RunPointSchema } from '../src/gen/tickwise/v1/overview_service_pb.ts';
+import { MachineState, RunSchema, RunStatus } from '../src/gen/tickwise/v1/resources_pb.ts';
+import { MachineChangeSchema } from '../src/gen/tickwise/v1/watch_service_pb.ts';
+import { countText, createOverviewStore, RECENT_RUNS, wantsPage, watchedIds, type OverviewStore } from '../ui/src/overview-store.ts';
 import { bannerOf, createStreamStore } from '../ui/src/stream-store.ts';
+
+const summary = (index: number, fields: MessageInitShape<typeof EndpointSummarySchema> = {}) =>
+  create(EndpointSummarySchema, { endpointId: `id-${index}`, name: `e-${index}`, state: MachineState.IDLE, version: 1, reason: 'baseline', ...fields });
+const summaries = (from: number, count: number) => Array.from({ length: count }, (_, offset) => summary(from + offset));
+const change = (index: number, fields: MessageInitShape<typeof MachineChangeSchema> = {}) => create(MachineChangeSchema, { endpointId: `id-${index}`, state: MachineState.DUE, version: 2, reason: 'slot reached', ...fields });
+const finished = (index: number, id: string, status = RunStatus.SUCCEEDED) => create(RunSchema, { id, endpointId: `id-${index}`, status, durationMs: 12, httpStatus: 200 });
+
+/** A store with `count` rows loaded in one page (more to come when `more`). */
+function loaded(count: number, more = false): OverviewStore {
+  const store = createOverviewStore();
+  store.trigger.pageLoaded({ generation: 0, summaries: summaries(0, count), totalSize: more ? count * 2 : count, nextPageToken: more ? 'next' : '' });
+  return store;
+}
+const context = (store: OverviewStore) => store.getSnapshot().context;
+const names = (store: OverviewStore) => context(store).rows.map((row) => row.name);
+
+describe('the overview store', () => {
+  it('loads pages in order until the rows past the screen are there, and counts what the gateway counted', () => {
+    const store = createOverviewStore();
+    expect(countText(context(store).total)).toBe('');
+    expect(wantsPage(context(store), 0)).toBe(true);
+    store.trigger.pageLoaded({ generation: 0, summaries: summaries(0, 500), totalSize: 1_200, nextPageToken: 'p2' });
+    expect(countText(context(store).total)).toBe('1,200 endpoints');
+    expect(wantsPage(context(store), 20)).toBe(false);
+    expect(wantsPage(context(store), 460)).toBe(true);
+    store.trigger.pageLoaded({ generation: 0, summaries: summaries(500, 200), totalSize: 1_200, nextPageToken: '' });
+    // The last page settles the count on the rows there are.
+    expect(countText(context(store).total)).toBe('700 endpoints');
+    expect(context(store).index.get('id-650')).toBe(650);
+    expect(wantsPage(context(store), 699)).toBe(false);
+  });
+
+  it('says "0 endpoints" when nothing matches, and "1 endpoint" for one', () => {
+    expect(countText(context(loaded(0)).total)).toBe('0 endpoints');
+    expect(countText(context(loaded(1)).total)).toBe('1 endpoint');
+  });
+
+  it('updates a row from a Watch event even when the row is not on screen, and flashes only real moves', () => {
+    const store = loaded(10);
+    store.trigger.scrolled({ visible: [0, 2] });
+    const told: { index: number; flash: boolean }[] = [];
+    store.on('rowChanged', ({ index, flash }) => told.push({ index, flash }));
+    store.trigger.machineChanged({ change: change(7, { reason: 'slot reached', paused: false }) });
+    expect(context(store).rows[7]).toMatchObject({ state: MachineState.DUE, version: 2, reason: 'slot reached' });
+    // What the stream reports on (re)connecting is where the row already is: redrawn, not flashed.
+    store.trigger.machineChanged({ change: change(8, { state: MachineState.IDLE, version: 1, current: true }) });
+    store.trigger.machineChanged({ change: change(9, { state: MachineState.RUNNING, version: 5, current: true }) });
+    expect(told).toEqual([
+      { index: 7, flash: true },
+      { index: 8, flash: false },
+      { index: 9, flash: false },
+    ]);
+    // An endpoint not loaded (or of another tenant's list) changes nothing.
+    const before = context(store);
+    store.trigger.machineChanged({ change: change(99) });
+    expect(context(store)).toBe(before);
+    expect(told).toHaveLength(3);
+  });
+
+  it('adds a finished run to its row once, keeping the last 20 for the sparkline', () => {
+    const store = createOverviewStore();
+    const recent = Array.from({ length: RECENT_RUNS }, (_, at) => create(RunPointSchema, { runId: `old-${at}`, status: RunStatus.SUCCEEDED, durationMs: 5 }));
+    store.trigger.pageLoaded({ generation: 0, summaries: [summary(0, { recent })], totalSize: 1, nextPageToken: '' });
+    let flashes = 0;
+    store.on('rowChanged', ({ flash }) => (flashes += flash ? 1 : 0));
+    store.trigger.runFinished({ run: finished(0, 'new', RunStatus.FAILED) });
+    store.trigger.runFinished({ run: finished(0, 'new', RunStatus.FAILED) });
+    const row = context(store).rows[0]!;
+    expect(row.lastRun?.id).toBe('new');
+    expect(row.recent).toHaveLength(RECENT_RUNS);
+    expect(row.recent.at(-1)).toMatchObject({ runId: 'new', status: RunStatus.FAILED, durationMs: 12, httpStatus: 200 });
+    expect(row.recent[0]!.runId).toBe('old-1');
+    expect(flashes).toBe(1);
+  });
+
+  it('starts over on a filter change: old rows stay until the first new page replaces them, late old pages are dropped', () => {
+    const store = loaded(500, true);
+    store.trigger.stateToggled({ state: MachineState.PAUSED });
+    store.trigger.stateToggled({ state: MachineState.DUE });
+    expect(context(store).filter.states).toEqual([MachineState.DUE, MachineState.PAUSED]);
+    const { generation } = context(store);
+    expect(generation).toBe(2);
+    expect(names(store)).toHaveLength(500);
+    expect(wantsPage(context(store), 0)).toBe(true);
+    // The second page of the old filter comes back after the change: it is not this list's.
+    store.trigger.pageLoaded({ generation: 0, summaries: summaries(500, 500), totalSize: 1_000, nextPageToken: '' });
+    expect(names(store)).toHaveLength(500);
+    store.trigger.pageLoaded({ generation, summaries: [summary(42, { state: MachineState.DUE })], totalSize: 1, nextPageToken: '' });
+    expect(names(store)).toEqual(['e-42']);
+    expect(countText(context(store).total)).toBe('1 endpoint');
+    expect(context(store).index.get('id-0')).toBeUndefined();
+    // Each toggle is a new list, even one that comes back to an earlier filter.
+    store.trigger.stateToggled({ state: MachineState.DUE });
+    store.trigger.stateToggled({ state: MachineState.DUE });
+    expect(context(store).generation).toBe(4);
+  });
+
+  it('takes the job and the (trimmed) name as filters, and an unchanged filter reloads nothing', () => {
+    const store = loaded(3);
+    store.trigger.nameChanged({ nameContains: '  fla ' });
+    store.trigger.jobChosen({ jobId: 'job-1' });
+    expect(context(store).filter).toEqual({ jobId: 'job-1', states: [], nameContains: 'fla' });
+    expect(context(store).generation).toBe(2);
+    store.trigger.nameChanged({ nameContains: 'fla' });
+    store.trigger.jobChosen({ jobId: 'job-1' });
+    expect(context(store).generation).toBe(2);
+  });
+
+  it('shows a failed page as an error and stops loading; a new filter clears it', () => {
+    const store = loaded(500, true);
+    store.trigger.pageFailed({ generation: 0, message: 'unavailable: the gateway is down' });
+    expect(context(store)).toMatchObject({ error: 'unavailable: the gateway is down', done: true });
+    expect(wantsPage(context(store), 499)).toBe(false);
+    store.trigger.nameChanged({ nameContains: 'x' });
+    expect(context(store).error).toBeNull();
+    // A failed first page leaves none of the old filter's rows.
+    store.trigger.pageFailed({ generation: context(store).generation, message: 'deadline exceeded' });
+    expect(context(store)).toMatchObject({ rows: [], total: 0, error: 'deadline exceeded' });
+  });
+
+  it('watches exactly the rows on screen', () => {
+    const store = loaded(100);
+    expect(watchedIds(context(store))).toEqual([]);
+    store.trigger.scrolled({ visible: [10, 13] });
+    expect(watchedIds(context(store))).toEqual(['id-10', 'id-11', 'id-12', 'id-13']);
+    // Rows on screen not loaded yet are not watched.
+    store.trigger.scrolled({ visible: [98, 104] });
+    expect(watchedIds(context(store))).toEqual(['id-98', 'id-99']);
+    store.trigger.scrolled({ visible: null });
+    expect(watchedIds(context(store))).toEqual([]);
+  });
+});
 
 describe('the stream status store', () => {
   const banner = (store: ReturnType<typeof createStreamStore>) => bannerOf(store.getSnapshot().context);
