@@ -1,8 +1,9 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { EndpointSummarySchema, RunPointSchema } from '../src/gen/tickwise/v1/overview_service_pb.ts';
-import { MachineState, RunSchema, RunStatus } from '../src/gen/tickwise/v1/resources_pb.ts';
+import { EndpointSchema, MachineSchema, MachineState, RunSchema, RunStatus, TransitionSchema } from '../src/gen/tickwise/v1/resources_pb.ts';
 import { MachineChangeSchema } from '../src/gen/tickwise/v1/watch_service_pb.ts';
+import { createEndpointStore, RUNS, TRANSITIONS, type EndpointEmitted, type EndpointStore } from '../ui/src/endpoint-store.ts';
 import { countText, createOverviewStore, RECENT_RUNS, wantsPage, watchedIds, type OverviewStore } from '../ui/src/overview-store.ts';
 import { bannerOf, createStreamStore } from '../ui/src/stream-store.ts';
 
@@ -181,5 +182,114 @@ describe('the stream status store', () => {
     store.trigger.ticked({ now: 2_100 });
     store.trigger.statusChanged({ status: { kind: 'live' }, now: 3_000 });
     expect(seen).toEqual(['2s', '1s', 'hidden']);
+  });
+});
+
+describe('the endpoint page store', () => {
+  const ID = 'id-1';
+  const step = (seq: number, from: MachineState, to: MachineState, event: string) => create(TransitionSchema, { seq: BigInt(seq), from, to, event });
+  const machine = (version: number, state: MachineState, transitions: ReturnType<typeof step>[], fields: MessageInitShape<typeof MachineSchema> = {}) =>
+    create(MachineSchema, { endpointId: ID, version, state, transitions, reason: 'baseline', ...fields });
+  const run = (id: string, endpointId = ID) => create(RunSchema, { id, endpointId, status: RunStatus.SUCCEEDED });
+  /** The store, and everything it has told the view so far. */
+  function opened(): { store: EndpointStore; told: EndpointEmitted[] } {
+    const store = createEndpointStore(ID);
+    const told: EndpointEmitted[] = [];
+    store.on('*', (event) => told.push(event));
+    return { store, told };
+  }
+  const { IDLE, DUE, RUNNING, PLANNING, PAUSED } = MachineState;
+
+  it('places the chart on the first read, then plays the steps each later read adds, in order', () => {
+    const { store, told } = opened();
+    store.trigger.machineRead({ machine: machine(3, IDLE, [step(1, 0, PLANNING, 'CREATE'), step(2, PLANNING, IDLE, 'PLANNED')]) });
+    store.trigger.machineRead({ machine: machine(5, IDLE, [step(1, 0, PLANNING, 'CREATE'), step(2, PLANNING, IDLE, 'PLANNED'), step(3, IDLE, DUE, 'CLAIM'), step(4, DUE, RUNNING, 'DISPATCH'), step(5, RUNNING, IDLE, 'FINISH')]) });
+    expect(told).toEqual([
+      { type: 'chartPlaced', state: 'idle' },
+      {
+        type: 'chartMoved',
+        steps: [
+          { from: 'idle', to: 'due', event: 'CLAIM' },
+          { from: 'due', to: 'running', event: 'DISPATCH' },
+          { from: 'running', to: 'idle', event: 'FINISH' },
+        ],
+      },
+    ]);
+    expect(store.getSnapshot().context.chart).toEqual({ state: 'idle', seq: 5n });
+  });
+
+  it('plays a move the history does not record as one edge, and nothing when nothing moved', () => {
+    const { store, told } = opened();
+    const history = [step(1, IDLE, DUE, 'CLAIM')];
+    store.trigger.machineRead({ machine: machine(2, DUE, history) });
+    store.trigger.machineRead({ machine: machine(2, RUNNING, history) });
+    store.trigger.machineRead({ machine: machine(2, RUNNING, history) });
+    expect(told.slice(1)).toEqual([{ type: 'chartMoved', steps: [{ from: 'due', to: 'running', event: '' }] }]);
+  });
+
+  it('lays the stream’s change over the machine at once, and asks for a read to fill in the steps', () => {
+    const { store, told } = opened();
+    store.trigger.machineRead({ machine: machine(4, IDLE, [], { leaseOwner: '' }) });
+    told.length = 0;
+    store.trigger.machineChanged({ change: change(1, { state: DUE, version: 5, reason: 'slot reached' }) });
+    expect(store.getSnapshot().context.machine).toMatchObject({ state: DUE, version: 5, reason: 'slot reached' });
+    expect(told.map((event) => event.type)).toEqual(['machineStale', 'sideStale']);
+    // A read that left before that change answers with the older machine: it is not taken.
+    store.trigger.machineRead({ machine: machine(4, IDLE, []) });
+    expect(store.getSnapshot().context.machine?.version).toBe(5);
+    // The stream's first report after (re)connecting, already known: no read, hints may still have moved.
+    told.length = 0;
+    store.trigger.machineChanged({ change: change(1, { state: DUE, version: 5, current: true }) });
+    expect(told.map((event) => event.type)).toEqual(['sideStale']);
+    // Another endpoint's change is not this page's.
+    told.length = 0;
+    store.trigger.machineChanged({ change: change(2, { version: 9 }) });
+    expect(told).toEqual([]);
+    expect(store.getSnapshot().context.machine?.version).toBe(5);
+  });
+
+  it('asks for a read when the stream reports before the first read came', () => {
+    const { store, told } = opened();
+    store.trigger.machineChanged({ change: change(1, { state: PAUSED, version: 2, current: true }) });
+    expect(told.map((event) => event.type)).toEqual(['machineStale', 'sideStale']);
+    expect(store.getSnapshot().context.machine).toBeUndefined();
+  });
+
+  it('keeps the newest 50 runs, newest first, each once, and the stream’s runs ahead of those read', () => {
+    const { store, told } = opened();
+    store.trigger.runFinished({ run: run('streamed') });
+    store.trigger.endpointLoaded({ endpoint: create(EndpointSchema, { id: ID, name: 'health' }), jobName: 'demo', runs: Array.from({ length: RUNS }, (_, at) => run(`read-${at}`)) });
+    let runs = store.getSnapshot().context.runs.map((each) => each.id);
+    expect(runs).toHaveLength(RUNS);
+    expect(runs.slice(0, 2)).toEqual(['streamed', 'read-0']);
+    store.trigger.runFinished({ run: run('new') });
+    store.trigger.runFinished({ run: run('new') });
+    store.trigger.runFinished({ run: run('elsewhere', 'id-2') });
+    runs = store.getSnapshot().context.runs.map((each) => each.id);
+    expect(runs).toHaveLength(RUNS);
+    expect(runs.slice(0, 3)).toEqual(['new', 'streamed', 'read-0']);
+    expect(runs).not.toContain('read-48');
+    expect(told.filter((event) => event.type === 'runAdded')).toEqual([
+      { type: 'runAdded', runId: 'streamed' },
+      { type: 'runAdded', runId: 'new' },
+    ]);
+  });
+
+  it('keeps the newest 40 steps for the timeline, each once, across reads', () => {
+    const { store } = opened();
+    const steps = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, at) => step(from + at, IDLE, DUE, `S${from + at}`));
+    store.trigger.machineRead({ machine: machine(30, IDLE, steps(1, 30)) });
+    store.trigger.machineRead({ machine: machine(50, IDLE, steps(11, 50)) });
+    const seqs = store.getSnapshot().context.transitions.map((each) => Number(each.seq));
+    expect(seqs).toHaveLength(TRANSITIONS);
+    expect(seqs[0]).toBe(11);
+    expect(seqs.at(-1)).toBe(50);
+    expect(new Set(seqs).size).toBe(TRANSITIONS);
+  });
+
+  it('keeps the last error to show', () => {
+    const { store } = opened();
+    store.trigger.failed({ message: 'not found: endpoint' });
+    expect(store.getSnapshot().context.error).toBe('not found: endpoint');
   });
 });
