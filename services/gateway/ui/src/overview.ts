@@ -99,9 +99,8 @@ export function overviewView(app: App): View {
   const ensure = async (through: number): Promise<void> => {
     for (let context = store.getSnapshot().context; wantsPage(context, through); context = store.getSnapshot().context) {
       if (loading?.generation !== context.generation) {
-        const entry = { generation: context.generation, done: Promise.resolve() };
-        entry.done = loadPage(context).finally(() => loading === entry && (loading = undefined));
-        loading = entry;
+        const { generation } = context;
+        loading = { generation, done: loadPage(context).finally(() => loading?.generation === generation && (loading = undefined)) };
       }
       await loading.done;
     }
