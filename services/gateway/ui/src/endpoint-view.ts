@@ -3,14 +3,14 @@ import type { Analysis, Endpoint, Hint, Machine, Run } from '@tickwise/api';
 import { endpointMachine } from '@tickwise/machines/endpoint-machine';
 import { describeError } from './api.ts';
 import { canWrite, type App, type View } from './app.ts';
+import { shallowEqual } from '@xstate/store';
 import { fill, flash, h } from './dom.ts';
 import { analysesCard, factsCard, hintsCard, nextRunCard, specLine, timelineCard } from './endpoint-parts.ts';
-import { stateName } from './format.ts';
-import { Statechart, type ChartStep } from './statechart.ts';
+import { createEndpointStore, RUNS, TRANSITIONS, type EndpointContext } from './endpoint-store.ts';
+import { follow } from './follow.ts';
+import { Statechart } from './statechart.ts';
 import { graphOf, layoutChart } from './statechart-layout.ts';
 
-const TRANSITIONS = 40;
-const RUNS = 50;
 /** Hints and analyses are read again at most this often while the machine moves. */
 const SIDE_REFRESH_MS = 1_000;
 
@@ -18,17 +18,9 @@ const SIDE_REFRESH_MS = 1_000;
 const chartGraph = graphOf(endpointMachine);
 const chartLayout = layoutChart(chartGraph);
 
-interface State {
-  endpoint: Endpoint | undefined;
-  machine: Machine | undefined;
-  runs: Run[];
-  hints: Hint[];
-  analyses: Analysis[];
-}
-
 /** One endpoint: its statechart live, the next run and why, hints with the planner's reasoning, the timeline, and actions. */
 export function endpointView(app: App, endpointId: string): View {
-  const state: State = { endpoint: undefined, machine: undefined, runs: [], hints: [], analyses: [] };
+  const store = createEndpointStore(endpointId);
   const chart = new Statechart(chartLayout, chartGraph.initial);
   const title = h('h2', {}, 'loading…');
   const spec = h('div', {});
@@ -37,30 +29,20 @@ export function endpointView(app: App, endpointId: string): View {
   const side = h('div', { class: 'side' });
   const lower = h('div', { class: 'lower' });
   const actions = h('div', { class: 'actions' });
-  const showError = (message: string) => {
-    error.hidden = false;
-    error.textContent = message;
-  };
 
-  let lastSeq = -1n;
-  /** Steps newer than the last one drawn, from a fresh machine read. Pure but for `lastSeq`. */
-  const newSteps = (machine: Machine): ChartStep[] => {
-    const steps = machine.transitions.filter((step) => step.seq > lastSeq);
-    if (machine.transitions.length > 0) lastSeq = machine.transitions.at(-1)!.seq;
-    return steps.map((step) => ({ from: step.from ? stateName(step.from) : null, to: stateName(step.to), event: step.event }));
-  };
-
-  const render = () => {
-    const { endpoint, machine } = state;
-    const now = app.now();
+  const drawTitle = ({ endpoint, jobName, failed }: { endpoint: Endpoint | undefined; jobName: string; failed: boolean }) => {
     if (endpoint) {
       fill(title, h('a', { href: '#/', class: 'back' }, '← all endpoints'), ' ', h('span', { class: 'job' }, `${jobName} / `), endpoint.name);
       fill(spec, specLine(endpoint));
-    }
-    if (machine) fill(side, nextRunCard(machine, now), factsCard(machine, now));
-    const analyses = new Map(state.analyses.map((analysis) => [analysis.id, analysis]));
-    fill(lower, hintsCard(state.hints, analyses, now), timelineCard(machine?.transitions ?? [], state.runs, now), analysesCard(state.analyses.slice(0, 8), now));
-    renderActions();
+    } else if (failed) fill(title, h('a', { href: '#/', class: 'back' }, '← all endpoints'));
+  };
+  const drawSide = (machine: Machine | undefined) => {
+    if (machine) fill(side, nextRunCard(machine, app.now()), factsCard(machine, app.now()));
+  };
+  const drawLower = ({ hints, analyses, transitions, runs }: { hints: readonly Hint[]; analyses: readonly Analysis[]; transitions: EndpointContext['transitions']; runs: readonly Run[] }) => {
+    const now = app.now();
+    const byId = new Map(analyses.map((analysis) => [analysis.id, analysis]));
+    fill(lower, hintsCard(hints, byId, now), timelineCard(transitions, runs, now), analysesCard(analyses.slice(0, 8), now));
   };
 
   const act = async (what: string, call: () => Promise<unknown>) => {
@@ -89,10 +71,10 @@ export function endpointView(app: App, endpointId: string): View {
   });
   pauseForm.querySelector('[data-cancel]')!.addEventListener('click', () => (pauseForm.hidden = true));
 
-  const renderActions = () => {
+  const drawActions = (machine: Machine | undefined) => {
     const writable = canWrite(app);
-    const pausedByPerson = state.machine?.pause !== undefined;
-    const archived = state.machine?.archived === true;
+    const pausedByPerson = machine?.pause !== undefined;
+    const archived = machine?.archived === true;
     const why = !writable ? `needs a write key; this key is ${app.role}` : archived ? 'the endpoint is archived' : '';
     const button = (label: string, name: string, disabled: string, onClick: () => void) => {
       const element = h('button', { type: 'button', 'data-action': name, disabled: disabled !== '', title: disabled || label }, label);
@@ -112,10 +94,9 @@ export function endpointView(app: App, endpointId: string): View {
     );
   };
 
-  let jobName = '';
   let loadingMachine: Promise<void> | undefined;
   let again = false;
-  /** Reads the machine and draws the steps it took since the last read (one read at a time). */
+  /** Reads the machine (one read at a time; asked again meanwhile, it reads once more after). */
   const loadMachine = async (): Promise<void> => {
     if (loadingMachine) {
       again = true;
@@ -126,17 +107,9 @@ export function endpointView(app: App, endpointId: string): View {
         again = false;
         try {
           const { machine } = await app.api.endpoints.getMachine({ endpointId, transitionLimit: TRANSITIONS });
-          if (!machine) return;
-          const previous = state.machine;
-          state.machine = machine;
-          const steps = newSteps(machine);
-          if (!previous) chart.highlight(stateName(machine.state));
-          else if (steps.length > 0) void chart.animate(steps);
-          // A move the history does not record (due → running is written without a history row).
-          else if (previous.state !== machine.state) void chart.animate([{ from: stateName(previous.state), to: stateName(machine.state), event: '' }]);
-          render();
+          if (machine) store.trigger.machineRead({ machine });
         } catch (failure) {
-          showError(describeError(failure));
+          store.trigger.failed({ message: describeError(failure) });
         }
       } while (again);
     })().finally(() => (loadingMachine = undefined));
@@ -149,11 +122,9 @@ export function endpointView(app: App, endpointId: string): View {
     sideAt = Date.now();
     try {
       const [hints, analyses] = await Promise.all([app.api.hints.listHints({ endpointId, includePast: true, limit: 50 }), app.api.analyses.listAnalyses({ endpointId, pageSize: 30 })]);
-      state.hints = hints.hints;
-      state.analyses = analyses.analyses;
-      render();
+      store.trigger.sideLoaded({ hints: hints.hints, analyses: analyses.analyses });
     } catch (failure) {
-      showError(describeError(failure));
+      store.trigger.failed({ message: describeError(failure) });
     }
   };
   const refreshSide = () => {
@@ -164,38 +135,44 @@ export function endpointView(app: App, endpointId: string): View {
     }, Math.max(0, sideAt + SIDE_REFRESH_MS - Date.now()));
   };
 
-  const stream = app.stream({
-    machine(change) {
-      if (change.endpointId !== endpointId) return;
-      if (!change.current || !state.machine || state.machine.version !== change.version) void loadMachine();
-      refreshSide();
-    },
-    run(run) {
-      if (run.endpointId !== endpointId || state.runs.some((each) => each.id === run.id)) return;
-      state.runs = [run, ...state.runs].slice(0, RUNS);
-      render();
-      const row = lower.querySelector(`[data-run-id="${run.id}"]`);
+  const subscriptions = [
+    follow(store, ({ endpoint, jobName, error }) => ({ endpoint, jobName, failed: error !== null }), drawTitle, shallowEqual),
+    follow(store, (context) => context.error, (message) => {
+      error.hidden = message === null;
+      error.textContent = message ?? '';
+    }),
+    store.select((context) => context.machine).subscribe(drawSide),
+    store.select(({ endpoint, machine }) => ({ endpoint, machine }), shallowEqual).subscribe(({ machine }) => drawActions(machine)),
+    store.select(({ hints, analyses, transitions, runs }) => ({ hints, analyses, transitions, runs }), shallowEqual).subscribe(drawLower),
+    store.on('chartPlaced', ({ state }) => chart.highlight(state)),
+    store.on('chartMoved', ({ steps }) => void chart.animate(steps)),
+    store.on('machineStale', () => void loadMachine()),
+    store.on('sideStale', refreshSide),
+    store.on('runAdded', ({ runId }) => {
+      const row = lower.querySelector(`[data-run-id="${runId}"]`);
       if (row) flash(row);
-    },
+    }),
+  ];
+
+  const stream = app.stream({
+    machine: (change) => store.trigger.machineChanged({ change }),
+    run: (run: Run) => store.trigger.runFinished({ run }),
   });
   stream.watch([endpointId]);
 
   void (async () => {
     try {
       const [{ endpoint }, runs] = await Promise.all([app.api.endpoints.getEndpoint({ endpointId }), app.api.runs.listRuns({ endpointId, pageSize: RUNS })]);
-      state.endpoint = endpoint;
-      state.runs = runs.runs;
-      if (endpoint) jobName = (await app.api.jobs.getJob({ jobId: endpoint.jobId }).catch(() => ({ job: undefined }))).job?.name ?? '';
+      const jobName = endpoint ? ((await app.api.jobs.getJob({ jobId: endpoint.jobId }).catch(() => ({ job: undefined }))).job?.name ?? '') : '';
+      store.trigger.endpointLoaded({ endpoint, jobName, runs: runs.runs });
       await Promise.all([loadMachine(), loadSide()]);
     } catch (failure) {
-      fill(title, h('a', { href: '#/', class: 'back' }, '← all endpoints'));
-      showError(describeError(failure));
+      store.trigger.failed({ message: describeError(failure) });
     }
   })();
 
-  const ticker = setInterval(() => {
-    if (state.machine) fill(side, nextRunCard(state.machine, app.now()), factsCard(state.machine, app.now()));
-  }, 1_000);
+  // Countdowns move every second.
+  const ticker = setInterval(() => drawSide(store.getSnapshot().context.machine), 1_000);
 
   const element = h(
     'section',
@@ -212,6 +189,7 @@ export function endpointView(app: App, endpointId: string): View {
     dispose() {
       clearInterval(ticker);
       clearTimeout(sideTimer);
+      for (const subscription of subscriptions) subscription.unsubscribe();
       stream.close();
     },
   };

@@ -4,9 +4,11 @@ import { createApi, describeError, isUnauthenticated, type Api } from './api.ts'
 import type { App, View } from './app.ts';
 import { fill, h } from './dom.ts';
 import { endpointView } from './endpoint-view.ts';
+import { follow } from './follow.ts';
 import { nodesView } from './nodes-view.ts';
 import { overviewView } from './overview.ts';
-import { LiveStream, type StreamStatus } from './stream.ts';
+import { LiveStream } from './stream.ts';
+import { bannerOf, createStreamStore, sameBanner, type Banner } from './stream-store.ts';
 
 // The page's shell: sign-in with an API key (kept in sessionStorage, so it goes with the tab), the
 // header, the connection banner, and a hash router between the three views.
@@ -63,9 +65,8 @@ function shell(api: Api, tenantName: string, role: App['role']): void {
   const banner = h('div', { class: 'banner', role: 'alert', hidden: true });
   const dot = h('span', { class: 'conn', title: 'stream: not connected' });
   const main = h('main', {});
-  let status: StreamStatus = { kind: 'idle' };
+  const streamStore = createStreamStore(Date.now());
   let current: { view: View; stream?: LiveStream } | undefined;
-  let skew = 0;
   const signOut = () => {
     current?.view.dispose();
     clearInterval(bannerTimer);
@@ -73,35 +74,30 @@ function shell(api: Api, tenantName: string, role: App['role']): void {
     sessionStorage.removeItem(KEY_ITEM);
     signIn();
   };
-  const showStatus = () => {
-    dot.className = `conn ${status.kind}`;
-    dot.title = `stream: ${status.kind}`;
-    if (status.kind === 'retrying') {
-      const seconds = Math.max(0, Math.ceil((status.at - Date.now()) / 1_000));
-      banner.hidden = false;
-      const retry = h('button', { type: 'button' }, 'Retry now');
-      retry.addEventListener('click', () => current?.stream?.retryNow());
-      fill(banner, h('strong', {}, `Disconnected — reconnecting in ${seconds}s`), ` (${status.error})`, ' ', retry);
-    } else if (status.kind === 'connecting' && status.attempt > 0) {
-      banner.hidden = false;
-      fill(banner, h('strong', {}, 'Disconnected — reconnecting now…'));
-    } else {
-      banner.hidden = true;
-    }
+  // One button for the page's life: redrawing the banner each second must not swap it under a click.
+  const retry = h('button', { type: 'button' }, 'Retry now');
+  retry.addEventListener('click', () => current?.stream?.retryNow());
+  const showBanner = (shown: Banner) => {
+    banner.hidden = shown.kind === 'hidden';
+    if (shown.kind === 'countdown') fill(banner, h('strong', {}, `Disconnected — reconnecting in ${shown.seconds}s`), ` (${shown.error})`, ' ', retry);
+    else if (shown.kind === 'reconnecting') fill(banner, h('strong', {}, 'Disconnected — reconnecting now…'));
   };
-  const bannerTimer = setInterval(showStatus, 1_000);
+  follow(streamStore, bannerOf, showBanner, sameBanner);
+  streamStore.select((context) => context.status.kind).subscribe((kind) => {
+    dot.className = `conn ${kind}`;
+    dot.title = `stream: ${kind}`;
+  });
+  const bannerTimer = setInterval(() => streamStore.trigger.ticked({ now: Date.now() }), 1_000);
   const app: App = {
     api,
     tenantName,
     role,
-    now: () => Date.now() + skew,
+    now: () => Date.now() + streamStore.getSnapshot().context.skewMs,
     stream(handlers) {
       const stream = new LiveStream(api, {
         ...handlers,
         status(next) {
-          status = next;
-          skew = stream.skewMs;
-          showStatus();
+          streamStore.trigger.statusChanged({ status: next, skewMs: stream.skewMs, now: Date.now() });
         },
         unauthenticated(error) {
           signOut();
@@ -115,8 +111,7 @@ function shell(api: Api, tenantName: string, role: App['role']): void {
   let pendingStream: LiveStream | undefined;
   const route = () => {
     current?.view.dispose();
-    status = { kind: 'idle' };
-    showStatus();
+    streamStore.trigger.statusChanged({ status: { kind: 'idle' }, now: Date.now() });
     pendingStream = undefined;
     const hash = location.hash.replace(/^#/, '') || '/';
     const endpoint = /^\/endpoint\/([0-9a-f-]{36})$/i.exec(hash);

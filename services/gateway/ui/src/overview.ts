@@ -1,92 +1,16 @@
-import { create } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { type EndpointSummary, type Run, RunPointSchema, RunStatus } from '@tickwise/api';
+import { RunStatus, type EndpointSummary, type Run } from '@tickwise/api';
 import { describeError } from './api.ts';
 import type { App, View } from './app.ts';
 import { fill, flash, h } from './dom.ts';
+import { follow } from './follow.ts';
 import { ago, clip, clock, countdown, formatMs, percent, stateName, STATES } from './format.ts';
+import { countText, createOverviewStore, RECENT_RUNS, sameIds, wantsPage, watchedIds, type OverviewContext } from './overview-store.ts';
 import { sparkline } from './sparkline.ts';
 import { VirtualList } from './virtual-list.ts';
 
 const PAGE_SIZE = 500;
-const RECENT_RUNS = 20;
 const ROW_HEIGHT = 44;
-
-interface Filter {
-  jobId: string;
-  states: number[];
-  nameContains: string;
-}
-
-/**
- * The tenant's endpoints, loaded a page (500) at a time as the list is scrolled towards them, in a
- * list that draws only the rows on screen. Pages are keyed (each starts after the last id of the
- * one before), so they load in order.
- */
-class SummaryStore {
-  items: EndpointSummary[] = [];
-  total = 0;
-  private token = '';
-  private done = false;
-  private loading: Promise<void> | undefined;
-  private generation = 0;
-  readonly byId = new Map<string, number>();
-
-  constructor(
-    private readonly app: App,
-    private readonly changed: () => void,
-    private readonly failed: (message: string) => void,
-  ) {}
-
-  filter: Filter = { jobId: '', states: [], nameContains: '' };
-
-  reset(filter: Filter): Promise<void> {
-    this.generation++;
-    this.filter = filter;
-    this.items = [];
-    this.byId.clear();
-    this.total = 0;
-    this.token = '';
-    this.done = false;
-    this.loading = undefined;
-    return this.ensure(0);
-  }
-
-  /** Loads pages until the item at `index` (and a screenful past it) is there, or the list ends. */
-  async ensure(index: number): Promise<void> {
-    while (!this.done && this.items.length <= index + 50) {
-      this.loading ??= this.loadPage(this.generation).finally(() => (this.loading = undefined));
-      await this.loading;
-    }
-  }
-
-  private async loadPage(generation: number): Promise<void> {
-    try {
-      const response = await this.app.api.overview.listEndpointSummaries({
-        pageSize: PAGE_SIZE,
-        pageToken: this.token,
-        jobId: this.filter.jobId,
-        states: this.filter.states,
-        nameContains: this.filter.nameContains,
-        recentRuns: RECENT_RUNS,
-      });
-      if (generation !== this.generation) return;
-      for (const summary of response.summaries) {
-        this.byId.set(summary.endpointId, this.items.length);
-        this.items.push(summary);
-      }
-      this.total = Math.max(response.totalSize, this.items.length);
-      this.token = response.nextPageToken;
-      this.done = this.token === '';
-      if (this.done) this.total = this.items.length;
-      this.changed();
-    } catch (error) {
-      if (generation !== this.generation) return;
-      this.done = true;
-      this.failed(describeError(error));
-    }
-  }
-}
 
 function stateCell(summary: EndpointSummary): HTMLElement {
   const name = stateName(summary.state);
@@ -132,104 +56,97 @@ function renderRow(row: HTMLElement, summary: EndpointSummary | undefined, now: 
   );
 }
 
+/**
+ * The tenant's endpoints, loaded a page (500) at a time as the list is scrolled towards them, in a
+ * list that draws only the rows on screen. Pages are keyed (each starts after the last id of the
+ * one before), so they load in order.
+ */
 export function overviewView(app: App): View {
+  const store = createOverviewStore();
+  const rows = () => store.getSnapshot().context.rows;
   const count = h('span', { class: 'count', 'aria-live': 'polite' }, '');
   const error = h('div', { class: 'error', role: 'alert', hidden: true });
   const jobSelect = h('select', { name: 'job', 'aria-label': 'job' }, h('option', { value: '' }, 'all jobs'));
   const nameInput = h('input', { type: 'search', name: 'name', placeholder: 'part of a name', 'aria-label': 'name', maxlength: 63, autocomplete: 'off' });
-  const chosen = new Set<number>();
   const chips = STATES.map((state, index) => {
     const chip = h('button', { type: 'button', class: `chip state-${state}`, 'aria-pressed': 'false', 'data-filter-state': state }, state);
-    chip.addEventListener('click', () => {
-      const value = index + 1;
-      if (chosen.has(value)) chosen.delete(value);
-      else chosen.add(value);
-      chip.setAttribute('aria-pressed', String(chosen.has(value)));
-      apply();
-    });
+    chip.addEventListener('click', () => store.trigger.stateToggled({ state: index + 1 }));
     return chip;
   });
-  const store = new SummaryStore(
-    app,
-    () => {
-      count.textContent = `${store.total.toLocaleString('en')} endpoint${store.total === 1 ? '' : 's'}`;
-      list.setCount(store.total);
-      list.refresh();
-      watchVisible();
-    },
-    (message) => {
-      error.hidden = false;
-      error.textContent = message;
-    },
-  );
   const list = new VirtualList({
     rowHeight: ROW_HEIGHT,
     overscan: 6,
-    render: (index, row) => renderRow(row, store.items[index], app.now()),
-    onRange: (range) => {
-      visible = range;
-      if (range) void store.ensure(range[1]);
-      watchVisible();
-    },
+    render: (index, row) => renderRow(row, rows()[index], app.now()),
+    onRange: (visible) => store.trigger.scrolled({ visible }),
   });
-  let visible: [number, number] | null = null;
-  /** The stream follows exactly the endpoints on screen (none: it closes). */
-  const watchVisible = () => {
-    const ids: string[] = [];
-    for (let index = visible?.[0] ?? 0; visible && index <= visible[1]; index++) {
-      const id = store.items[index]?.endpointId;
-      if (id) ids.push(id);
-    }
-    stream.watch(ids);
-  };
   list.element.addEventListener('click', (event) => {
     const row = (event.target as HTMLElement).closest<HTMLElement>('.endpoint-row');
     if (row?.dataset.endpointId && !(event.target as HTMLElement).closest('a')) location.hash = `#/endpoint/${row.dataset.endpointId}`;
   });
+
+  // One page in flight at a time; a filter change starts its first page at once, whatever is in flight.
+  let loading: { generation: number; done: Promise<void> } | undefined;
+  const loadPage = async ({ generation, filter, pageToken }: OverviewContext): Promise<void> => {
+    try {
+      const response = await app.api.overview.listEndpointSummaries({ pageSize: PAGE_SIZE, pageToken, jobId: filter.jobId, states: [...filter.states], nameContains: filter.nameContains, recentRuns: RECENT_RUNS });
+      store.trigger.pageLoaded({ generation, summaries: response.summaries, totalSize: response.totalSize, nextPageToken: response.nextPageToken });
+    } catch (failure) {
+      store.trigger.pageFailed({ generation, message: describeError(failure) });
+    }
+  };
+  /** Loads pages until the row at `through` (and a screenful past it) is there, or the list ends. */
+  const ensure = async (through: number): Promise<void> => {
+    for (let context = store.getSnapshot().context; wantsPage(context, through); context = store.getSnapshot().context) {
+      if (loading?.generation !== context.generation) {
+        const { generation } = context;
+        loading = { generation, done: loadPage(context).finally(() => loading?.generation === generation && (loading = undefined)) };
+      }
+      await loading.done;
+    }
+  };
+
   const stream = app.stream({
-    machine(change) {
-      const index = store.byId.get(change.endpointId);
-      const summary = index === undefined ? undefined : store.items[index];
-      if (!summary || index === undefined) return;
-      const moved = summary.state !== change.state || summary.version !== change.version;
-      summary.state = change.state;
-      summary.nextRunAt = change.nextRunAt;
-      summary.reason = change.reason;
-      summary.version = change.version;
-      summary.archived = change.archived;
-      list.refresh(index);
-      if (moved && !change.current) flashRow(change.endpointId);
-    },
-    run(run: Run) {
-      const index = store.byId.get(run.endpointId);
-      const summary = index === undefined ? undefined : store.items[index];
-      if (!summary || index === undefined || summary.recent.some((point) => point.runId === run.id)) return;
-      summary.lastRun = run;
-      summary.recent.push(create(RunPointSchema, { runId: run.id, status: run.status, durationMs: run.durationMs, httpStatus: run.httpStatus, finishedAt: run.finishedAt }));
-      if (summary.recent.length > RECENT_RUNS) summary.recent.shift();
-      list.refresh(index);
-      flashRow(run.endpointId);
-    },
+    machine: (change) => store.trigger.machineChanged({ change }),
+    run: (run: Run) => store.trigger.runFinished({ run }),
   });
+  const subscriptions = [
+    follow(store, (context) => context.total, (total) => {
+      count.textContent = countText(total);
+      list.setCount(total ?? 0);
+    }),
+    // New rows (a page came, or the first page of new filters replaced the old ones).
+    store.select((context) => context.index).subscribe(() => list.refresh()),
+    follow(store, (context) => context.error, (message) => {
+      error.hidden = message === null;
+      error.textContent = message ?? '';
+    }),
+    follow(store, (context) => context.filter.states, (states) => chips.forEach((chip, index) => chip.setAttribute('aria-pressed', String(states.includes(index + 1))))),
+    store.select((context) => context.generation).subscribe(() => {
+      list.scrollToTop();
+      void ensure(0);
+    }),
+    store.select((context) => context.visible).subscribe((visible) => visible && void ensure(visible[1])),
+    // The stream follows exactly the endpoints on screen.
+    follow(store, watchedIds, (ids) => stream.watch(ids), sameIds),
+    store.on('rowChanged', ({ index, endpointId, flash: changed }) => {
+      list.refresh(index);
+      if (changed) flashRow(endpointId);
+    }),
+  ];
   const flashRow = (id: string) => {
     const row = list.element.querySelector<HTMLElement>(`[data-endpoint-id="${id}"]`);
     if (row) flash(row);
   };
   let typing: ReturnType<typeof setTimeout> | undefined;
-  const apply = () => {
-    error.hidden = true;
-    list.scrollToTop();
-    void store.reset({ jobId: jobSelect.value, states: [...chosen].sort(), nameContains: nameInput.value.trim() });
-  };
-  jobSelect.addEventListener('change', apply);
+  jobSelect.addEventListener('change', () => store.trigger.jobChosen({ jobId: jobSelect.value }));
   nameInput.addEventListener('input', () => {
     clearTimeout(typing);
-    typing = setTimeout(apply, 250);
+    typing = setTimeout(() => store.trigger.nameChanged({ nameContains: nameInput.value }), 250);
   });
   // Countdowns and "ago" move every second; only rows on screen are redrawn.
   const ticker = setInterval(() => list.refresh(), 1_000);
   void loadJobs(app, jobSelect);
-  apply();
+  void ensure(0);
   const element = h(
     'section',
     { class: 'overview' },
@@ -243,6 +160,7 @@ export function overviewView(app: App): View {
     dispose() {
       clearInterval(ticker);
       clearTimeout(typing);
+      for (const subscription of subscriptions) subscription.unsubscribe();
       list.dispose();
       stream.close();
     },

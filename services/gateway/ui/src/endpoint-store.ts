@@ -1,0 +1,117 @@
+import { createStore } from '@xstate/store';
+import type { Analysis, Endpoint, Hint, Machine, MachineChange, Run, Transition } from '@tickwise/api';
+import { stateName } from './format.ts';
+import type { ChartStep } from './statechart.ts';
+
+// One endpoint page's client state: the endpoint, its live machine, what the statechart shows, the
+// timeline, hints and analyses. Transitions are pure; reading the API is the view's, asked for
+// through the events this store emits.
+
+/** The machine steps a read asks for, and the most the timeline keeps. */
+export const TRANSITIONS = 40;
+/** The runs the page reads first, and the most the timeline keeps as more finish. */
+export const RUNS = 50;
+
+export interface EndpointContext {
+  endpointId: string;
+  endpoint: Endpoint | undefined;
+  jobName: string;
+  /** The machine as last read, with the stream's newer state, version, next run and reason laid over it. */
+  machine: Machine | undefined;
+  /** What the statechart shows: a state, and the newest history step it has played. */
+  chart: { state: string; seq: bigint } | null;
+  /** The machine's steps, oldest first. */
+  transitions: readonly Transition[];
+  /** Runs, newest first. */
+  runs: readonly Run[];
+  hints: readonly Hint[];
+  analyses: readonly Analysis[];
+  error: string | null;
+}
+
+export type EndpointEvent =
+  | { type: 'endpointLoaded'; endpoint: Endpoint | undefined; jobName: string; runs: readonly Run[] }
+  | { type: 'machineRead'; machine: Machine }
+  | { type: 'machineChanged'; change: MachineChange }
+  | { type: 'runFinished'; run: Run }
+  | { type: 'sideLoaded'; hints: readonly Hint[]; analyses: readonly Analysis[] }
+  | { type: 'failed'; message: string };
+
+export type EndpointEmitted =
+  | { type: 'chartPlaced'; state: string }
+  | { type: 'chartMoved'; steps: ChartStep[] }
+  /** The machine must be read again (its history fills in the steps the stream skipped). */
+  | { type: 'machineStale' }
+  /** Hints or analyses may have changed with the machine. */
+  | { type: 'sideStale' }
+  | { type: 'runAdded'; runId: string };
+
+export const initialEndpoint = (endpointId: string): EndpointContext => ({
+  endpointId,
+  endpoint: undefined,
+  jobName: '',
+  machine: undefined,
+  chart: null,
+  transitions: [],
+  runs: [],
+  hints: [],
+  analyses: [],
+  error: null,
+});
+
+const chartStep = (step: Transition): ChartStep => ({ from: step.from ? stateName(step.from) : null, to: stateName(step.to), event: step.event });
+
+/** Steps kept so far and a read's (its newest, in order), without repeats, the newest TRANSITIONS. */
+function mergeSteps(kept: readonly Transition[], read: readonly Transition[]): readonly Transition[] {
+  const first = read[0]?.seq;
+  if (first === undefined) return kept;
+  return [...kept.filter((step) => step.seq < first), ...read].slice(-TRANSITIONS);
+}
+
+export function createEndpointStore(endpointId: string) {
+  return createStore<EndpointContext, EndpointEvent, EndpointEmitted>({
+    context: initialEndpoint(endpointId),
+    on: {
+      endpointLoaded: (context, { endpoint, jobName, runs }) => {
+        // Runs the stream brought while the page was loading are newer than the ones read.
+        const read = new Set(runs.map((run) => run.id));
+        return { ...context, endpoint, jobName, runs: [...context.runs.filter((run) => !read.has(run.id)), ...runs].slice(0, RUNS) };
+      },
+      machineRead: (context, { machine }, enqueue) => {
+        // A read sent before the stream's latest change may answer with an older machine; the read
+        // that change asked for follows, and brings the same steps.
+        if (context.machine && machine.version < context.machine.version) return context;
+        const state = stateName(machine.state);
+        const transitions = mergeSteps(context.transitions, machine.transitions);
+        const seq = transitions.at(-1)?.seq ?? -1n;
+        if (!context.chart) enqueue.emit.chartPlaced({ state });
+        else {
+          const played = context.chart.seq;
+          const steps = machine.transitions.filter((step) => step.seq > played).map(chartStep);
+          if (steps.length > 0) enqueue.emit.chartMoved({ steps });
+          // A move the history does not record (due → running is written without a history row).
+          else if (context.chart.state !== state) enqueue.emit.chartMoved({ steps: [{ from: context.chart.state, to: state, event: '' }] });
+        }
+        return { ...context, machine, transitions, chart: { state, seq } };
+      },
+      machineChanged: (context, { change }, enqueue) => {
+        if (change.endpointId !== context.endpointId) return context;
+        const { machine } = context;
+        // The first report of a (re)connected stream says where the machine is: read only if that is news.
+        if (!change.current || !machine || machine.version !== change.version) enqueue.emit.machineStale();
+        enqueue.emit.sideStale();
+        if (!machine || change.version < machine.version) return context;
+        return { ...context, machine: { ...machine, state: change.state, version: change.version, nextRunAt: change.nextRunAt, reason: change.reason, archived: change.archived } };
+      },
+      runFinished: (context, { run }, enqueue) => {
+        if (run.endpointId !== context.endpointId || context.runs.some((each) => each.id === run.id)) return context;
+        enqueue.emit.runAdded({ runId: run.id });
+        return { ...context, runs: [run, ...context.runs].slice(0, RUNS) };
+      },
+      sideLoaded: (context, { hints, analyses }) => ({ ...context, hints, analyses }),
+      failed: (context, { message }) => ({ ...context, error: message }),
+    },
+  });
+}
+
+export type EndpointStore = ReturnType<typeof createEndpointStore>;
