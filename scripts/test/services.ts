@@ -59,17 +59,19 @@ export async function startKafka(cleanup: Cleanup, options: { quick: boolean }):
   const runDir = mkdtempSync(join(tmpdir(), 'tickwise-test-kafka-'));
   const ports = { TICKWISE_KAFKA_PORT: await freePort(), TICKWISE_KAFKA_CONTROLLER_PORT: await freePort(), TICKWISE_KAFKA_CONNECT_PORT: await freePort() };
   const env = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])) };
-  // Registered before the start: an interrupted start may have left a JVM, and stop finds it by its pid file.
+  // Registered before the start: an interrupted start may have left a JVM, and stop finds it by its
+  // pid file. A failed start keeps its run dir: its logs say why.
+  let keepLogs = false;
   cleanup.add('Kafka and Kafka Connect', async () => {
     const stopped = await run('bash', [KAFKA_SCRIPT, 'stop', runDir], { env, detached: true });
     if (stopped.code !== 0) throw new Error(`scripts/kafka.sh stop ${runDir}: ${lastLine(stopped.stderr)}`);
-    rmSync(runDir, { recursive: true, force: true });
+    if (!keepLogs) rmSync(runDir, { recursive: true, force: true });
   });
   const started = await run('bash', [KAFKA_SCRIPT, 'start', runDir], { env, output: 'capture' });
   if (started.code !== 0) {
-    // What the JVM said is in its log, which goes with the run dir: show its end now.
+    keepLogs = true;
     const log = ['connect.log', 'broker.log', 'format.out'].map((name) => join(runDir, name)).find((file) => readable(file));
-    console.error(`[tests] scripts/kafka.sh start failed:\n${tail(started.stderr, 5)}${log ? `\n  ${log}:\n${tail(readFileSync(log, 'utf8'))}` : ''}`);
+    console.error(`[tests] scripts/kafka.sh start failed (its logs stay in ${runDir}):\n${tail(started.stderr, 5)}${log ? `\n  end of ${log}:\n${tail(readFileSync(log, 'utf8'), 8)}` : ''}`);
     return missing(`scripts/kafka.sh start failed: ${lastLine(started.stderr).replace(/^kafka: /, '') || `exit ${started.code}`}`);
   }
   const value = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(started.stdout)?.[1]?.trim() ?? '';
