@@ -50,8 +50,10 @@ export async function provideChromium(options: { quick: boolean }): Promise<Prov
   return { env: { TICKWISE_CHROMIUM: installed }, line: `Chromium: ${installed}, installed with apt-get (${seconds(began)})` };
 }
 
-/** Go's bin folder (`go env GOPATH`/bin), where `go install` puts helm. */
+/** Where `go install` puts helm: `go env GOBIN` when set, else the first GOPATH's bin folder. */
 async function goBin(): Promise<string> {
+  const gobin = lastLine((await run('go', ['env', 'GOBIN'])).stdout);
+  if (gobin) return gobin;
   const gopath = process.env.GOPATH?.split(':')[0] || lastLine((await run('go', ['env', 'GOPATH'])).stdout) || join(homedir(), 'go');
   return join(gopath, 'bin');
 }
