@@ -159,10 +159,15 @@ start() {
   printf 'broker_port=%s\ncontroller_port=%s\nconnect_port=%s\n' "$broker_port" "$controller_port" "$connect_port" >"$run/ports"
   if [ ! -f "$run/data/meta.properties" ]; then
     # Formatted once: a second format of the same log.dirs would refuse (or lose the topics).
+    # The id comes from Kafka's own generator, which never starts one with '-' (an id cut from
+    # base64 did, one time in 64, and `format -t -…` then took it for an option); `--cluster-id=`
+    # keeps even such an id a value.
     local cluster_id
-    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+    cluster_id=$(java -Xmx64m -XX:TieredStopAtLevel=1 -Dlog4j.configuration=file:"$run/log4j-broker.properties" -cp "$dist/lib/*" \
+      kafka.tools.StorageTool random-uuid 2>"$run/format.out") || die "drawing a cluster id failed; see $run/format.out"
+    [[ $cluster_id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "kafka-storage random-uuid gave \"$cluster_id\", not a cluster id"
     java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j.configuration=file:"$run/log4j-broker.properties" -cp "$dist/lib/*" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$run/server.properties" >"$run/format.out" 2>&1 ||
+      kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$run/server.properties" >"$run/format.out" 2>&1 ||
       die "formatting the broker storage failed; see $run/format.out"
   fi
   local began=$SECONDS

@@ -40,7 +40,7 @@ function dockerAnswers(): Promise<boolean> {
 }
 
 /**
- * Integration tests run against a real PostgreSQL: DATABASE_URL when set (CI starts a cluster);
+ * Integration tests run against a real PostgreSQL: DATABASE_URL when set (npm test sets it);
  * else a PostgreSQL 15 container when a Docker engine answers (testcontainers 11: 12 does not import
  * on Node 20); else the embedded PostgreSQL 15.
  */

@@ -65,23 +65,31 @@ describe.skipIf(!kafka)('register.sh against Kafka Connect and a real database',
   const connectUrl = kafka?.connectUrl ?? '';
   const name = `tickwise-register-${randomBytes(3).toString('hex')}`;
   const topic = `tickwise.test.register.${randomBytes(3).toString('hex')}`;
+  // A password with the characters JSON and sed both care about, given to a role of this test's own:
+  // the connector can log in only if register.sh passed it on intact (whatever the server's auth).
+  const password = 'p"a\\s&s|w/rd';
+  const role = `tickwise_register_${randomBytes(3).toString('hex')}`;
   let db: TestDatabase;
   let values: ReturnType<typeof databaseTemplateValues>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // Superuser: Debezium needs REPLICATION and owns the publication it creates on the outbox table.
+    await db.pool.query(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${password.replace(/'/g, "''")}'`);
     values = databaseTemplateValues(db.url);
   });
   afterAll(async () => {
     await removeOutboxConnector({ connectUrl, databaseUrl: db.url, name }).catch(() => undefined);
     await deleteTopics(kafka!.brokers, [topic, `__debezium-heartbeat.${name}`]).catch(() => undefined);
+    if (db) {
+      await db.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await db.pool.query(`DROP ROLE IF EXISTS ${role}`);
+    }
     await db?.drop();
   });
 
   it('fills the template, PUTs it, and waits until the connector and its task run', async () => {
-    // A password with the characters JSON and sed both care about: the database (trust auth here) ignores it.
-    const password = 'p"a\\s&s|w/rd';
-    const result = await register({ CONNECT_URL: connectUrl, CONNECTOR_TEMPLATE: POSTGRES_TEMPLATE, CONNECTOR_NAME: name, ...values, DB_PASSWORD: password, TOPIC: topic, TOPIC_PARTITIONS: '2', REGISTER_TIMEOUT: '90' });
+    const result = await register({ CONNECT_URL: connectUrl, CONNECTOR_TEMPLATE: POSTGRES_TEMPLATE, CONNECTOR_NAME: name, ...values, DB_USER: role, DB_PASSWORD: password, TOPIC: topic, TOPIC_PARTITIONS: '2', REGISTER_TIMEOUT: '90' });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`register-connector: ${name} configured from ${POSTGRES_TEMPLATE} (HTTP 201)`);
@@ -90,6 +98,7 @@ describe.skipIf(!kafka)('register.sh against Kafka Connect and a real database',
     expect(config).toMatchObject({
       'database.hostname': values.DB_HOST,
       'database.dbname': values.DB_NAME,
+      'database.user': role,
       'database.password': password,
       'transforms.outbox.route.topic.replacement': topic,
       'topic.creation.default.partitions': '2',
@@ -97,7 +106,7 @@ describe.skipIf(!kafka)('register.sh against Kafka Connect and a real database',
       'topic.prefix': name,
     });
     // Again: an update of the same connector (PUT is idempotent), so a re-run of the Job or service is harmless.
-    const again = await register({ CONNECT_URL: connectUrl, CONNECTOR_TEMPLATE: POSTGRES_TEMPLATE, CONNECTOR_NAME: name, ...values, DB_PASSWORD: password, TOPIC: topic, REGISTER_TIMEOUT: '90' });
+    const again = await register({ CONNECT_URL: connectUrl, CONNECTOR_TEMPLATE: POSTGRES_TEMPLATE, CONNECTOR_NAME: name, ...values, DB_USER: role, DB_PASSWORD: password, TOPIC: topic, REGISTER_TIMEOUT: '90' });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('(HTTP 200)');
   });

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { toolMissing } from '../support/tools.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const CHART = join(REPO, 'deploy/helm/tickwise');
@@ -50,14 +51,29 @@ export function readByCode(name: string): boolean {
 }
 
 /**
- * helm from $HELM, PATH or ~/go/bin. CI installs it (.ci/run); a missing helm is an error here, not
- * a skip: the chart must be checked.
+ * helm from $HELM (alone when set, as deploy/helm/check.sh takes it), else PATH or ~/go/bin; an
+ * error saying how to install it otherwise. `npm test` installs it when Go is there.
  */
-export function findHelm(): string {
-  const candidates = [process.env.HELM, ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'helm')), join(process.env.GOPATH ?? join(homedir(), 'go'), 'bin', 'helm')];
-  const found = candidates.find((path): path is string => !!path && existsSync(path));
-  if (!found) throw new Error('helm not found ($HELM, PATH, ~/go/bin): install it with `GOTOOLCHAIN=local go install helm.sh/helm/v3/cmd/helm@v3.21.4` (.ci/run does)');
+export function findHelm(env: NodeJS.ProcessEnv = process.env): string {
+  const given = env.HELM?.trim();
+  const candidates = given ? [given] : [...(env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, 'helm')), join(env.GOPATH ?? join(homedir(), 'go'), 'bin', 'helm')];
+  const found = candidates.find((path) => existsSync(path));
+  if (!found) {
+    throw new Error(`helm not found (${given ? `HELM=${given}` : '$HELM, PATH, ~/go/bin'}): install it with \`GOTOOLCHAIN=local go install helm.sh/helm/v3/cmd/helm@v3.21.4\` (npm test does when Go is installed)`);
+  }
   return found;
+}
+
+/**
+ * helm, or null after one line saying how to install it (for describe.skipIf); under CI=true a
+ * missing helm fails the file instead (test/support/tools.ts).
+ */
+export function helmOrSkip(suite: string): string | null {
+  try {
+    return findHelm();
+  } catch (error) {
+    return toolMissing(suite, (error as Error).message) || null;
+  }
 }
 
 export interface K8sObject {

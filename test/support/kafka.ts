@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
+import { toolMissing } from './tools.ts';
 
 // No vitest import here: scripts (scripts/kafka/register-outbox.ts) reuse the loader and the registration.
 
@@ -13,7 +14,7 @@ export interface KafkaSettings {
 }
 
 export const KAFKA_MISSING =
-  'KAFKA_BROKERS is not set: start a broker and Kafka Connect with `scripts/kafka.sh fetch && scripts/kafka.sh start` and export the KAFKA_BROKERS and KAFKA_CONNECT_URL lines it prints (CI does)';
+  'KAFKA_BROKERS is not set: start a broker and Kafka Connect with `scripts/kafka.sh fetch && scripts/kafka.sh start` (Java 17+ and Maven) and export the KAFKA_BROKERS and KAFKA_CONNECT_URL lines it prints (`npm test` does this itself)';
 
 /** The broker list and the Connect REST URL from KAFKA_BROKERS / KAFKA_CONNECT_URL, or null when KAFKA_BROKERS is unset. */
 export function kafkaSettings(env: NodeJS.ProcessEnv = process.env): KafkaSettings | null {
@@ -24,10 +25,14 @@ export function kafkaSettings(env: NodeJS.ProcessEnv = process.env): KafkaSettin
   return { brokers, connectUrl: connectUrl.replace(/\/+$/, '') };
 }
 
-/** The settings, or null after a console warning that names the missing variable (for describe.skipIf). */
+/**
+ * The settings, or null after one line saying why there is no broker (for describe.skipIf); under
+ * CI=true a missing broker throws instead (test/support/tools.ts). The reason is the one `npm test`
+ * gives in TICKWISE_KAFKA_MISSING when it could not start Kafka (what to install), else KAFKA_MISSING.
+ */
 export function kafkaOrWarn(suite: string): KafkaSettings | null {
   const settings = kafkaSettings();
-  if (!settings) console.warn(`[tests] ${suite}: skipped. ${KAFKA_MISSING}`);
+  if (!settings) toolMissing(suite, process.env.TICKWISE_KAFKA_MISSING?.trim() || KAFKA_MISSING);
   return settings;
 }
 

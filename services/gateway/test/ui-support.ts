@@ -9,14 +9,18 @@ import { startSyntheticServer, type SyntheticServer } from '../../../cli/dev/syn
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { startNode } from '../../../test/support/scheduler.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
+import { toolMissing } from '../../../test/support/tools.ts';
 
 // A real stack for the browser tests (test database, synthetic targets with the demo job, a
 // scheduler node, the planner, the gateway serving the built page) and a real Chromium to look at it.
 
-/** Where Chromium is looked for: TICKWISE_CHROMIUM first, then Debian's `chromium` package. */
-export const CHROMIUM_CANDIDATES = [process.env.TICKWISE_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((path): path is string => Boolean(path));
+/**
+ * Where Chromium is looked for: TICKWISE_CHROMIUM alone when it is set (a binary asked for by name is
+ * never swapped for another), else Debian's `chromium` package.
+ */
+export const CHROMIUM_CANDIDATES = process.env.TICKWISE_CHROMIUM?.trim() ? [process.env.TICKWISE_CHROMIUM.trim()] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
-/** The Chromium binary, or an error that says what to install: the browser tests fail without one, never skip. */
+/** The Chromium binary, or an error that says what to install (one line). */
 export function findChromium(candidates: readonly string[] = CHROMIUM_CANDIDATES): string {
   const found = candidates.find((path) => existsSync(path));
   if (!found) {
@@ -28,8 +32,20 @@ export function findChromium(candidates: readonly string[] = CHROMIUM_CANDIDATES
   return found;
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: findChromium(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+/**
+ * The Chromium binary, or null after one line naming what to install (for describe.skipIf); under
+ * CI=true a missing browser fails the file instead (test/support/tools.ts).
+ */
+export function chromiumOrSkip(suite: string, candidates: readonly string[] = CHROMIUM_CANDIDATES): string | null {
+  try {
+    return findChromium(candidates);
+  } catch (error) {
+    return toolMissing(suite, (error as Error).message) || null;
+  }
+}
+
+export async function launchBrowser(executablePath = findChromium()): Promise<Browser> {
+  return chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }
 
 export interface UiStack {

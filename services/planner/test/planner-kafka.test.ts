@@ -11,6 +11,7 @@ import { resolvePlannerConfig, type PlannerConfig } from '../src/config.ts';
 import { Planner } from '../src/planner.ts';
 import { KafkaRunEventSource } from '../src/sources/kafka-source.ts';
 import { createTopic, deleteTopics, kafkaOrWarn, readTopic, registerOutboxConnector, uniqueTopic, type OutboxConnector } from '../../../test/support/kafka.ts';
+import { toolMissing } from '../../../test/support/tools.ts';
 import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
 import { waitFor } from '../../../test/support/wait.ts';
@@ -19,8 +20,9 @@ const SUITE = 'services/planner/test/planner-kafka.test.ts (the planner end to e
 const kafka = kafkaOrWarn(SUITE);
 const runDir = process.env.TICKWISE_KAFKA_RUN_DIR?.trim() || undefined;
 if (kafka && !runDir) {
-  console.warn(
-    `[tests] ${SUITE}, Kafka stopped mid-test: skipped. TICKWISE_KAFKA_RUN_DIR is not set: set it to the run dir given to \`scripts/kafka.sh start <run-dir>\` (default .tickwise/kafka/run) so the test can stop and start that broker (CI does)`,
+  toolMissing(
+    `${SUITE}, Kafka stopped mid-test`,
+    'TICKWISE_KAFKA_RUN_DIR is not set: set it to the run dir given to `scripts/kafka.sh start <run-dir>` (default .tickwise/kafka/run) so the test can stop and start that broker (npm test does)',
   );
 }
 
