@@ -22,5 +22,9 @@ export function specMessage(name: string, spec: EndpointSpec) {
     jitter: spec.jitter > 0 ? `${Number((spec.jitter * 100).toFixed(4))}%` : '',
     timeout: formatDuration(spec.timeoutMs),
     catchUp: spec.catchUp,
+    retry: spec.retry && { attempts: spec.retry.attempts, backoff: formatDuration(spec.retry.backoffMs), maxBackoff: formatDuration(spec.retry.maxBackoffMs), on: spec.retry.on },
+    success: spec.success && { status: spec.success.status, bodyContains: spec.success.bodyContains ?? '' },
+    overlap: spec.overlap ?? 'queue',
+    pauseAfter: spec.pauseAfter ?? 0,
   };
 }

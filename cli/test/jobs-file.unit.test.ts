@@ -55,6 +55,7 @@ describe('a valid jobs file', () => {
             jitter: 0.1,
             timeout: 10_000,
             catchUp: 'skip',
+            overlap: 'queue',
           },
         ],
       },
@@ -96,6 +97,7 @@ describe('a valid jobs file', () => {
           jitter: 0,
           timeout: 10_000,
           catchUp: 'skip',
+          overlap: 'queue',
         },
       ],
     });
@@ -346,5 +348,43 @@ describe('several problems at once', () => {
         schedule: { every: 1s }
 `;
     expect(problems(many).map((p) => `${p.line} ${p.path}`)).toEqual(['6 jobs[0].endpoints[0].schedule.every', '10 jobs[1].endpoints[0].url']);
+  });
+});
+
+describe('the delivery keys: retry, success, overlap, pauseAfter', () => {
+  const DELIVERY = `${EXAMPLE}        retry: { attempts: 3, backoff: 1s, maxBackoff: 30s, on: [5xx, 429, timeout, network] }
+        success: { status: ["2xx", 304], bodyContains: '"ok":true' }
+        overlap: skip
+        pauseAfter: 50
+`;
+
+  it('are read into the stored spec, YAML numbers and strings alike', () => {
+    const [endpoint] = parseJobsFile('jobs.yaml', DELIVERY)[0]!.endpoints;
+    expect(endpoint).toMatchObject({
+      retry: { attempts: 3, backoffMs: 1_000, maxBackoffMs: 30_000, on: ['5xx', '429', 'timeout', 'network'] },
+      success: { status: ['2xx', '304'], bodyContains: '"ok":true' },
+      overlap: 'skip',
+      pauseAfter: 50,
+    });
+  });
+
+  it.each([
+    ['attempts: 3', 'attempts: 0', 14, 'jobs[0].endpoints[0].retry.attempts', 'Too small: expected number to be >=1'],
+    ['attempts: 3', 'attempts: 11', 14, 'jobs[0].endpoints[0].retry.attempts', 'Too big: expected number to be <=10'],
+    ['maxBackoff: 30s', 'maxBackoff: 500ms', 14, 'jobs[0].endpoints[0].retry.maxBackoff', 'maxBackoff 500ms is below backoff 1s'],
+    ['backoff: 1s', 'backoff: soon', 14, 'jobs[0].endpoints[0].retry.backoff', 'must be a duration from 1ms to 1h, such as 1s or 30s; got "soon"'],
+    ['on: [5xx, 429, timeout, network]', 'on: [5xx, 6xx]', 14, 'jobs[0].endpoints[0].retry.on[1]', 'Invalid input'],
+    ['status: ["2xx", 304]', 'status: [ok]', 15, 'jobs[0].endpoints[0].success.status[0]', '"ok" is not a status such as 200 or a class such as 2xx'],
+    ['overlap: skip', 'overlap: drop', 16, 'jobs[0].endpoints[0].overlap', 'Invalid option: expected one of "queue"|"skip"'],
+    ['pauseAfter: 50', 'pauseAfter: -1', 17, 'jobs[0].endpoints[0].pauseAfter', 'Too small: expected number to be >=1'],
+  ])('refuses %s → %s, naming the line and the field', (from, to, line, path, message) => {
+    const [problem] = problems(DELIVERY.replace(from, to));
+    expect(problem).toMatchObject({ line, path, message });
+  });
+
+  it('refuses an unknown key inside retry, where it stands', () => {
+    expect(problems(DELIVERY.replace('attempts: 3,', 'attempts: 3, tries: 4,'))).toEqual([
+      { line: 14, column: 31, path: 'jobs[0].endpoints[0].retry', message: 'Unrecognized key: "tries"' },
+    ]);
   });
 });

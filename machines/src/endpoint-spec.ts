@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '@tickwise/platform/duration';
+import { OVERLAP_POLICIES, pauseAfterSchema, retryInputSchema, successInputSchema, type RetryPolicy, type SuccessRule } from './delivery.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -13,7 +14,7 @@ export const MAX_TIMEOUT_MS = 15 * 60_000;
 export const MAX_INTERVAL_MS = 366 * 86_400_000;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** Headers the scheduler sets on every call; a spec may not override them. */
-export const RESERVED_HEADERS = ['x-tickwise-endpoint', 'x-tickwise-run', 'x-tickwise-scheduled-at', 'idempotency-key', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];
+export const RESERVED_HEADERS = ['x-tickwise-endpoint', 'x-tickwise-run', 'x-tickwise-scheduled-at', 'x-tickwise-attempt', 'idempotency-key', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];
 
 export type Schedule =
   | { kind: 'every'; everyMs: number }
@@ -32,6 +33,14 @@ export interface EndpointSpec {
   jitter: number;
   timeoutMs: number;
   catchUp: CatchUpPolicy;
+  /** Retries within a slot; absent: one attempt. */
+  retry?: RetryPolicy;
+  /** What a successful answer is; absent: any 2xx. */
+  success?: SuccessRule;
+  /** `skip`: slots that fell due while a run was still going are skipped; absent: `queue` (run late, one at a time). */
+  overlap?: 'skip';
+  /** Consecutive failed slots before Tickwise pauses the endpoint; absent: never. */
+  pauseAfter?: number;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -126,6 +135,10 @@ export const endpointInputSchema = z
     jitter: jitterSchema.default(0),
     timeout: durationSchema(1, MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
     catchUp: z.enum(CATCH_UP_POLICIES).default('skip'),
+    retry: retryInputSchema.optional(),
+    success: successInputSchema.optional(),
+    overlap: z.enum(OVERLAP_POLICIES).default('queue'),
+    pauseAfter: pauseAfterSchema.optional(),
   })
   .superRefine((e, ctx) => {
     if (e.body !== undefined && e.method === 'GET') {
@@ -160,6 +173,11 @@ export function toEndpointSpec(input: EndpointInput): EndpointSpec {
   if (input.body !== undefined) spec.body = input.body;
   if (input.minInterval !== undefined) spec.minIntervalMs = input.minInterval;
   if (input.maxInterval !== undefined) spec.maxIntervalMs = input.maxInterval;
+  // Defaults are left out, so a spec written before these keys existed compares equal to one that states them.
+  if (input.retry !== undefined && input.retry.attempts > 1) spec.retry = input.retry;
+  if (input.success !== undefined) spec.success = input.success;
+  if (input.overlap === 'skip') spec.overlap = 'skip';
+  if (input.pauseAfter !== undefined) spec.pauseAfter = input.pauseAfter;
   return spec;
 }
 

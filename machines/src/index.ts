@@ -1,4 +1,5 @@
 export * from './endpoint-spec.ts';
+export * from './delivery.ts';
 export * from './governor.ts';
 export * from './endpoint-machine.ts';
 export * from './snapshot.ts';

@@ -16,9 +16,8 @@ function protoPath(path: readonly PropertyKey[]): readonly PropertyKey[] {
 /**
  * Checks an endpoint spec message and turns it into the validated jobs-file form: the same rules as a
  * jobs file (endpointInputSchema), plus size limits. `name` overrides the message's own name (an
- * update keeps the endpoint's). A URL the target policy denies is refused here, when it is written,
- * rather than at every call (here until the catalog checks targets on its own write path, as
- * `tickwise apply` does on the database path). Throws `invalid_argument` naming each field under `prefix`.
+ * update keeps the endpoint's). Throws `invalid_argument` naming each field under `prefix`. (The
+ * target policy is the catalog's to check, when it writes the endpoint.)
  */
 export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix: string, name?: string): EndpointInput {
   if (!message) throw TickwiseError.invalid([{ field: prefix, reason: 'is required' }]);
@@ -46,6 +45,16 @@ export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix
   if (message.jitter !== '') input.jitter = /^\d+(\.\d+)?$/.test(message.jitter) ? Number(message.jitter) : message.jitter;
   if (message.timeout !== '') input.timeout = message.timeout;
   if (message.catchUp !== '') input.catchUp = message.catchUp;
+  if (message.retry) {
+    const { attempts, backoff, maxBackoff, on } = message.retry;
+    input.retry = { attempts, ...(backoff !== '' ? { backoff } : {}), ...(maxBackoff !== '' ? { maxBackoff } : {}), ...(on.length > 0 ? { on } : {}) };
+  }
+  if (message.success) {
+    const { status, bodyContains } = message.success;
+    input.success = { ...(status.length > 0 ? { status } : {}), ...(bodyContains !== '' ? { bodyContains } : {}) };
+  }
+  if (message.overlap !== '') input.overlap = message.overlap;
+  if (message.pauseAfter !== 0) input.pauseAfter = message.pauseAfter;
   const parsed = endpointInputSchema.safeParse(input);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

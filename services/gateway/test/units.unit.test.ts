@@ -67,9 +67,16 @@ describe('endpoint specs', () => {
       jitter: '12.5%',
       timeout: '30s',
       catchUp: 'once',
+      retry: { attempts: 3, backoff: '2s', maxBackoff: '1m', on: ['5xx', '429', 'timeout'] },
+      success: { status: ['2xx', '304'], bodyContains: '"ok":true' },
+      overlap: 'skip',
+      pauseAfter: 50,
     });
     const input = endpointInputOf(message, 'endpoint');
     expect(create(EndpointSpecSchema, specMessage('e', toEndpointSpec(input)))).toEqual(message);
+    // Left out, each comes back as its default, spelled out.
+    const plain = specMessage('f', toEndpointSpec(endpointInputOf(create(EndpointSpecSchema, { name: 'f', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } } }), 'e')));
+    expect(plain).toMatchObject({ retry: undefined, success: undefined, overlap: 'queue', pauseAfter: 0, catchUp: 'skip' });
     expect(endpointInputOf(create(EndpointSpecSchema, { name: 'f', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } }, jitter: '0.25' }), 'e').jitter).toBe(0.25);
   });
 
@@ -78,6 +85,13 @@ describe('endpoint specs', () => {
     expect(error.violations.map((violation) => violation.field).sort()).toEqual(['spec.catch_up', 'spec.name', 'spec.schedule.cron.timezone', 'spec.url']);
     expect(error.message).toContain('spec.url: must be an absolute http:// or https:// URL');
     expect(invalid(() => endpointInputOf(undefined, 'endpoint')).message).toBe('endpoint: is required');
+    const delivery = invalid(() =>
+      endpointInputOf(
+        create(EndpointSpecSchema, { name: 'd', url: 'http://x', schedule: { kind: { case: 'every', value: '1m' } }, retry: { attempts: 11, on: ['6xx'] }, success: { status: ['ok'] }, overlap: 'drop' }),
+        'spec',
+      ),
+    );
+    expect(delivery.violations.map((violation) => violation.field).sort()).toEqual(['spec.overlap', 'spec.retry.attempts', 'spec.retry.on[0]', 'spec.success.status[0]']);
   });
 });
 

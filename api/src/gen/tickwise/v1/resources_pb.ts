@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/resources.proto.
  */
 export const file_tickwise_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("Cht0aWNrd2lzZS92MS9yZXNvdXJjZXMucHJvdG8SC3RpY2t3aXNlLnYxItACCgxFbmRwb2ludFNwZWMSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjcKB2hlYWRlcnMYBCADKAsyJi50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMuSGVhZGVyc0VudHJ5EiQKBGJvZHkYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoIc2NoZWR1bGUYBiABKAsyFS50aWNrd2lzZS52MS5TY2hlZHVsZRIUCgxtaW5faW50ZXJ2YWwYByABKAkSFAoMbWF4X2ludGVydmFsGAggASgJEg4KBmppdHRlchgJIAEoCRIPCgd0aW1lb3V0GAogASgJEhAKCGNhdGNoX3VwGAsgASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIk4KCFNjaGVkdWxlEg8KBWV2ZXJ5GAEgASgJSAASKQoEY3JvbhgCIAEoCzIZLnRpY2t3aXNlLnYxLkNyb25TY2hlZHVsZUgAQgYKBGtpbmQiNAoMQ3JvblNjaGVkdWxlEhIKCmV4cHJlc3Npb24YASABKAkSEAoIdGltZXpvbmUYAiABKAki2wEKA0pvYhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCXN5bnRoZXRpYxgDIAEoCBIWCg5lbmRwb2ludF9jb3VudBgEIAEoBRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgthcmNoaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoFUGF1c2USDgoGcmVhc29uGAEgASgJEikKBXVudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglwYXVzZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIo0DCghFbmRwb2ludBIKCgJpZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRInCgRzcGVjGAQgASgLMhkudGlja3dpc2UudjEuRW5kcG9pbnRTcGVjEigKBXN0YXRlGAUgASgOMhkudGlja3dpc2UudjEuTWFjaGluZVN0YXRlEi8KC25leHRfcnVuX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YByABKAkSIQoFcGF1c2UYCCABKAsyEi50aWNrd2lzZS52MS5QYXVzZRIvCgthcmNoaXZlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgMIAEoBSKBAgoKVHJhbnNpdGlvbhILCgNzZXEYASABKAMSJwoEZnJvbRgCIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIlCgJ0bxgDIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRINCgVldmVudBgEIAEoCRImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAYgASgJEi8KC25leHRfcnVuX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZydW5faWQYCCABKAkSDgoGd29ya2VyGAkgASgJItsCCgRIaW50EgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEiMKBGtpbmQYAyABKA4yFS50aWNrd2lzZS52MS5IaW50S2luZBIQCghpbnRlcnZhbBgEIAEoCRImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAYgASgJEg4KBnNvdXJjZRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjbGVhcmVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYCyABKAgSEwoLYW5hbHlzaXNfaWQYDCABKAki6QQKB01hY2hpbmUSEwoLZW5kcG9pbnRfaWQYASABKAkSKAoFc3RhdGUYAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDwoHdmVyc2lvbhgDIAEoBRIvCgtuZXh0X3J1bl9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAUgASgJEg4KBnNvdXJjZRgGIAEoCRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgHIAEoBRIUCgxsYXN0X291dGNvbWUYCCABKAkSLQoJbGFzdF9zbG90GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjbGFpbWVkX3Nsb3QYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYCyABKAUSEwoLbGVhc2Vfb3duZXIYDCABKAkSNAoQbGVhc2VfZXhwaXJlc19hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIQoFcGF1c2UYDiABKAsyEi50aWNrd2lzZS52MS5QYXVzZRIVCg1oaW50c19wZW5kaW5nGA8gASgIEikKCHNuYXBzaG90GBAgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIsCgt0cmFuc2l0aW9ucxgRIAMoCzIXLnRpY2t3aXNlLnYxLlRyYW5zaXRpb24SJwoMYWN0aXZlX2hpbnRzGBIgAygLMhEudGlja3dpc2UudjEuSGludBIQCghhcmNoaXZlZBgTIAEoCCKGBAoDUnVuEgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEg4KBmpvYl9pZBgDIAEoCRIoCgRzbG90GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAUgASgFEg4KBndvcmtlchgGIAEoCRImCgZzdGF0dXMYByABKA4yFi50aWNrd2lzZS52MS5SdW5TdGF0dXMSGAoLaHR0cF9zdGF0dXMYCCABKAVIAIgBARITCgtkdXJhdGlvbl9tcxgJIAEoARIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZXJyb3Jfa2luZBgMIAEoCRIVCg1lcnJvcl9tZXNzYWdlGA0gASgJEhoKDXJlc3BvbnNlX2JvZHkYDiABKAlIAYgBARIaChJyZXNwb25zZV90cnVuY2F0ZWQYDyABKAgSFgoOcGxhbm5lZF9zb3VyY2UYECABKAkSGwoOcmV0cnlfYWZ0ZXJfbXMYESABKANIAogBAUIOCgxfaHR0cF9zdGF0dXNCEAoOX3Jlc3BvbnNlX2JvZHlCEQoPX3JldHJ5X2FmdGVyX21zIpUDCghBbmFseXNpcxIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIPCgdwbGFubmVyGAMgASgJEg8KB3RyaWdnZXIYBCABKAkSJgoGaW5wdXRzGAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi4KCnRvb2xfY2FsbHMYBiABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlEhEKCXJlYXNvbmluZxgHIAEoCRINCgVtb2RlbBgIIAEoCRIWCgl0b2tlbnNfaW4YCSABKAVIAIgBARIXCgp0b2tlbnNfb3V0GAogASgFSAGIAQESEwoLZHVyYXRpb25fbXMYCyABKAESDwoHb3V0Y29tZRgMIAEoCRIWCg5vdXRjb21lX2RldGFpbBgNIAEoCRIQCghoaW50X2lkcxgOIAMoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfdG9rZW5zX2luQg0KC190b2tlbnNfb3V0IkMKCkJhZFJlcXVlc3QSNQoQZmllbGRfdmlvbGF0aW9ucxgBIAMoCzIbLnRpY2t3aXNlLnYxLkZpZWxkVmlvbGF0aW9uIi8KDkZpZWxkVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSqtAQoMTWFjaGluZVN0YXRlEh0KGU1BQ0hJTkVfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJNQUNISU5FX1NUQVRFX0lETEUQARIVChFNQUNISU5FX1NUQVRFX0RVRRACEhkKFU1BQ0hJTkVfU1RBVEVfUlVOTklORxADEhoKFk1BQ0hJTkVfU1RBVEVfUExBTk5JTkcQBBIYChRNQUNISU5FX1NUQVRFX1BBVVNFRBAFKm4KCEhpbnRLaW5kEhkKFUhJTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkhJTlRfS0lORF9JTlRFUlZBTBABEhQKEEhJTlRfS0lORF9SVU5fQVQQAhIZChVISU5UX0tJTkRfUEFVU0VfVU5USUwQAypYCglSdW5TdGF0dXMSGgoWUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFFJVTl9TVEFUVVNfU1VDQ0VFREVEEAESFQoRUlVOX1NUQVRVU19GQUlMRUQQAmIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Cht0aWNrd2lzZS92MS9yZXNvdXJjZXMucHJvdG8SC3RpY2t3aXNlLnYxIsoDCgxFbmRwb2ludFNwZWMSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjcKB2hlYWRlcnMYBCADKAsyJi50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMuSGVhZGVyc0VudHJ5EiQKBGJvZHkYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoIc2NoZWR1bGUYBiABKAsyFS50aWNrd2lzZS52MS5TY2hlZHVsZRIUCgxtaW5faW50ZXJ2YWwYByABKAkSFAoMbWF4X2ludGVydmFsGAggASgJEg4KBmppdHRlchgJIAEoCRIPCgd0aW1lb3V0GAogASgJEhAKCGNhdGNoX3VwGAsgASgJEicKBXJldHJ5GAwgASgLMhgudGlja3dpc2UudjEuUmV0cnlQb2xpY3kSKQoHc3VjY2VzcxgNIAEoCzIYLnRpY2t3aXNlLnYxLlN1Y2Nlc3NSdWxlEg8KB292ZXJsYXAYDiABKAkSEwoLcGF1c2VfYWZ0ZXIYDyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoLUmV0cnlQb2xpY3kSEAoIYXR0ZW1wdHMYASABKA0SDwoHYmFja29mZhgCIAEoCRITCgttYXhfYmFja29mZhgDIAEoCRIKCgJvbhgEIAMoCSI0CgtTdWNjZXNzUnVsZRIOCgZzdGF0dXMYASADKAkSFQoNYm9keV9jb250YWlucxgCIAEoCSJOCghTY2hlZHVsZRIPCgVldmVyeRgBIAEoCUgAEikKBGNyb24YAiABKAsyGS50aWNrd2lzZS52MS5Dcm9uU2NoZWR1bGVIAEIGCgRraW5kIjQKDENyb25TY2hlZHVsZRISCgpleHByZXNzaW9uGAEgASgJEhAKCHRpbWV6b25lGAIgASgJItsBCgNKb2ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglzeW50aGV0aWMYAyABKAgSFgoOZW5kcG9pbnRfY291bnQYBCABKAUSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcGF1c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAwoIRW5kcG9pbnQSCgoCaWQYASABKAkSDgoGam9iX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJwoEc3BlYxgEIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYxIoCgVzdGF0ZRgFIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJEiEKBXBhdXNlGAggASgLMhIudGlja3dpc2UudjEuUGF1c2USLwoLYXJjaGl2ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YDCABKAUigQIKClRyYW5zaXRpb24SCwoDc2VxGAEgASgDEicKBGZyb20YAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSJQoCdG8YAyABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDQoFZXZlbnQYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIvCgtuZXh0X3J1bl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcnVuX2lkGAggASgJEg4KBndvcmtlchgJIAEoCSLbAgoESGludBIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIjCgRraW5kGAMgASgOMhUudGlja3dpc2UudjEuSGludEtpbmQSEAoIaW50ZXJ2YWwYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZzb3VyY2UYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xlYXJlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYWN0aXZlGAsgASgIEhMKC2FuYWx5c2lzX2lkGAwgASgJIukECgdNYWNoaW5lEhMKC2VuZHBvaW50X2lkGAEgASgJEigKBXN0YXRlGAIgASgOMhkudGlja3dpc2UudjEuTWFjaGluZVN0YXRlEg8KB3ZlcnNpb24YAyABKAUSLwoLbmV4dF9ydW5fYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCRIOCgZzb3VyY2UYBiABKAkSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYByABKAUSFAoMbGFzdF9vdXRjb21lGAggASgJEi0KCWxhc3Rfc2xvdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY2xhaW1lZF9zbG90GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAsgASgFEhMKC2xlYXNlX293bmVyGAwgASgJEjQKEGxlYXNlX2V4cGlyZXNfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKBXBhdXNlGA4gASgLMhIudGlja3dpc2UudjEuUGF1c2USFQoNaGludHNfcGVuZGluZxgPIAEoCBIpCghzbmFwc2hvdBgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLAoLdHJhbnNpdGlvbnMYESADKAsyFy50aWNrd2lzZS52MS5UcmFuc2l0aW9uEicKDGFjdGl2ZV9oaW50cxgSIAMoCzIRLnRpY2t3aXNlLnYxLkhpbnQSEAoIYXJjaGl2ZWQYEyABKAgihgQKA1J1bhIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIOCgZqb2JfaWQYAyABKAkSKAoEc2xvdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgFIAEoBRIOCgZ3b3JrZXIYBiABKAkSJgoGc3RhdHVzGAcgASgOMhYudGlja3dpc2UudjEuUnVuU3RhdHVzEhgKC2h0dHBfc3RhdHVzGAggASgFSACIAQESEwoLZHVyYXRpb25fbXMYCSABKAESLgoKc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmVycm9yX2tpbmQYDCABKAkSFQoNZXJyb3JfbWVzc2FnZRgNIAEoCRIaCg1yZXNwb25zZV9ib2R5GA4gASgJSAGIAQESGgoScmVzcG9uc2VfdHJ1bmNhdGVkGA8gASgIEhYKDnBsYW5uZWRfc291cmNlGBAgASgJEhsKDnJldHJ5X2FmdGVyX21zGBEgASgDSAKIAQFCDgoMX2h0dHBfc3RhdHVzQhAKDl9yZXNwb25zZV9ib2R5QhEKD19yZXRyeV9hZnRlcl9tcyKVAwoIQW5hbHlzaXMSCgoCaWQYASABKAkSEwoLZW5kcG9pbnRfaWQYAiABKAkSDwoHcGxhbm5lchgDIAEoCRIPCgd0cmlnZ2VyGAQgASgJEiYKBmlucHV0cxgFIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIuCgp0b29sX2NhbGxzGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLkxpc3RWYWx1ZRIRCglyZWFzb25pbmcYByABKAkSDQoFbW9kZWwYCCABKAkSFgoJdG9rZW5zX2luGAkgASgFSACIAQESFwoKdG9rZW5zX291dBgKIAEoBUgBiAEBEhMKC2R1cmF0aW9uX21zGAsgASgBEg8KB291dGNvbWUYDCABKAkSFgoOb3V0Y29tZV9kZXRhaWwYDSABKAkSEAoIaGludF9pZHMYDiADKAkSLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX3Rva2Vuc19pbkINCgtfdG9rZW5zX291dCJDCgpCYWRSZXF1ZXN0EjUKEGZpZWxkX3Zpb2xhdGlvbnMYASADKAsyGy50aWNrd2lzZS52MS5GaWVsZFZpb2xhdGlvbiIvCg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRIOCgZyZWFzb24YAiABKAkqrQEKDE1hY2hpbmVTdGF0ZRIdChlNQUNISU5FX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSTUFDSElORV9TVEFURV9JRExFEAESFQoRTUFDSElORV9TVEFURV9EVUUQAhIZChVNQUNISU5FX1NUQVRFX1JVTk5JTkcQAxIaChZNQUNISU5FX1NUQVRFX1BMQU5OSU5HEAQSGAoUTUFDSElORV9TVEFURV9QQVVTRUQQBSpuCghIaW50S2luZBIZChVISU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJISU5UX0tJTkRfSU5URVJWQUwQARIUChBISU5UX0tJTkRfUlVOX0FUEAISGQoVSElOVF9LSU5EX1BBVVNFX1VOVElMEAMqWAoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX1NVQ0NFRURFRBABEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAJiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * An endpoint as a person writes it: the same fields and forms as in a jobs file
@@ -91,6 +91,34 @@ export type EndpointSpec = Message<"tickwise.v1.EndpointSpec"> & {
    * @generated from field: string catch_up = 11;
    */
   catchUp: string;
+
+  /**
+   * Retries within a slot; unset: one attempt.
+   *
+   * @generated from field: tickwise.v1.RetryPolicy retry = 12;
+   */
+  retry?: RetryPolicy | undefined;
+
+  /**
+   * What a successful answer is; unset: any 2xx.
+   *
+   * @generated from field: tickwise.v1.SuccessRule success = 13;
+   */
+  success?: SuccessRule | undefined;
+
+  /**
+   * "queue" (the default when empty: a slot due while a run is still going runs late) or "skip".
+   *
+   * @generated from field: string overlap = 14;
+   */
+  overlap: string;
+
+  /**
+   * Consecutive failed slots before Tickwise pauses the endpoint; 0: never.
+   *
+   * @generated from field: uint32 pause_after = 15;
+   */
+  pauseAfter: number;
 };
 
 /**
@@ -99,6 +127,73 @@ export type EndpointSpec = Message<"tickwise.v1.EndpointSpec"> & {
  */
 export const EndpointSpecSchema: GenMessage<EndpointSpec> = /*@__PURE__*/
   messageDesc(file_tickwise_v1_resources, 0);
+
+/**
+ * @generated from message tickwise.v1.RetryPolicy
+ */
+export type RetryPolicy = Message<"tickwise.v1.RetryPolicy"> & {
+  /**
+   * Attempts per slot, the first included: 1 to 10.
+   *
+   * @generated from field: uint32 attempts = 1;
+   */
+  attempts: number;
+
+  /**
+   * The wait before the second attempt (default 1s); it doubles per attempt, with jitter.
+   *
+   * @generated from field: string backoff = 2;
+   */
+  backoff: string;
+
+  /**
+   * The longest wait between attempts (default 30s).
+   *
+   * @generated from field: string max_backoff = 3;
+   */
+  maxBackoff: string;
+
+  /**
+   * Which failures are retried: "5xx", "4xx", a status such as "429", "timeout", "network",
+   * "assertion" (default 5xx, 429, timeout, network).
+   *
+   * @generated from field: repeated string on = 4;
+   */
+  on: string[];
+};
+
+/**
+ * Describes the message tickwise.v1.RetryPolicy.
+ * Use `create(RetryPolicySchema)` to create a new message.
+ */
+export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_resources, 1);
+
+/**
+ * @generated from message tickwise.v1.SuccessRule
+ */
+export type SuccessRule = Message<"tickwise.v1.SuccessRule"> & {
+  /**
+   * Statuses (such as "200") and classes (such as "2xx") that count as success (default 2xx).
+   *
+   * @generated from field: repeated string status = 1;
+   */
+  status: string[];
+
+  /**
+   * When set, the answer's body (its first 64 KiB) must contain this text.
+   *
+   * @generated from field: string body_contains = 2;
+   */
+  bodyContains: string;
+};
+
+/**
+ * Describes the message tickwise.v1.SuccessRule.
+ * Use `create(SuccessRuleSchema)` to create a new message.
+ */
+export const SuccessRuleSchema: GenMessage<SuccessRule> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_resources, 2);
 
 /**
  * @generated from message tickwise.v1.Schedule
@@ -129,7 +224,7 @@ export type Schedule = Message<"tickwise.v1.Schedule"> & {
  * Use `create(ScheduleSchema)` to create a new message.
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 1);
+  messageDesc(file_tickwise_v1_resources, 3);
 
 /**
  * @generated from message tickwise.v1.CronSchedule
@@ -155,7 +250,7 @@ export type CronSchedule = Message<"tickwise.v1.CronSchedule"> & {
  * Use `create(CronScheduleSchema)` to create a new message.
  */
 export const CronScheduleSchema: GenMessage<CronSchedule> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 2);
+  messageDesc(file_tickwise_v1_resources, 4);
 
 /**
  * @generated from message tickwise.v1.Job
@@ -204,7 +299,7 @@ export type Job = Message<"tickwise.v1.Job"> & {
  * Use `create(JobSchema)` to create a new message.
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 3);
+  messageDesc(file_tickwise_v1_resources, 5);
 
 /**
  * A person's pause.
@@ -235,7 +330,7 @@ export type Pause = Message<"tickwise.v1.Pause"> & {
  * Use `create(PauseSchema)` to create a new message.
  */
 export const PauseSchema: GenMessage<Pause> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 4);
+  messageDesc(file_tickwise_v1_resources, 6);
 
 /**
  * @generated from message tickwise.v1.Endpoint
@@ -311,7 +406,7 @@ export type Endpoint = Message<"tickwise.v1.Endpoint"> & {
  * Use `create(EndpointSchema)` to create a new message.
  */
 export const EndpointSchema: GenMessage<Endpoint> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 5);
+  messageDesc(file_tickwise_v1_resources, 7);
 
 /**
  * One step of a machine.
@@ -374,7 +469,7 @@ export type Transition = Message<"tickwise.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 6);
+  messageDesc(file_tickwise_v1_resources, 8);
 
 /**
  * @generated from message tickwise.v1.Hint
@@ -454,7 +549,7 @@ export type Hint = Message<"tickwise.v1.Hint"> & {
  * Use `create(HintSchema)` to create a new message.
  */
 export const HintSchema: GenMessage<Hint> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 7);
+  messageDesc(file_tickwise_v1_resources, 9);
 
 /**
  * The machine of an endpoint: where it is, when it runs next and why.
@@ -576,7 +671,7 @@ export type Machine = Message<"tickwise.v1.Machine"> & {
  * Use `create(MachineSchema)` to create a new message.
  */
 export const MachineSchema: GenMessage<Machine> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 8);
+  messageDesc(file_tickwise_v1_resources, 10);
 
 /**
  * @generated from message tickwise.v1.Run
@@ -683,7 +778,7 @@ export type Run = Message<"tickwise.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 9);
+  messageDesc(file_tickwise_v1_resources, 11);
 
 /**
  * @generated from message tickwise.v1.Analysis
@@ -774,7 +869,7 @@ export type Analysis = Message<"tickwise.v1.Analysis"> & {
  * Use `create(AnalysisSchema)` to create a new message.
  */
 export const AnalysisSchema: GenMessage<Analysis> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 10);
+  messageDesc(file_tickwise_v1_resources, 12);
 
 /**
  * Attached to INVALID_ARGUMENT errors: which field is wrong and why.
@@ -793,7 +888,7 @@ export type BadRequest = Message<"tickwise.v1.BadRequest"> & {
  * Use `create(BadRequestSchema)` to create a new message.
  */
 export const BadRequestSchema: GenMessage<BadRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 11);
+  messageDesc(file_tickwise_v1_resources, 13);
 
 /**
  * @generated from message tickwise.v1.FieldViolation
@@ -817,7 +912,7 @@ export type FieldViolation = Message<"tickwise.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 12);
+  messageDesc(file_tickwise_v1_resources, 14);
 
 /**
  * @generated from enum tickwise.v1.MachineState
