@@ -48,6 +48,15 @@ CREATE TABLE public.api_keys (
 );
 CREATE INDEX api_keys_tenant_idx ON public.api_keys USING btree (tenant_id, id);
 
+CREATE TABLE public.endpoint_notices (
+  id uuid NOT NULL,
+  endpoint_id uuid NOT NULL,
+  kind text NOT NULL,
+  detail jsonb NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT endpoint_notices_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE public.endpoint_transitions (
   endpoint_id uuid NOT NULL,
   ring_slot smallint NOT NULL,
@@ -167,6 +176,7 @@ CREATE TABLE public.runs (
   response_truncated boolean NOT NULL DEFAULT false,
   planned_source text,
   retry_after_ms bigint,
+  last_attempt boolean,
   CONSTRAINT runs_pkey PRIMARY KEY (id),
   CONSTRAINT runs_status_check CHECK (status = ANY (ARRAY['succeeded'::text, 'failed'::text]))
 );
@@ -271,6 +281,8 @@ CREATE OR REPLACE FUNCTION public.tickwise_commit(p_worker text, p_runs jsonb, p
  LANGUAGE sql
 AS $function$
   SELECT tickwise_notify('tickwise_run_events', '') WHERE jsonb_array_length(COALESCE(p_runs, '[]'::jsonb)) > 0;
+  SELECT tickwise_notify('tickwise_notices', '')
+   WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(p_machines, '[]'::jsonb)) AS m WHERE m -> 'notice' IS NOT NULL AND m -> 'notice' <> 'null'::jsonb);
   WITH inserted_runs AS (
     INSERT INTO runs
     SELECT * FROM jsonb_populate_recordset(NULL::runs, COALESCE(p_runs, '[]'::jsonb))
@@ -296,13 +308,15 @@ AS $function$
              'attempt', r.attempt,
              'planned_source', r.planned_source,
              'retry_after_ms', r.retry_after_ms,
+             'last_attempt', r.last_attempt,
              'worker', r.worker)
       FROM inserted_runs r
     ON CONFLICT (id) DO NOTHING
   ), machines AS (
     SELECT * FROM jsonb_to_recordset(COALESCE(p_machines, '[]'::jsonb)) AS m(
       id uuid, expected_version integer, state text, snapshot jsonb, next_run_at timestamptz,
-      reason text, claimed_slot timestamptz, transitions jsonb, planned_hint_version integer)
+      reason text, claimed_slot timestamptz, transitions jsonb, planned_hint_version integer,
+      attempt integer, notice jsonb)
   ), written AS (
     UPDATE endpoints e
        SET state = m.state,
@@ -313,6 +327,7 @@ AS $function$
            lease_owner = CASE WHEN m.state IN ('due', 'running') THEN e.lease_owner END,
            lease_expires_at = CASE WHEN m.state IN ('due', 'running') THEN e.lease_expires_at END,
            planned_hint_version = COALESCE(m.planned_hint_version, e.planned_hint_version),
+           attempt = CASE WHEN m.state IN ('due', 'running') THEN COALESCE(m.attempt, e.attempt) ELSE e.attempt END,
            version = e.version + 1,
            transition_seq = e.transition_seq + CASE WHEN jsonb_array_length(m.transitions) > 0 THEN 1 ELSE 0 END,
            updated_at = now()
@@ -320,7 +335,13 @@ AS $function$
      WHERE e.id = m.id
        AND e.version = m.expected_version
        AND e.lease_owner IS NOT DISTINCT FROM p_worker
-    RETURNING e.id, e.version, e.transition_seq, e.state, e.reason, e.next_run_at, m.transitions, e.paused_reason, e.paused_until
+    RETURNING e.id, e.version, e.transition_seq, e.state, e.reason, e.next_run_at, m.transitions, m.notice, e.paused_reason, e.paused_until
+  ), notices AS (
+    INSERT INTO endpoint_notices (id, endpoint_id, kind, detail)
+    SELECT (w.notice ->> 'id')::uuid, w.id, w.notice ->> 'kind', w.notice -> 'detail'
+      FROM written w
+     WHERE w.notice IS NOT NULL AND w.notice <> 'null'::jsonb
+    ON CONFLICT (id) DO NOTHING
   ), history AS (
     INSERT INTO endpoint_transitions (endpoint_id, ring_slot, seq, at, from_state, to_state, steps, reason, next_run_at, run_id, worker)
     SELECT w.id, (w.transition_seq % 100)::smallint, w.transition_seq,

@@ -9,6 +9,7 @@ export * from './queries/endpoint-row.ts';
 export * from './queries/claims.ts';
 export * from './queries/run-record.ts';
 export * from './queries/commits.ts';
+export * from './queries/notices.ts';
 export * from './queries/hints.ts';
 export * from './queries/catalog.ts';
 export * from './queries/maintenance.ts';

@@ -52,6 +52,7 @@ export function runOf(row: EndpointRow, worker: string, status: 'succeeded' | 'f
     jobId: row.jobId,
     slot: row.claimedSlot ?? startedAt,
     attempt: row.attempt,
+    lastAttempt: true,
     worker,
     status,
     httpStatus: status === 'succeeded' ? 200 : 503,

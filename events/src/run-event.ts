@@ -26,6 +26,8 @@ export const runEventSchema = z.object({
   lateness_ms: z.number(),
   error_kind: z.string().nullable(),
   attempt: z.number().int().min(1),
+  /** Whether no other attempt at the slot follows; absent or null on events from before retries (each was). */
+  last_attempt: z.boolean().nullable().optional(),
   planned_source: z.string().nullable(),
   retry_after_ms: z.number().int().nonnegative().nullable(),
   worker: z.string(),

@@ -27,6 +27,7 @@ function run(endpointId: string, jobId: string, failed: boolean): RunRecord {
     jobId,
     slot: now,
     attempt: 1,
+    lastAttempt: true,
     worker: 'bench',
     status: failed ? 'failed' : 'succeeded',
     httpStatus: failed ? 500 : 200,

@@ -25,6 +25,19 @@ export interface MachineWrite {
   transitions: TransitionRow[];
   /** The endpoint's hint_version the plan accounted for; omitted: unchanged. */
   plannedHintVersion?: number;
+  /** While due or running: the attempt at the slot (a takeover continues from it). */
+  attempt?: number;
+  /** Something to tell people about, stored with the write (`endpoint_notices`). */
+  notice?: Notice;
+}
+
+/** A notice of what happened to an endpoint, for the planner to send to whom its job names. */
+export interface Notice {
+  /** UUIDv7 made by the writer. */
+  id: string;
+  /** 'paused': detail { by: 'person' | 'hint' | 'breaker', reason, until }. */
+  kind: 'paused';
+  detail: { by: 'person' | 'hint' | 'breaker'; reason: string; until: string | null };
 }
 
 /**
@@ -35,6 +48,7 @@ export interface MachineWrite {
 export function machineWrite(id: string, expectedVersion: number, snapshot: EndpointSnapshot, transitions: TransitionRow[], plannedHintVersion?: number): MachineWrite {
   const state = stateOf(snapshot);
   const { context } = snapshot;
+  const held = state === 'due' || state === 'running';
   return {
     id,
     expectedVersion,
@@ -42,9 +56,10 @@ export function machineWrite(id: string, expectedVersion: number, snapshot: Endp
     snapshot: persistSnapshot(snapshot),
     nextRunAt: context.nextRunAt === null ? null : new Date(context.nextRunAt),
     reason: context.reason,
-    claimedSlot: (state === 'due' || state === 'running') && context.slot !== null ? new Date(context.slot) : null,
+    claimedSlot: held && context.slot !== null ? new Date(context.slot) : null,
     transitions,
     ...(plannedHintVersion === undefined ? {} : { plannedHintVersion }),
+    ...(held ? { attempt: context.attempt } : {}),
   };
 }
 

@@ -17,8 +17,10 @@ export interface RunRecord {
   jobId: string;
   /** The slot this run is for (its scheduled time). */
   slot: Date;
-  /** 1, then +1 for each takeover of the same slot. */
+  /** The attempt at the slot: 1, then +1 for each retry and each takeover of the same slot. */
   attempt: number;
+  /** Whether no other attempt at this slot follows (the slot's outcome is this run's). */
+  lastAttempt: boolean;
   /** The node that made the call. */
   worker: string;
   status: RunStatus;

@@ -5,10 +5,13 @@ import type { RunRecord, RunStatus } from './run-record.ts';
 /** A recorded run as read back; `responseBody` only when asked for (it may be 64 KiB). */
 export type StoredRun = Omit<RunRecord, 'responseBody'> & { responseBody?: string | null };
 
-/** A row of `runs` as the driver returns it (retry_after_ms is a bigint: text). */
-export type RawRun = Omit<Columns<StoredRun>, 'retry_after_ms'> & { retry_after_ms: string | null };
+/**
+ * A row of `runs` as the driver returns it: retry_after_ms is a bigint (text), last_attempt is null
+ * on runs written before retries existed (each of them was its slot's last attempt).
+ */
+export type RawRun = Omit<Columns<StoredRun>, 'retry_after_ms' | 'last_attempt'> & { retry_after_ms: string | null; last_attempt: boolean | null };
 
-export const SUMMARY_COLUMNS = `id, endpoint_id, job_id, slot, attempt, worker, status, http_status, duration_ms, started_at, finished_at,
+export const SUMMARY_COLUMNS = `id, endpoint_id, job_id, slot, attempt, last_attempt, worker, status, http_status, duration_ms, started_at, finished_at,
   error_kind, error_message, response_truncated, planned_source, retry_after_ms`;
 
 export function toRun(row: RawRun): StoredRun {
@@ -18,6 +21,7 @@ export function toRun(row: RawRun): StoredRun {
     jobId: row.job_id,
     slot: row.slot,
     attempt: row.attempt,
+    lastAttempt: row.last_attempt ?? true,
     worker: row.worker,
     status: row.status,
     httpStatus: row.http_status,

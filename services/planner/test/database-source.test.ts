@@ -28,6 +28,7 @@ function runRecord(id: string): RunRecord {
     jobId: JOB,
     slot: new Date(finishedAt.getTime() - 20),
     attempt: 1,
+    lastAttempt: true,
     worker: 'node-1',
     status: 'succeeded',
     httpStatus: 200,

@@ -72,6 +72,7 @@ function makeRun(endpointId: string, overrides: Partial<RunRecord> = {}): RunRec
     jobId: JOB,
     slot: new Date(startedAt.getTime() - 3),
     attempt: 1,
+    lastAttempt: true,
     worker: 'kafka-source-test',
     status: 'failed',
     httpStatus: 503,

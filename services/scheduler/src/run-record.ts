@@ -6,6 +6,8 @@ export interface CallMade {
   runId: string;
   slot: Date;
   attempt: number;
+  /** No other attempt at the slot follows (no retry left, or none wanted). */
+  lastAttempt: boolean;
   worker: string;
   startedAt: Date;
   finishedAt: Date;
@@ -21,6 +23,7 @@ export function runRecord(row: Pick<EndpointRow, 'id' | 'jobId'>, call: CallMade
     jobId: row.jobId,
     slot: call.slot,
     attempt: call.attempt,
+    lastAttempt: call.lastAttempt,
     worker: call.worker,
     startedAt: call.startedAt,
     finishedAt: call.finishedAt,

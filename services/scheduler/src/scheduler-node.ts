@@ -214,7 +214,7 @@ export class SchedulerNode {
     this.metrics.finished(outcome);
     const finishedAt = new Date();
     const { attempt, source } = dispatched.snapshot.context;
-    const record = runRecord(held.row, { runId, slot: held.slot, attempt, worker: this.workerId, startedAt, finishedAt, plannedSource: source }, outcome);
+    const record = runRecord(held.row, { runId, slot: held.slot, attempt, lastAttempt: true, worker: this.workerId, startedAt, finishedAt, plannedSource: source }, outcome);
     if (outcome.errorKind === 'aborted') {
       // Shut down mid-call: record the attempt and hand the slot back so a peer runs it again (same key).
       await this.release(held, 'node shut down during the call', record);

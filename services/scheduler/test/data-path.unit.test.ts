@@ -122,12 +122,13 @@ describe('runRecord: what a call is recorded as', () => {
     const startedAt = new Date(SLOT.getTime() + 3);
     const finishedAt = new Date(SLOT.getTime() + 16);
     const target: Pick<EndpointRow, 'id' | 'jobId'> = { id: ENDPOINT, jobId: 'job-1' };
-    expect(runRecord(target, { runId: 'run-1', slot: SLOT, attempt: 2, worker: 'node-a', startedAt, finishedAt, plannedSource: 'baseline' }, outcome)).toEqual({
+    expect(runRecord(target, { runId: 'run-1', slot: SLOT, attempt: 2, lastAttempt: false, worker: 'node-a', startedAt, finishedAt, plannedSource: 'baseline' }, outcome)).toEqual({
       id: 'run-1',
       endpointId: ENDPOINT,
       jobId: 'job-1',
       slot: SLOT,
       attempt: 2,
+      lastAttempt: false,
       worker: 'node-a',
       startedAt,
       finishedAt,

@@ -1,0 +1,117 @@
+-- Delivery a team can trust when a call fails: retries within a slot (each attempt a run; the last
+-- one says so), and notices of what happened to an endpoint (the breaker paused it, a person or a
+-- hint paused it) for the planner to send. Same rules as 0001: one idempotent DDL per step.
+
+--- step runs_last_attempt
+-- Whether the run was its slot's last attempt (null: written before retries existed, when every run was).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS last_attempt boolean;
+
+--- step endpoint_notices only=postgres
+-- What happened to an endpoint that someone may want to be told about, written in the transaction
+-- that made it happen (a node's commit, a person's pause, a hint). The planner turns them into
+-- notifications; `kind` 'paused' has detail { by: 'person' | 'hint' | 'breaker', reason, until }.
+CREATE TABLE IF NOT EXISTS endpoint_notices (
+  -- time-ordered UUIDv7 made by the writer: the readers' cursor, unique per notice
+  id uuid PRIMARY KEY,
+  endpoint_id uuid NOT NULL,
+  kind text NOT NULL,
+  detail jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+--- step endpoint_notices only=yugabyte
+-- Range-sharded (ASC): readers walk it in id order. A time-ordered key puts every insert on one
+-- tablet, which a table written a few times a day per endpoint can afford.
+CREATE TABLE IF NOT EXISTS endpoint_notices (
+  id uuid NOT NULL,
+  endpoint_id uuid NOT NULL,
+  kind text NOT NULL,
+  detail jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (id ASC)
+);
+
+--- step tickwise_commit
+-- As in 0003, plus: the run event says whether the run was its slot's last attempt; a machine write
+-- that is still due or running (a retry pending) records its attempt, so a takeover continues the
+-- count; and a write may carry a notice (the breaker paused it), stored in the same statement.
+CREATE OR REPLACE FUNCTION tickwise_commit(p_worker text, p_runs jsonb, p_machines jsonb)
+RETURNS TABLE (endpoint_id uuid, version integer, paused_reason text, paused_until timestamptz) LANGUAGE sql AS $$
+  SELECT tickwise_notify('tickwise_run_events', '') WHERE jsonb_array_length(COALESCE(p_runs, '[]'::jsonb)) > 0;
+  SELECT tickwise_notify('tickwise_notices', '')
+   WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(p_machines, '[]'::jsonb)) AS m WHERE m -> 'notice' IS NOT NULL AND m -> 'notice' <> 'null'::jsonb);
+  WITH inserted_runs AS (
+    INSERT INTO runs
+    SELECT * FROM jsonb_populate_recordset(NULL::runs, COALESCE(p_runs, '[]'::jsonb))
+    ON CONFLICT (id) DO NOTHING
+    RETURNING *
+  ), events AS (
+    INSERT INTO run_events (id, aggregate_type, aggregate_id, type, payload)
+    SELECT r.id, 'endpoint', r.endpoint_id, 'run.finished', jsonb_build_object(
+             'schema_version', 1,
+             'type', 'run.finished',
+             'event_id', r.id,
+             'run_id', r.id,
+             'endpoint_id', r.endpoint_id,
+             'job_id', r.job_id,
+             'status', r.status,
+             'http_status', r.http_status,
+             'duration_ms', r.duration_ms,
+             'scheduled_at', to_char(r.slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+             'started_at', to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+             'finished_at', to_char(r.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+             'lateness_ms', round(extract(epoch FROM (r.started_at - r.slot)) * 1000),
+             'error_kind', r.error_kind,
+             'attempt', r.attempt,
+             'planned_source', r.planned_source,
+             'retry_after_ms', r.retry_after_ms,
+             'last_attempt', r.last_attempt,
+             'worker', r.worker)
+      FROM inserted_runs r
+    ON CONFLICT (id) DO NOTHING
+  ), machines AS (
+    SELECT * FROM jsonb_to_recordset(COALESCE(p_machines, '[]'::jsonb)) AS m(
+      id uuid, expected_version integer, state text, snapshot jsonb, next_run_at timestamptz,
+      reason text, claimed_slot timestamptz, transitions jsonb, planned_hint_version integer,
+      attempt integer, notice jsonb)
+  ), written AS (
+    UPDATE endpoints e
+       SET state = m.state,
+           snapshot = m.snapshot,
+           next_run_at = m.next_run_at,
+           reason = m.reason,
+           claimed_slot = CASE WHEN m.state IN ('due', 'running') THEN m.claimed_slot END,
+           lease_owner = CASE WHEN m.state IN ('due', 'running') THEN e.lease_owner END,
+           lease_expires_at = CASE WHEN m.state IN ('due', 'running') THEN e.lease_expires_at END,
+           planned_hint_version = COALESCE(m.planned_hint_version, e.planned_hint_version),
+           attempt = CASE WHEN m.state IN ('due', 'running') THEN COALESCE(m.attempt, e.attempt) ELSE e.attempt END,
+           version = e.version + 1,
+           transition_seq = e.transition_seq + CASE WHEN jsonb_array_length(m.transitions) > 0 THEN 1 ELSE 0 END,
+           updated_at = now()
+      FROM machines m
+     WHERE e.id = m.id
+       AND e.version = m.expected_version
+       AND e.lease_owner IS NOT DISTINCT FROM p_worker
+    RETURNING e.id, e.version, e.transition_seq, e.state, e.reason, e.next_run_at, m.transitions, m.notice, e.paused_reason, e.paused_until
+  ), notices AS (
+    INSERT INTO endpoint_notices (id, endpoint_id, kind, detail)
+    SELECT (w.notice ->> 'id')::uuid, w.id, w.notice ->> 'kind', w.notice -> 'detail'
+      FROM written w
+     WHERE w.notice IS NOT NULL AND w.notice <> 'null'::jsonb
+    ON CONFLICT (id) DO NOTHING
+  ), history AS (
+    INSERT INTO endpoint_transitions (endpoint_id, ring_slot, seq, at, from_state, to_state, steps, reason, next_run_at, run_id, worker)
+    SELECT w.id, (w.transition_seq % 100)::smallint, w.transition_seq,
+           (w.transitions -> -1 ->> 'at')::timestamptz, w.transitions -> 0 ->> 'from', w.state,
+           w.transitions, w.reason, w.next_run_at,
+           (SELECT (step ->> 'runId')::uuid FROM jsonb_array_elements(w.transitions) AS step WHERE step ? 'runId' LIMIT 1),
+           p_worker
+      FROM written w
+     WHERE jsonb_array_length(w.transitions) > 0
+    ON CONFLICT (endpoint_id, ring_slot) DO UPDATE
+       SET seq = EXCLUDED.seq, at = EXCLUDED.at, from_state = EXCLUDED.from_state, to_state = EXCLUDED.to_state,
+           steps = EXCLUDED.steps, reason = EXCLUDED.reason, next_run_at = EXCLUDED.next_run_at,
+           run_id = EXCLUDED.run_id, worker = EXCLUDED.worker
+  )
+  SELECT w.id, w.version, w.paused_reason, w.paused_until FROM written w
+$$;
