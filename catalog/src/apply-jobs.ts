@@ -235,13 +235,17 @@ async function insertPlannedEndpoint(client: PoolClient, jobId: string, name: st
   return id;
 }
 
-/** Re-plans an idle or paused machine at once; a leased one picks the new spec up after its run. */
+/**
+ * Re-plans an idle or paused machine at once; a leased one picks the new spec up after its run. A
+ * restored (archived) endpoint is planned as a new one: its first slot is never skipped as missed.
+ */
 async function replanIfFree(client: PoolClient, row: EndpointRow, spec: EndpointSpec, hints: readonly Hint[], now: Date, random: () => number): Promise<string | undefined> {
   if (row.leaseOwner !== null || (row.state !== 'idle' && row.state !== 'paused')) {
     return `endpoint is ${row.state} on ${row.leaseOwner ?? 'no node'}: the new schedule applies after that run`;
   }
   const { snapshot } = restoreSnapshot(row.snapshot, row);
-  const write = planWrite(snapshot, { type: 'REPLAN', reason: 'spec changed' }, { id: row.id, version: row.version, spec, hints, userPause: userPauseOf(row), now, random });
+  const event = row.archivedAt !== null ? ({ type: 'REPLAN', reason: 'restored', fresh: true } as const) : ({ type: 'REPLAN', reason: 'spec changed' } as const);
+  const write = planWrite(snapshot, event, { id: row.id, version: row.version, spec, hints, userPause: userPauseOf(row), now, random });
   await commitMachines(client, null, [], [write]);
   return undefined;
 }

@@ -15,6 +15,8 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 export const RETRY_FAILURES = ['timeout', 'network', 'assertion'] as const;
 export const DEFAULT_RETRY_ON = ['5xx', '429', 'timeout', 'network'] as const;
 export const MAX_ATTEMPTS = 10;
+/** The longest Retry-After a node waits out before the next attempt or slot (a longer one is capped). */
+export const MAX_HONOURED_RETRY_AFTER_MS = 3_600_000;
 export const DEFAULT_RETRY_BACKOFF_MS = 1_000;
 export const DEFAULT_RETRY_MAX_BACKOFF_MS = 30_000;
 const MAX_BACKOFF_MS = 3_600_000;

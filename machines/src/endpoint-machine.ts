@@ -14,24 +14,40 @@ export interface EndpointContext {
   lastSlot: string | null;
   /** The slot being run while due or running. */
   slot: string | null;
-  /** Attempt at the current slot: 1, then +1 for each takeover. */
+  /** Attempt at the current slot: 1, then +1 for each retry and each takeover. */
   attempt: number;
   nextRunAt: string | null;
   reason: string | null;
-  source: PlanSource | 'user' | 'hint_pause' | 'planning_error' | null;
+  source: PlanSource | PauseSource | null;
+  /**
+   * The planned slot is the first since the endpoint was created, resumed or restored: it runs as soon
+   * as a node can, however late, never skipped as missed. Cleared once a slot is run or skipped.
+   */
+  fresh: boolean;
+  /** Paused by the breaker (`pauseAfter` consecutive failed slots); it stays paused until resumed. */
+  tripped: boolean;
+  /** No attempt and no slot before this time: what the last answer's Retry-After asked for. */
+  notBefore: string | null;
 }
+
+export type PauseSource = 'user' | 'hint_pause' | 'planning_error' | 'breaker';
 
 export type EndpointEvent =
   | { type: 'CLAIM'; slot: string }
   | { type: 'TAKE_OVER'; attempt: number; slot: string }
-  | { type: 'DISPATCH' }
-  | { type: 'FINISH'; outcome: RunOutcome }
+  /** The call of attempt `attempt` (default: the context's) starts. */
+  | { type: 'DISPATCH'; attempt?: number }
+  /** The slot's last attempt ended; `notBefore` is what its Retry-After asked for. */
+  | { type: 'FINISH'; outcome: RunOutcome; notBefore?: string | null }
+  /** An attempt failed and another follows at `at`, within the same slot. */
+  | { type: 'RETRY'; at: string; reason: string; notBefore?: string | null }
   | { type: 'SKIP' }
   | { type: 'RELEASE' }
-  | { type: 'REPLAN'; reason: string }
+  /** Plan again; `fresh`: as a new endpoint (a restored one), whose first slot is never skipped. */
+  | { type: 'REPLAN'; reason: string; fresh?: boolean }
   | { type: 'RESUME' }
   | { type: 'PLANNED'; at: string; reason: string; source: PlanSource }
-  | { type: 'PAUSED'; until: string | null; reason: string; source: 'user' | 'hint_pause' | 'planning_error' };
+  | { type: 'PAUSED'; until: string | null; reason: string; source: PauseSource };
 
 export const INITIAL_CONTEXT: EndpointContext = {
   consecutiveFailures: 0,
@@ -42,10 +58,16 @@ export const INITIAL_CONTEXT: EndpointContext = {
   nextRunAt: null,
   reason: null,
   source: null,
+  fresh: true,
+  tripped: false,
+  notBefore: null,
 };
 
 /** A slot handed back unrun is the next run again: the machine stays planned for exactly that slot. */
 const release = assign<EndpointContext, EndpointEvent, undefined, EndpointEvent, never>(({ context }) => ({ nextRunAt: context.slot ?? context.nextRunAt, slot: null }));
+
+/** A REPLAN that restores an endpoint makes its next slot a first one. */
+const replan = assign<EndpointContext, EndpointEvent, undefined, EndpointEvent, never>(({ context, event }) => ({ fresh: (event.type === 'REPLAN' && event.fresh === true) || context.fresh }));
 
 /**
  * The endpoint actor: idle → due → running → planning → idle, plus paused.
@@ -62,14 +84,14 @@ export const endpointMachine = setup({
     idle: {
       on: {
         CLAIM: { target: 'due', actions: assign(({ event }) => ({ slot: event.slot, attempt: 1 })) },
-        REPLAN: 'planning',
+        REPLAN: { target: 'planning', actions: replan },
       },
     },
     due: {
       on: {
-        DISPATCH: 'running',
+        DISPATCH: { target: 'running', actions: assign(({ context, event }) => ({ attempt: event.attempt ?? context.attempt })) },
         TAKE_OVER: { target: 'due', reenter: true, actions: assign(({ event }) => ({ attempt: event.attempt, slot: event.slot })) },
-        SKIP: { target: 'planning', actions: assign(({ context }) => ({ lastSlot: context.slot, slot: null })) },
+        SKIP: { target: 'planning', actions: assign(({ context }) => ({ lastSlot: context.slot, slot: null, fresh: false })) },
         RELEASE: { target: 'idle', actions: release },
       },
     },
@@ -82,8 +104,11 @@ export const endpointMachine = setup({
             consecutiveFailures: event.outcome === 'succeeded' ? 0 : context.consecutiveFailures + 1,
             lastSlot: context.slot,
             slot: null,
+            fresh: false,
+            notBefore: event.notBefore ?? null,
           })),
         },
+        RETRY: { target: 'due', actions: assign(({ event }) => ({ nextRunAt: event.at, reason: event.reason, notBefore: event.notBefore ?? null })) },
         TAKE_OVER: { target: 'due', actions: assign(({ event }) => ({ attempt: event.attempt, slot: event.slot })) },
         RELEASE: { target: 'idle', actions: release },
       },
@@ -91,13 +116,13 @@ export const endpointMachine = setup({
     planning: {
       on: {
         PLANNED: { target: 'idle', actions: assign(({ event }) => ({ nextRunAt: event.at, reason: event.reason, source: event.source })) },
-        PAUSED: { target: 'paused', actions: assign(({ event }) => ({ nextRunAt: event.until, reason: event.reason, source: event.source })) },
+        PAUSED: { target: 'paused', actions: assign(({ event }) => ({ nextRunAt: event.until, reason: event.reason, source: event.source, tripped: event.source === 'breaker' })) },
       },
     },
     paused: {
       on: {
-        RESUME: 'planning',
-        REPLAN: 'planning',
+        RESUME: { target: 'planning', actions: assign({ fresh: true, tripped: false }) },
+        REPLAN: { target: 'planning', actions: replan },
       },
     },
   },

@@ -39,15 +39,27 @@ export interface PlanInput {
   consecutiveFailures: number;
   hints: readonly Hint[];
   userPause?: UserPause | null;
+  /** The outcome of the slot just finished, when planning right after a run. */
+  justFinished?: 'succeeded' | 'failed' | null;
+  /** The breaker paused the endpoint (`pauseAfter`); it stays paused until a person resumes it. */
+  tripped?: boolean;
+  /** No run before this: what the last answer's Retry-After asked for. */
+  notBefore?: Date | null;
   /** Source of randomness for jitter, in [0, 1). Injected so the governor stays pure. */
   random: () => number;
 }
 
 export type PlanSource = 'baseline' | 'first_run' | 'backoff' | 'catch_up' | 'hint_interval' | 'hint_run_at';
 
+/** Slots the plan passes over without running them, and why. */
+export interface Skipped {
+  count: number;
+  why: 'catch_up' | 'overlap';
+}
+
 export type Plan =
-  | { kind: 'run'; at: Date; reason: string; source: PlanSource }
-  | { kind: 'pause'; until: Date | null; reason: string; source: 'user' | 'hint_pause' | 'planning_error' };
+  | { kind: 'run'; at: Date; reason: string; source: PlanSource; skipped?: Skipped }
+  | { kind: 'pause'; until: Date | null; reason: string; source: 'user' | 'hint_pause' | 'planning_error' | 'breaker' };
 
 /** Default ceiling for failure backoff when the endpoint sets no maxInterval. */
 export const DEFAULT_BACKOFF_CAP_MS = 15 * 60_000;
@@ -101,6 +113,8 @@ export function planNextRun(input: PlanInput): Plan {
   if (input.userPause && (input.userPause.until === null || input.userPause.until > now)) {
     return { kind: 'pause', until: input.userPause.until, reason: `paused by a person: ${input.userPause.reason}`, source: 'user' };
   }
+  const breaker = breakerPause(input);
+  if (breaker) return breaker;
   const hints = input.hints.filter((hint) => hint.expiresAt > now);
   const anchor = previousSlot ?? now;
 
@@ -117,8 +131,20 @@ export function planNextRun(input: PlanInput): Plan {
 
   let plan = baseOrIntervalHint(input, hints, anchor);
   plan = applyRunAtHint(plan, input, hints);
+  plan = skipOverlapped(plan, input);
   plan = catchUp(plan, input, anchor);
-  return withJitter(plan, input, anchor);
+  plan = withJitter(plan, input, anchor);
+  return notBeforeRetryAfter(plan, input);
+}
+
+type PausePlan = Extract<Plan, { kind: 'pause' }>;
+
+/** Paused once `pauseAfter` slots in a row failed, and until a person resumes it. */
+function breakerPause(input: PlanInput): PausePlan | null {
+  const { spec } = input;
+  const failures = input.consecutiveFailures;
+  if (!input.tripped && !(spec.pauseAfter !== undefined && input.justFinished === 'failed' && failures >= spec.pauseAfter)) return null;
+  return { kind: 'pause', until: null, reason: `paused by the breaker after ${failures} consecutive failed slots (pauseAfter ${spec.pauseAfter ?? failures}): resume it once the target is fixed`, source: 'breaker' };
 }
 
 type RunPlan = Extract<Plan, { kind: 'run' }>;
@@ -187,6 +213,29 @@ function applyRunAtHint(plan: RunPlan, input: PlanInput, hints: readonly Hint[])
   return { kind: 'run', at, reason: `hint (${chosen.source}): run once at ${chosen.at.toISOString()}: ${chosen.reason}${note}`, source: 'hint_run_at' };
 }
 
+/**
+ * `overlap: skip`: right after a run, baseline slots that fell due while it was going are skipped,
+ * never run late; the next run is the first slot from now.
+ */
+function skipOverlapped(plan: RunPlan, input: PlanInput): RunPlan {
+  const { spec, now } = input;
+  if (spec.overlap !== 'skip' || !input.previousRunStartedAt || (plan.source !== 'baseline' && plan.source !== 'backoff') || plan.at >= now) return plan;
+  let count = 0;
+  let next = plan.at;
+  for (; next < now && count <= MISSED_COUNT_LIMIT; next = nextBaselineSlot(spec, next)) count++;
+  if (next < now) next = nextBaselineSlot(spec, new Date(now.getTime() - 1));
+  const took = formatDuration(now.getTime() - input.previousRunStartedAt.getTime());
+  const slots = count > MISSED_COUNT_LIMIT ? `more than ${MISSED_COUNT_LIMIT} slots` : count === 1 ? '1 slot' : `${count} slots`;
+  return { kind: 'run', at: next, reason: `overlap skip: ${slots} fell due while the run was going (it took ${took}); baseline ${describeSchedule(spec.schedule)}`, source: 'baseline', skipped: { count, why: 'overlap' } };
+}
+
+/** A Retry-After the target asked for holds the next run back until it has passed. */
+function notBeforeRetryAfter(plan: RunPlan, input: PlanInput): RunPlan {
+  const notBefore = input.notBefore;
+  if (!notBefore || notBefore <= plan.at) return plan;
+  return { ...plan, at: notBefore, reason: `${plan.reason}; held until ${notBefore.toISOString()} by the target's Retry-After` };
+}
+
 function catchUp(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
   const { spec, now } = input;
   if (plan.at.getTime() >= now.getTime() - (input.lateToleranceMs ?? 0)) return plan;
@@ -203,7 +252,7 @@ function catchUp(plan: RunPlan, input: PlanInput, anchor: Date): RunPlan {
   } else {
     next = nextBaselineSlot(spec, now);
   }
-  return { kind: 'run', at: next, reason: `catch-up: skipped ${slots}; baseline ${describeSchedule(spec.schedule)}`, source: 'catch_up' };
+  return { kind: 'run', at: next, reason: `catch-up: skipped ${slots}; baseline ${describeSchedule(spec.schedule)}`, source: 'catch_up', skipped: { count: missedCount(spec, plan.at, next), why: 'catch_up' } };
 }
 
 /**
@@ -216,6 +265,14 @@ function hasUncoveredSlot(spec: EndpointSpec, firstMissed: Date, now: Date, prev
 }
 
 const MISSED_COUNT_LIMIT = 100;
+
+/** How many baseline slots from `firstMissed` fall before `next` (counted up to 101). */
+function missedCount(spec: EndpointSpec, firstMissed: Date, next: Date): number {
+  if (spec.schedule.kind === 'every') return Math.max(0, Math.ceil((next.getTime() - firstMissed.getTime()) / spec.schedule.everyMs));
+  let count = 0;
+  for (let slot: Date = firstMissed; slot < next && count <= MISSED_COUNT_LIMIT; slot = nextBaselineSlot(spec, slot)) count++;
+  return count;
+}
 
 /** "3 missed slots", or "more than 100 missed slots" (counting cron slots one by one costs time). */
 function describeMissed(spec: EndpointSpec, firstMissed: Date, now: Date): string {

@@ -1,6 +1,6 @@
 import { step, type EndpointSnapshot, type TransitionRecord } from './endpoint-machine.ts';
 import type { EndpointSpec } from './endpoint-spec.ts';
-import { planNextRun, type Hint, type Plan, type UserPause } from './governor.ts';
+import { planNextRun, type Hint, type Plan, type Skipped, type UserPause } from './governor.ts';
 
 export interface PlanningInput {
   spec: EndpointSpec;
@@ -8,13 +8,15 @@ export interface PlanningInput {
   hints: readonly Hint[];
   userPause?: UserPause | null;
   previousRunStartedAt?: Date | null;
+  /** The outcome of the slot just finished, when planning right after a run (the breaker judges it). */
+  justFinished?: 'succeeded' | 'failed' | null;
   lateToleranceMs?: number;
   random: () => number;
 }
 
 export interface Settled {
   snapshot: EndpointSnapshot;
-  record: TransitionRecord & { reason: string; nextRunAt: string | null };
+  record: TransitionRecord & { reason: string; nextRunAt: string | null; skipped?: Skipped };
   plan: Plan;
 }
 
@@ -35,7 +37,8 @@ export function settlePlanning(snapshot: EndpointSnapshot, input: PlanningInput)
       ? ({ type: 'PLANNED', at: plan.at.toISOString(), reason: plan.reason, source: plan.source } as const)
       : ({ type: 'PAUSED', until: plan.until?.toISOString() ?? null, reason: plan.reason, source: plan.source } as const);
   const next = step(snapshot, event, input.now);
-  return { snapshot: next.snapshot, plan, record: { ...next.record, reason: plan.reason, nextRunAt: next.snapshot.context.nextRunAt } };
+  const skipped = plan.kind === 'run' && plan.skipped ? { skipped: plan.skipped } : {};
+  return { snapshot: next.snapshot, plan, record: { ...next.record, reason: plan.reason, nextRunAt: next.snapshot.context.nextRunAt, ...skipped } };
 }
 
 function governorPlan(snapshot: EndpointSnapshot, input: PlanningInput): Plan {
@@ -49,6 +52,9 @@ function governorPlan(snapshot: EndpointSnapshot, input: PlanningInput): Plan {
     consecutiveFailures: context.consecutiveFailures,
     hints: input.hints,
     userPause: input.userPause ?? null,
+    justFinished: input.justFinished ?? null,
+    tripped: context.tripped,
+    notBefore: context.notBefore ? new Date(context.notBefore) : null,
     random: input.random,
   });
 }

@@ -23,6 +23,11 @@ const persistedSchema = z.object({
     nextRunAt: isoOrNull,
     reason: z.string().nullable(),
     source: z.string().nullable(),
+    // Added after the first release, within schema version 1: a snapshot written before reads as the
+    // machine then was (not fresh, not tripped, no Retry-After in force).
+    fresh: z.boolean().default(false),
+    tripped: z.boolean().default(false),
+    notBefore: isoOrNull.default(null),
   }),
 });
 

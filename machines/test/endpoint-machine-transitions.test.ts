@@ -40,7 +40,38 @@ describe('the run cycle', () => {
       nextRunAt: '2026-01-05T10:01:00.000Z',
       reason: 'baseline every 30s',
       source: 'baseline',
+      // The first slot was run: the next one may be skipped as missed like any other.
+      fresh: false,
+      tripped: false,
+      notBefore: null,
     });
+  });
+
+  it('retries within the slot: RETRY goes back to due with the next attempt’s time, DISPATCH names the attempt', () => {
+    const retryAt = at(6_000).toISOString();
+    const { snapshot, records } = run([
+      PLANNED,
+      { type: 'CLAIM', slot: SLOT },
+      { type: 'DISPATCH' },
+      { type: 'RETRY', at: retryAt, reason: 'attempt 1 of 3 failed (HTTP 503); attempt 2 at …', notBefore: null },
+      { type: 'DISPATCH', attempt: 2 },
+      { type: 'FINISH', outcome: 'failed', notBefore: at(9_000).toISOString() },
+    ]);
+    expect(records.map((record) => `${record.from}→${record.to} ${record.event}`)).toEqual(['null→planning CREATE', 'planning→idle PLANNED', 'idle→due CLAIM', 'due→running DISPATCH', 'running→due RETRY', 'due→running DISPATCH', 'running→planning FINISH']);
+    // One failed slot, however many attempts it took.
+    expect(snapshot.context).toMatchObject({ attempt: 2, consecutiveFailures: 1, lastSlot: SLOT, notBefore: at(9_000).toISOString(), fresh: false });
+  });
+
+  it('keeps a new endpoint fresh until its first slot is run or skipped, and makes a resumed or restored one fresh again', () => {
+    expect(run([PLANNED]).snapshot.context.fresh).toBe(true);
+    expect(run([PLANNED, { type: 'CLAIM', slot: SLOT }, { type: 'SKIP' }]).snapshot.context.fresh).toBe(false);
+    const ran = [PLANNED, { type: 'CLAIM', slot: SLOT }, { type: 'DISPATCH' }, { type: 'FINISH', outcome: 'succeeded' }, PLANNED] as const;
+    expect(run([...ran]).snapshot.context.fresh).toBe(false);
+    expect(run([...ran, { type: 'REPLAN', reason: 'hint' }]).snapshot.context.fresh).toBe(false);
+    expect(run([...ran, { type: 'REPLAN', reason: 'restored', fresh: true }]).snapshot.context.fresh).toBe(true);
+    const paused = [...ran, { type: 'REPLAN', reason: 'p' }, { type: 'PAUSED', until: null, reason: 'breaker', source: 'breaker' }] as const;
+    expect(run([...paused]).snapshot.context).toMatchObject({ tripped: true, fresh: false });
+    expect(run([...paused, { type: 'RESUME' }]).snapshot.context).toMatchObject({ tripped: false, fresh: true });
   });
 
   it('PLANNED stores the next run, its reason and source', () => {

@@ -15,6 +15,7 @@ describe('catch-up of missed slots', () => {
         at: at(6 * MINUTE),
         reason: 'catch-up: skipped 5 missed slots; baseline every 1m',
         source: 'catch_up',
+        skipped: { count: 5, why: 'catch_up' },
       });
       expect((result.at.getTime() - T0.getTime()) % MINUTE).toBe(0);
     });
@@ -33,6 +34,7 @@ describe('catch-up of missed slots', () => {
         at: at(4 * HOUR),
         reason: 'catch-up: skipped 3 missed slots; baseline cron "0 * * * *" (UTC)',
         source: 'catch_up',
+        skipped: { count: 3, why: 'catch_up' },
       });
     });
 

@@ -11,6 +11,8 @@ export interface TransitionRow {
   reason?: string | null;
   nextRunAt?: string | null;
   runId?: string | null;
+  /** Slots passed over without a run at this step, and why (`catch_up`, `overlap`, `paused`). */
+  skipped?: { count: number; why: string };
 }
 
 /** A machine as the machine code left it, to be written if nobody wrote it since `expectedVersion`. */

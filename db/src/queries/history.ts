@@ -13,11 +13,15 @@ export interface HistoryStep {
   nextRunAt: Date | null;
   runId: string | null;
   worker: string | null;
+  /** Slots this step passed over without running them, and why (`catch_up`, `overlap`, `paused`). */
+  skipped?: { count: number; why: string };
 }
+
+type StoredStep = { [K in 'from' | 'to' | 'event' | 'at' | 'reason' | 'nextRunAt' | 'runId']?: string | null } & { skipped?: { count: number; why: string } };
 
 /** The steps of the last `writes` writes of an endpoint's machine (at most 100 are kept), oldest first. */
 export async function machineHistory(db: Queryable, endpointId: string, writes = 100): Promise<HistoryStep[]> {
-  const { rows } = await db.query<{ seq: string; steps: Record<string, string | null>[]; worker: string | null }>(
+  const { rows } = await db.query<{ seq: string; steps: StoredStep[]; worker: string | null }>(
     `SELECT seq, steps, worker FROM endpoint_transitions WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT $2`,
     [endpointId, writes],
   );
@@ -32,6 +36,7 @@ export async function machineHistory(db: Queryable, endpointId: string, writes =
       nextRunAt: step.nextRunAt ? new Date(step.nextRunAt) : null,
       runId: step.runId ?? null,
       worker: row.worker,
+      ...(step.skipped ? { skipped: step.skipped } : {}),
     })),
   );
 }

@@ -1,13 +1,13 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
-import type { HttpMethod } from '@tickwise/machines';
+import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, type TargetPolicy } from '@tickwise/platform';
 import { withWebhookHeaders, type SecretSource } from './signing.ts';
 import { policyLookup, TARGET_DENIED } from './target-lookup.ts';
 
 export const MAX_CAPTURED_BYTES = 64 * 1024;
 
-export const ERROR_KINDS = ['http_status', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing'] as const;
+export const ERROR_KINDS = ['http_status', 'assertion', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 export interface DispatchRequest {
@@ -16,6 +16,8 @@ export interface DispatchRequest {
   headers: Record<string, string>;
   body?: unknown;
   timeoutMs: number;
+  /** What a successful answer is (default: any 2xx). */
+  success?: SuccessRule;
   /** Sign the call (Standard Webhooks) if the endpoint, or else its tenant, has signing secrets. */
   sign?: SignAs;
 }
@@ -82,7 +84,8 @@ export class Dispatcher {
 
   /**
    * Calls the target once. Never throws: every failure (timeout, refused, reset, DNS, TLS, bad URL,
-   * a target the policy denies, secrets that cannot be loaded, shutdown) comes back as an outcome.
+   * a target the policy denies, secrets that cannot be loaded, shutdown, an answer the success rule
+   * does not accept) comes back as an outcome.
    * The deadline covers headers and body; at most 64 KiB of the body is kept and the rest is not
    * read. A signed call is signed over exactly the bytes sent, at the time it is sent.
    */
@@ -126,16 +129,16 @@ export class Dispatcher {
         bodyTimeout: target.timeoutMs,
       });
       const { text, truncated } = await readCapped(response.body);
-      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      const judged = judgeAnswer(target.success, response.statusCode, text);
       const throttled = response.statusCode === 429 || response.statusCode === 503;
       return {
-        status: ok ? 'succeeded' : 'failed',
+        status: judged.ok ? 'succeeded' : 'failed',
         httpStatus: response.statusCode,
         durationMs: elapsed(),
         responseBody: text,
         responseTruncated: truncated,
-        errorKind: ok ? null : 'http_status',
-        errorMessage: ok ? null : `HTTP ${response.statusCode}`,
+        errorKind: judged.ok ? null : judged.kind,
+        errorMessage: judged.ok ? null : judged.message,
         retryAfterMs: throttled ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null,
       };
     } catch (error) {

@@ -32,7 +32,8 @@ export const schedulerMetrics = {
   claimBatch: metric('tickwise_scheduler_claim_batch_size', (name) => new Histogram({ name, help: 'Machines returned by one claim statement', labelNames: ['worker'], buckets: [0, ...SIZE_BUCKETS] })),
   takenOver: metric('tickwise_scheduler_leases_taken_over_total', (name) => new Counter({ name, help: 'Machines taken over from a peer whose lease expired', labelNames: ['worker'] })),
   leasesLost: metric('tickwise_scheduler_leases_lost_total', (name) => new Counter({ name, help: 'Machines whose lease a peer took before this node wrote them', labelNames: ['worker'] })),
-  skipped: metric('tickwise_scheduler_skipped_total', (name) => new Counter({ name, help: 'Claimed slots not run: missed beyond the catch-up grace (catchUp: skip) or paused by a person', labelNames: ['worker'] })),
+  skipped: metric('tickwise_slots_skipped_total', (name) => new Counter({ name, help: 'Slots never run, by reason: catch_up (missed beyond the catch-up grace under catchUp: skip), overlap (fell due while a run was going, under overlap: skip), paused (a person paused the endpoint while the slot was claimed)', labelNames: ['worker', 'reason'] })),
+  retries: metric('tickwise_scheduler_retries_total', (name) => new Counter({ name, help: 'Attempts within a slot that failed and were retried (the endpoint\'s retry)', labelNames: ['worker'] })),
   released: metric('tickwise_scheduler_released_total', (name) => new Counter({ name, help: 'Slots handed back (shutdown before or during the call)', labelNames: ['worker'] })),
   hintReplans: metric('tickwise_scheduler_hint_replans_total', (name) => new Counter({ name, help: 'Free machines re-planned because their hints changed (changed: whether the next run moved)', labelNames: ['worker', 'changed'] })),
   commitBatch: metric('tickwise_scheduler_commit_batch_size', (name) => new Histogram({ name, help: 'Machine writes per group-commit statement', labelNames: ['worker'], buckets: SIZE_BUCKETS })),
@@ -70,6 +71,7 @@ export interface NodeCounts {
   succeeded: number;
   failed: number;
   skipped: number;
+  retried: number;
   released: number;
   leasesLost: number;
 }
@@ -80,7 +82,7 @@ export interface NodeCounts {
  * (from start to stop).
  */
 export class NodeMetrics {
-  readonly counts: NodeCounts = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, released: 0, leasesLost: 0 };
+  readonly counts: NodeCounts = { claimed: 0, takenOver: 0, dispatched: 0, succeeded: 0, failed: 0, skipped: 0, retried: 0, released: 0, leasesLost: 0 };
   private readonly worker: string;
   private readonly lateness;
   private readonly callDuration;
@@ -138,9 +140,14 @@ export class NodeMetrics {
     this.counts.leasesLost++;
   }
 
-  skipped(): void {
-    schedulerMetrics.skipped.labels(this.worker).inc();
-    this.counts.skipped++;
+  skipped(count: number, reason: string): void {
+    schedulerMetrics.skipped.labels(this.worker, reason).inc(count);
+    this.counts.skipped += count;
+  }
+
+  retried(): void {
+    schedulerMetrics.retries.labels(this.worker).inc();
+    this.counts.retried++;
   }
 
   released(): void {

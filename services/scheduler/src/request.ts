@@ -10,11 +10,12 @@ export function idempotencyKey(endpointId: string, slot: Date): string {
 }
 
 /**
- * The HTTP call of one run: the endpoint's own request plus the headers Tickwise sets (they win over
- * the spec's; the spec cannot name them). Signed when the endpoint, or else its tenant, has signing
- * secrets. Pure; executes nothing.
+ * The HTTP call of one attempt at a slot: the endpoint's own request plus the headers Tickwise sets
+ * (they win over the spec's; the spec cannot name them). Every attempt at a slot carries the same
+ * Idempotency-Key and webhook-id, and its number in X-Tickwise-Attempt. Signed when the endpoint, or
+ * else its tenant, has signing secrets. Pure; executes nothing.
  */
-export function requestFor(row: EndpointRow, slot: Date, runId: string): DispatchRequest {
+export function requestFor(row: EndpointRow, slot: Date, runId: string, attempt: number): DispatchRequest {
   const { spec } = row;
   const key = idempotencyKey(row.id, slot);
   return {
@@ -27,8 +28,10 @@ export function requestFor(row: EndpointRow, slot: Date, runId: string): Dispatc
       'x-tickwise-endpoint': row.id,
       'x-tickwise-run': runId,
       'x-tickwise-scheduled-at': slot.toISOString(),
+      'x-tickwise-attempt': String(attempt),
       'idempotency-key': key,
     },
+    ...(spec.success ? { success: spec.success } : {}),
     sign: { endpointId: row.id, tenantId: row.tenantId, webhookId: key },
   };
 }

@@ -12,6 +12,7 @@ import { LeaseKeeper } from './lease-keeper.ts';
 import { NodeMetrics, type NodeCounts } from './metrics.ts';
 import { requestFor } from './request.ts';
 import { Retention } from './retention.ts';
+import { nextAttempt, notBeforeOf } from './retry.ts';
 import { runRecord } from './run-record.ts';
 import { SigningSecretCache } from './signing.ts';
 import { BatchWriter } from './writer.ts';
@@ -25,7 +26,12 @@ interface Held {
   snapshot: EndpointSnapshot;
   /** The version in the database; every write is guarded by it. */
   version: number;
+  /** The slot being run: it names every attempt's Idempotency-Key. */
   slot: Date;
+  /** When the next attempt starts: the slot, a retry's time, or a Retry-After's. */
+  at: Date;
+  /** The number of the next attempt at the slot. */
+  attempt: number;
   hints: Hint[];
   /** The hint_version read before `hints`: the plan after the run accounts for it. */
   hintVersion: number;
@@ -167,14 +173,16 @@ export class SchedulerNode {
     for (const row of rows) {
       try {
         const admission = admit(row, how, now, this.config);
-        const held: Held = { row, snapshot: admission.snapshot, version: row.version, slot: row.claimedSlot ?? now, hints: hints.get(row.id) ?? [], hintVersion: row.hintVersion, transitions: admission.transitions };
+        const slot = admission.kind === 'dispatch' ? admission.slot : (row.claimedSlot ?? now);
+        const held: Held = { row, snapshot: admission.snapshot, version: row.version, slot, at: slot, attempt: 1, hints: hints.get(row.id) ?? [], hintVersion: row.hintVersion, transitions: admission.transitions };
         this.held.set(row.id, held);
         if (admission.kind === 'dispatch') {
-          held.slot = admission.slot;
-          this.dispatchAtSlot(held);
+          held.at = admission.at;
+          held.attempt = admission.attempt;
+          this.dispatchWhenDue(held);
         } else {
-          if (admission.skipped) this.metrics.skipped();
-          this.plan(held, null, now, null);
+          if (admission.skipped) this.metrics.skipped(1, admission.skipped);
+          this.plan(held, null, now, null, null);
         }
       } catch (error) {
         // A machine we cannot move must not stop the node; its lease expires and a peer retries.
@@ -184,51 +192,72 @@ export class SchedulerNode {
     }
   }
 
-  /** Dispatches at the slot, never before it: timers may fire early by a millisecond, so re-check. */
-  private dispatchAtSlot(held: Held): void {
-    const wait = held.slot.getTime() - Date.now();
+  /** Dispatches at `held.at`, never before it: timers may fire early by a millisecond, so re-check. */
+  private dispatchWhenDue(held: Held): void {
+    const wait = held.at.getTime() - Date.now();
     if (wait > 0) {
-      held.timer = setTimeout(() => this.dispatchAtSlot(held), wait);
+      held.timer = setTimeout(() => this.dispatchWhenDue(held), wait);
       return;
     }
     held.timer = undefined;
-    held.inFlight = this.run(held).catch((error: Error) => {
+    const flight = this.run(held).catch((error: Error) => {
       // A bug, not an outcome: keep the node up; the lease runs out and a peer retries the slot.
       this.log.error('run failed', { endpoint: held.row.id, error: error.message, stack: error.stack });
     });
+    held.inFlight = flight;
+    // Between attempts nothing is in flight (a retry's timer waits), unless the next one already started.
+    void flight.then(() => {
+      if (held.inFlight === flight) held.inFlight = undefined;
+    });
   }
 
-  /** Calls the target, records the run and plans the next one. */
+  /** Makes one attempt at the slot, records it, then retries within the slot or plans the next one. */
   private async run(held: Held): Promise<void> {
     const startedAt = new Date();
-    const dispatched = step(held.snapshot, { type: 'DISPATCH' }, startedAt);
+    const { attempt, slot } = held;
+    const dispatched = step(held.snapshot, { type: 'DISPATCH', attempt }, startedAt);
     held.snapshot = dispatched.snapshot;
     held.transitions.push(dispatched.record);
     // A fast call goes from due straight to its commit, which spares a write per run; only a slow
     // one is persisted as running.
     const markRunning = setTimeout(() => this.writer.markRunning(held.row.id, held.version), MARK_RUNNING_AFTER_MS);
-    this.metrics.dispatched(startedAt.getTime() - held.slot.getTime());
+    if (attempt === 1) this.metrics.dispatched(startedAt.getTime() - slot.getTime());
     const runId = newId();
-    const outcome = await this.dispatcher.call(requestFor(held.row, held.slot, runId), this.shutdown.signal);
+    const outcome = await this.dispatcher.call(requestFor(held.row, slot, runId, attempt), this.shutdown.signal);
     clearTimeout(markRunning);
     this.metrics.finished(outcome);
     const finishedAt = new Date();
-    const { attempt, source } = dispatched.snapshot.context;
-    const record = runRecord(held.row, { runId, slot: held.slot, attempt, lastAttempt: true, worker: this.workerId, startedAt, finishedAt, plannedSource: source }, outcome);
-    if (outcome.errorKind === 'aborted') {
+    const aborted = outcome.errorKind === 'aborted';
+    const retry = aborted || this.stopping ? null : nextAttempt(held.row.spec, slot, attempt, outcome, finishedAt, Math.random);
+    const call = { runId, slot, attempt, lastAttempt: !aborted && retry === null, worker: this.workerId, startedAt, finishedAt, plannedSource: dispatched.snapshot.context.source };
+    const record = runRecord(held.row, call, outcome);
+    if (aborted) {
       // Shut down mid-call: record the attempt and hand the slot back so a peer runs it again (same key).
       await this.release(held, 'node shut down during the call', record);
       return;
     }
-    const finished = step(held.snapshot, { type: 'FINISH', outcome: outcome.status }, finishedAt);
+    const notBefore = notBeforeOf(outcome, finishedAt)?.toISOString() ?? null;
+    if (retry) {
+      const retried = step(held.snapshot, { type: 'RETRY', at: retry.at.toISOString(), reason: retry.reason, notBefore }, finishedAt);
+      held.snapshot = retried.snapshot;
+      held.transitions.push({ ...retried.record, runId, reason: retry.reason });
+      this.metrics.retried();
+      if (await this.commit(held, record, machineWrite(held.row.id, held.version, held.snapshot, held.transitions), { keep: true })) {
+        held.attempt = attempt + 1;
+        held.at = retry.at;
+        this.dispatchWhenDue(held);
+      }
+      return;
+    }
+    const finished = step(held.snapshot, { type: 'FINISH', outcome: outcome.status, notBefore }, finishedAt);
     held.snapshot = finished.snapshot;
     held.transitions.push({ ...finished.record, runId, reason: outcome.status === 'succeeded' ? `HTTP ${outcome.httpStatus}` : (outcome.errorMessage ?? outcome.errorKind) });
     if (held.hintsStale) await this.rereadHints(held);
-    this.plan(held, record, finishedAt, startedAt);
+    this.plan(held, record, finishedAt, startedAt, outcome.status);
   }
 
   /** Plans the next run of a machine in `planning` and commits it with the run (if any). */
-  private plan(held: Held, record: RunRecord | null, now: Date, startedAt: Date | null): void {
+  private plan(held: Held, record: RunRecord | null, now: Date, startedAt: Date | null, justFinished: 'succeeded' | 'failed' | null): void {
     const write = planWrite(
       held.snapshot,
       null,
@@ -240,12 +269,18 @@ export class SchedulerNode {
         hints: held.hints,
         userPause: personsPause(held.row, now),
         previousRunStartedAt: startedAt,
+        justFinished,
         lateToleranceMs: this.config.catchUpGraceMs,
         random: Math.random,
         plannedHintVersion: held.hintVersion,
       },
       held.transitions,
     );
+    const planned = write.transitions.at(-1);
+    if (planned?.skipped) this.metrics.skipped(planned.skipped.count, planned.skipped.why);
+    if (write.state === 'paused' && write.snapshot.context.source === 'breaker') {
+      write.notice = { id: newId(), kind: 'paused', detail: { by: 'breaker', reason: write.reason ?? 'paused by the breaker', until: null } };
+    }
     void this.commit(held, record, write);
     if (write.state === 'idle' && write.nextRunAt) this.claims.wakeFor(write.nextRunAt.getTime());
   }
@@ -259,13 +294,22 @@ export class SchedulerNode {
     await this.commit(held, record, machineWrite(held.row.id, held.version, released.snapshot, held.transitions));
   }
 
-  /** The one way a held machine is written: with its run, by the group-commit writer, then let go. */
-  private async commit(held: Held, record: RunRecord | null, write: MachineWrite): Promise<void> {
+  /**
+   * The one way a held machine is written: with its run, by the group-commit writer. Then it is let
+   * go, unless `keep` (a retry follows: the node holds it on, at the version written). Resolves with
+   * whether the write landed.
+   */
+  private async commit(held: Held, record: RunRecord | null, write: MachineWrite, options: { keep?: boolean } = {}): Promise<boolean> {
+    let landed = false;
     try {
       const committed = await this.writer.commit(record, write);
+      landed = committed !== null;
       if (!committed) {
         this.metrics.leaseLost();
         this.log.warn('lease lost before the write; a peer owns the machine now', { endpoint: held.row.id, slot: held.slot.toISOString() });
+      } else if (options.keep) {
+        held.version = committed.version;
+        held.transitions = [];
       } else if (committed.pause && write.state === 'idle' && !this.stopping) {
         // A person paused it while we held it: now that it is free, the pause takes effect.
         await applyPersonsPause(this.pool, held.row.id);
@@ -273,11 +317,16 @@ export class SchedulerNode {
     } catch (error) {
       this.logDbError('write failed', error as Error);
     } finally {
-      this.held.delete(held.row.id);
-      if (this.held.size === this.config.maxInFlight - 1) this.claims.wake();
-      // Hints changed after the plan was made: the machine is free now, re-plan it at once.
-      if (held.hintsStale) this.hints.replanSoon(held.row.id);
+      if (!(options.keep && landed)) this.letGo(held);
     }
+    return options.keep === true && landed;
+  }
+
+  private letGo(held: Held): void {
+    this.held.delete(held.row.id);
+    if (this.held.size === this.config.maxInFlight - 1) this.claims.wake();
+    // Hints changed after the plan was made: the machine is free now, re-plan it at once.
+    if (held.hintsStale) this.hints.replanSoon(held.row.id);
   }
 
   // --- what the parts tell the node --------------------------------------------------------------

@@ -8,12 +8,12 @@ const SLOT = new Date('2026-03-01T12:00:00.200Z');
 const ENDPOINT = '01900000-0000-7000-8000-00000000000a';
 const TENANT = '01900000-0000-7000-8000-0000000000aa';
 
-/** A machine planned to run at SLOT, as the database keeps it. */
+/** A machine that has run before, planned to run at SLOT, as the database keeps it. */
 function planned(): EndpointSnapshot {
   const spec = toEndpointSpec(endpointInputSchema.parse({ name: 'x', url: 'https://example.com/hook', schedule: { every: '1m' } }));
   const created = createEndpointSnapshot(NOW).snapshot;
   const { snapshot } = settlePlanning(created, { spec, now: new Date(SLOT.getTime() - 60_000), hints: [], random: () => 0 });
-  return { ...snapshot, context: { ...snapshot.context, nextRunAt: SLOT.toISOString() } } as EndpointSnapshot;
+  return { ...snapshot, context: { ...snapshot.context, nextRunAt: SLOT.toISOString(), fresh: false } } as EndpointSnapshot;
 }
 
 /** A row as the claim statement returns it: already due (or as `state` says), the slot fixed. */
@@ -56,11 +56,14 @@ describe('admit: what a node does with a machine it now holds', () => {
 
   it('skips a claimed slot a person paused meanwhile, and one missed past the grace under catchUp: skip', () => {
     const paused = admit(row({ pausedReason: 'maintenance', pausedUntil: null }), 'claimed', NOW, { catchUpGraceMs: 10_000 });
-    expect(paused).toMatchObject({ kind: 'plan', skipped: true });
+    expect(paused).toMatchObject({ kind: 'plan', skipped: 'paused' });
     expect(paused.snapshot.value).toBe('planning');
     expect(paused.transitions.map((t) => t.event)).toEqual(['CLAIM', 'SKIP']);
+    expect(paused.transitions[1]).toMatchObject({ skipped: { count: 1, why: 'paused' }, reason: `slot ${SLOT.toISOString()} skipped: paused by a person` });
     const late = new Date(SLOT.getTime() + 10_001);
-    expect(admit(row(), 'claimed', late, { catchUpGraceMs: 10_000 })).toMatchObject({ kind: 'plan', skipped: true });
+    expect(admit(row(), 'claimed', late, { catchUpGraceMs: 10_000 })).toMatchObject({ kind: 'plan', skipped: 'catch_up' });
+    // The first slot of a new (or resumed, or restored) endpoint is never missed: it runs however late.
+    expect(admit(row({ snapshot: { ...persistSnapshot(planned()), value: 'due', context: { ...planned().context, fresh: true } } }), 'claimed', late, { catchUpGraceMs: 10_000 })).toMatchObject({ kind: 'dispatch', slot: SLOT, at: SLOT });
     expect(admit(row(), 'claimed', new Date(SLOT.getTime() + 10_000), { catchUpGraceMs: 10_000 })).toMatchObject({ kind: 'dispatch' });
     // A pause that already ended is no pause.
     expect(admit(row({ pausedReason: 'an hour', pausedUntil: NOW }), 'claimed', NOW, { catchUpGraceMs: 10_000 })).toMatchObject({ kind: 'dispatch' });
@@ -83,7 +86,7 @@ describe('admit: what a node does with a machine it now holds', () => {
     const pausedMachine = step(planned(), { type: 'REPLAN', reason: 'x' }, NOW).snapshot;
     const stored = { ...persistSnapshot(step(pausedMachine, { type: 'PAUSED', until: NOW.toISOString(), reason: 'p', source: 'user' }, NOW).snapshot) };
     const resumed = admit(row({ state: 'paused', snapshot: stored }), 'claimed', NOW, { catchUpGraceMs: 10_000 });
-    expect(resumed).toMatchObject({ kind: 'plan', skipped: false });
+    expect(resumed).toMatchObject({ kind: 'plan', skipped: null });
     expect(resumed.transitions.map((t) => t.event)).toEqual(['RESUME']);
     expect(() => admit(row({ state: 'idle', snapshot: { ...persistSnapshot(planned()), value: 'planning' } }), 'takeover', NOW, { catchUpGraceMs: 10_000 })).toThrow(
       expect.objectContaining({ code: 'failed_precondition', reason: 'illegal_transition' }),
@@ -93,7 +96,7 @@ describe('admit: what a node does with a machine it now holds', () => {
 
 describe('requestFor: the HTTP call of a run', () => {
   it('is the endpoint’s request plus the headers Tickwise sets, signed as the endpoint or else its tenant', () => {
-    const request = requestFor(row(), SLOT, 'run-1');
+    const request = requestFor(row(), SLOT, 'run-1', 1);
     const key = `${ENDPOINT}:${SLOT.getTime()}`;
     expect(idempotencyKey(ENDPOINT, SLOT)).toBe(key);
     expect(request).toEqual({
@@ -101,15 +104,16 @@ describe('requestFor: the HTTP call of a run', () => {
       method: 'POST',
       body: { n: 1 },
       timeoutMs: 10_000,
-      headers: { 'x-team': 'ops', 'x-tickwise-endpoint': ENDPOINT, 'x-tickwise-run': 'run-1', 'x-tickwise-scheduled-at': SLOT.toISOString(), 'idempotency-key': key },
+      headers: { 'x-team': 'ops', 'x-tickwise-endpoint': ENDPOINT, 'x-tickwise-run': 'run-1', 'x-tickwise-scheduled-at': SLOT.toISOString(), 'x-tickwise-attempt': '1', 'idempotency-key': key },
       sign: { endpointId: ENDPOINT, tenantId: TENANT, webhookId: key },
     });
   });
 
   it('keeps the same Idempotency-Key and webhook id for every attempt at a slot, and a new one per slot', () => {
-    const first = requestFor(row(), SLOT, 'run-1');
-    const again = requestFor(row({ attempt: 2 }), SLOT, 'run-2');
-    const next = requestFor(row(), new Date(SLOT.getTime() + 60_000), 'run-3');
+    const first = requestFor(row(), SLOT, 'run-1', 1);
+    const again = requestFor(row({ attempt: 2 }), SLOT, 'run-2', 2);
+    const next = requestFor(row(), new Date(SLOT.getTime() + 60_000), 'run-3', 1);
+    expect(again.headers['x-tickwise-attempt']).toBe('2');
     expect(again.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
     expect(again.sign?.webhookId).toBe(first.sign?.webhookId);
     expect(next.headers['idempotency-key']).not.toBe(first.headers['idempotency-key']);

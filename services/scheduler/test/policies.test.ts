@@ -15,7 +15,8 @@ describe('slots missed while no node ran', () => {
     ]);
     // Take both down to a stale slot, five minutes ago, as if every node had been off since.
     const stale = new Date(Date.now() - 5 * 60_000 - 500);
-    await db.pool.query("UPDATE endpoints SET next_run_at = $1, snapshot = jsonb_set(snapshot, '{context,lastSlot}', to_jsonb($2::text))", [stale, new Date(stale.getTime() - 60_000).toISOString()]);
+    // Both have run before (no longer fresh: a first slot would run however late).
+    await db.pool.query("UPDATE endpoints SET next_run_at = $1, snapshot = jsonb_set(jsonb_set(snapshot, '{context,lastSlot}', to_jsonb($2::text)), '{context,fresh}', 'false')", [stale, new Date(stale.getTime() - 60_000).toISOString()]);
     const skipperId = await endpointId(db, 'downtime', 'skipper');
     const onceId = await endpointId(db, 'downtime', 'once');
     const { node } = startNode(db, { catchUpGraceMs: 5_000 });
