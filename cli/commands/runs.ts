@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { eachPage, printJson, withApi } from '../api-client.ts';
 import { dateOf, parseLimit, runDuration, runError, runStatusName } from '../api-format.ts';
-import { ListRunsResponseSchema, type Run, RunStatus } from '@tickwise/api';
+import { ListRunsResponseSchema, type Run, RunStatus, type SkippedSlots } from '@tickwise/api';
 import { invalidArgument } from '../settings.ts';
 import { relativeTime, renderTable } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
@@ -27,41 +27,51 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
   return withApi(env, 'runs', async (api) => {
     const endpoint = await api.endpoint(positionals[0]!);
     const runs: Run[] = [];
+    const skipped: SkippedSlots[] = [];
     await eachPage(limit, async (pageSize, pageToken) => {
       const page = await api.runs.listRuns({ endpointId: endpoint.id, status, pageSize, pageToken });
       runs.push(...page.runs);
+      skipped.push(...page.skipped);
       return { count: page.runs.length, next: page.nextPageToken };
     });
     const shown = runs.slice(0, limit);
+    // Skips as far back as the runs shown go (all of them when every run is shown).
+    const oldest = runs.length > limit ? dateOf(shown.at(-1)?.startedAt) : undefined;
+    const skips = skipped.filter((entry) => !oldest || (dateOf(entry.at) ?? oldest) >= oldest);
     if (values.json) {
-      printJson(ListRunsResponseSchema, create(ListRunsResponseSchema, { runs: shown }));
+      printJson(ListRunsResponseSchema, create(ListRunsResponseSchema, { runs: shown, skipped: skips }));
       return 0;
     }
-    if (shown.length === 0) {
+    if (shown.length === 0 && skips.length === 0) {
       console.log(`no runs of ${positionals[0]} yet${values.status ? ` (${values.status})` : ''}`);
       return 0;
     }
-    console.log(runsTable(shown, new Date()));
+    console.log(runsTable(shown, new Date(), skips));
     return 0;
   });
 }
 
-/** Runs as a table, as given (newest first). Pure. */
-export function runsTable(runs: readonly Run[], now: Date): string {
-  const rows = runs.map((run) => {
+/** Runs as a table, newest first, with a line for each step that skipped slots. Pure. */
+export function runsTable(runs: readonly Run[], now: Date, skipped: readonly SkippedSlots[] = []): string {
+  const lines: { at: number; row: string[] }[] = skipped.map((entry) => ({
+    at: dateOf(entry.at)?.getTime() ?? 0,
+    row: [relativeTime(dateOf(entry.at), now), 'skipped', '-', '-', `${entry.count} slot${entry.count === 1 ? '' : 's'}`, '-', entry.why, entry.reason],
+  }));
+  for (const run of runs) {
     const started = dateOf(run.startedAt);
     const slot = dateOf(run.slot);
     const late = started && slot ? started.getTime() - slot.getTime() : undefined;
-    return [
+    lines.push({ at: started?.getTime() ?? 0, row: [
       relativeTime(started, now),
       runStatusName(run.status),
       run.httpStatus === undefined ? '-' : String(run.httpStatus),
       runDuration(run),
       late === undefined ? '-' : late >= 1_000 ? `${Math.round(late / 1_000)}s late` : 'on time',
-      String(run.attempt),
+      `${run.attempt}${run.lastAttempt ? '' : ' (retried)'}`,
       run.plannedSource || '-',
       runError(run),
-    ];
-  });
-  return renderTable(['STARTED', 'STATUS', 'HTTP', 'DURATION', 'SLOT', 'ATTEMPT', 'PLANNED BY', 'ERROR'], rows);
+    ] });
+  }
+  lines.sort((a, b) => b.at - a.at);
+  return renderTable(['STARTED', 'STATUS', 'HTTP', 'DURATION', 'SLOT', 'ATTEMPT', 'PLANNED BY', 'ERROR'], lines.map((line) => line.row));
 }

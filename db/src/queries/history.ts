@@ -40,3 +40,27 @@ export async function machineHistory(db: Queryable, endpointId: string, writes =
     })),
   );
 }
+
+export interface SkippedEntry {
+  at: Date;
+  count: number;
+  why: string;
+  reason: string | null;
+}
+
+/**
+ * The steps of an endpoint's history that skipped slots, newest first, at or after `since` and before
+ * `until` (either may be null), as far back as the history reaches.
+ */
+export async function skippedSlots(db: Queryable, endpointId: string, window: { since: Date | null; until: Date | null }): Promise<SkippedEntry[]> {
+  const { rows } = await db.query<{ at: string; count: number; why: string; reason: string | null }>(
+    `SELECT s.step ->> 'at' AS at, (s.step -> 'skipped' ->> 'count')::int AS count, s.step -> 'skipped' ->> 'why' AS why, s.step ->> 'reason' AS reason
+       FROM endpoint_transitions t CROSS JOIN LATERAL jsonb_array_elements(t.steps) AS s(step)
+      WHERE t.endpoint_id = $1 AND s.step ? 'skipped'
+        AND ($2::timestamptz IS NULL OR (s.step ->> 'at')::timestamptz >= $2)
+        AND ($3::timestamptz IS NULL OR (s.step ->> 'at')::timestamptz < $3)
+      ORDER BY (s.step ->> 'at')::timestamptz DESC`,
+    [endpointId, window.since, window.until],
+  );
+  return rows.map((row) => ({ at: new Date(row.at), count: row.count, why: row.why, reason: row.reason }));
+}

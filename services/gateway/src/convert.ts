@@ -1,6 +1,6 @@
 import { fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { ListValueSchema, timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
-import type { Analysis, ApiKeyRow, EndpointView, HistoryStep, JobView, StoredHint, StoredRun } from '@tickwise/db';
+import type { Analysis, ApiKeyRow, EndpointView, HistoryStep, JobView, SkippedEntry, StoredHint, StoredRun } from '@tickwise/db';
 import { restoreSnapshot, type HintKind as StoredHintKind, type MachineState as StoredState } from '@tickwise/machines';
 import { formatDuration } from '@tickwise/platform';
 import { HintKind, MachineState, Role, RunStatus } from '@tickwise/api';
@@ -109,6 +109,8 @@ export function machineMessage(row: EndpointView, history: readonly HistoryStep[
       nextRunAt: ts(step.nextRunAt),
       runId: step.runId ?? '',
       worker: step.worker ?? '',
+      skippedCount: step.skipped?.count ?? 0,
+      skippedWhy: step.skipped?.why ?? '',
     })),
     activeHints: hints.map((hint) => hintMessage(hint, now)),
     archived: row.archivedAt !== null,
@@ -134,7 +136,12 @@ export function runMessage(run: StoredRun) {
     responseTruncated: run.responseTruncated,
     plannedSource: run.plannedSource ?? '',
     retryAfterMs: run.retryAfterMs === null ? undefined : BigInt(run.retryAfterMs),
+    lastAttempt: run.lastAttempt,
   };
+}
+
+export function skippedMessage(entry: SkippedEntry) {
+  return { at: ts(entry.at), count: entry.count, why: entry.why, reason: entry.reason ?? '' };
 }
 
 export function analysisMessage(analysis: Analysis) {

@@ -87,6 +87,28 @@ describe('runs, trigger, hints and analyses over the API, with a scheduler node 
     expect((await runs().listRuns({ endpointId, status: RunStatus.SUCCEEDED })).runs).toHaveLength(all.length);
   });
 
+  it('lists the slots skipped in the time each page covers, once across pages', async () => {
+    const all = (await runs().listRuns({ endpointId })).runs;
+    const newest = timestampDate(all[0]!.startedAt!);
+    const between = new Date((timestampDate(all[1]!.startedAt!).getTime() + timestampDate(all[2]!.startedAt!).getTime()) / 2);
+    // Two history steps that skipped slots: one after the newest run, one between the second and third.
+    for (const [seq, at, count] of [[1_098, new Date(newest.getTime() + 1), 3], [1_099, between, 1]] as const) {
+      const step = { from: 'due', to: 'planning', event: 'SKIP', at: at.toISOString(), reason: `test skip of ${count}`, skipped: { count, why: 'catch_up' } };
+      await fx.db.pool.query(`INSERT INTO endpoint_transitions (endpoint_id, ring_slot, seq, at, from_state, to_state, steps) VALUES ($1, $2, $3, $4, 'due', 'planning', $5)`, [endpointId, seq % 100, seq, at, JSON.stringify([step])]);
+    }
+    const first = await runs().listRuns({ endpointId, pageSize: 2 });
+    const second = await runs().listRuns({ endpointId, pageSize: 2, pageToken: first.nextPageToken });
+    expect(first.skipped.map((entry) => [entry.count, entry.why, entry.reason])).toEqual([[3, 'catch_up', 'test skip of 3']]);
+    expect(second.skipped.map((entry) => entry.count)).toEqual([1]);
+    expect(timestampDate(second.skipped[0]!.at!)).toEqual(between);
+    expect(first.runs.every((run) => run.lastAttempt)).toBe(true);
+    // The machine's history (what the visualizer's timeline draws) carries the counts too.
+    const { machine } = await endpoints().getMachine({ endpointId, transitionLimit: 100 });
+    expect(machine!.transitions.filter((step) => step.skippedCount > 0).map((step) => [step.skippedCount, step.skippedWhy])).toEqual(
+      expect.arrayContaining([[3, 'catch_up'], [1, 'catch_up']]),
+    );
+  });
+
   it('refuses to trigger a paused endpoint (the person pause wins): FAILED_PRECONDITION', async () => {
     await endpoints().pauseEndpoint({ endpointId, reason: 'hold' });
     expect(await codeOf(endpoints().triggerEndpoint({ endpointId }))).toBe(Code.FailedPrecondition);

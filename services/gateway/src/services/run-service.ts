@@ -1,8 +1,8 @@
 import type { ServiceImpl } from '@connectrpc/connect';
-import { getAnalysis, getRun, listAnalyses, listRuns, analysisOfTenant } from '@tickwise/db';
+import { getAnalysis, getRun, listAnalyses, listRuns, analysisOfTenant, skippedSlots, uuid7Time } from '@tickwise/db';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
-import { analysisMessage, runMessage } from '../convert.ts';
+import { analysisMessage, runMessage, skippedMessage } from '../convert.ts';
 import { isUuid, TickwiseError } from '@tickwise/platform';
 import { type AnalysisService, type RunService, RunStatus } from '@tickwise/api';
 import { decodePageToken, id, nextToken, pageSize, pageToken, parse } from '../validate.ts';
@@ -28,7 +28,11 @@ export function runService(deps: ServiceDeps): ServiceImpl<typeof RunService> {
       await loadEndpoint(deps, tenantId, input.endpointId);
       const status = input.status === RunStatus.SUCCEEDED ? 'succeeded' : input.status === RunStatus.FAILED ? 'failed' : null;
       const runs = await listRuns(deps.pool, input.endpointId, { limit: input.pageSize, before, status });
-      return { runs: runs.map(runMessage), nextPageToken: nextToken(runs, input.pageSize, (run) => run.id) };
+      const nextPageToken = nextToken(runs, input.pageSize, (run) => run.id);
+      // Run ids are UUIDv7: their times bound the page, so pages side by side cover the skips once.
+      const window = { until: before ? uuid7Time(before) : null, since: nextPageToken && runs.length > 0 ? uuid7Time(runs.at(-1)!.id) : null };
+      const skipped = await skippedSlots(deps.pool, input.endpointId, window);
+      return { runs: runs.map(runMessage), nextPageToken, skipped: skipped.map(skippedMessage) };
     },
 
     async getRun(request, context) {

@@ -139,7 +139,15 @@ export function timelineCard(transitions: readonly Transition[], runs: readonly 
           { class: 'transition' },
           h('td', { title: new Date(entry.at).toISOString() }, clock(new Date(entry.at), now)),
           h('td', {}, h('code', {}, entry.step.event)),
-          h('td', {}, entry.step.from ? [pill(entry.step.from), ' → '] : '', pill(entry.step.to), entry.step.reason ? ` ${entry.step.reason}` : '', entry.step.worker ? h('span', { class: 'muted' }, ` · ${entry.step.worker}`) : ''),
+          h(
+            'td',
+            {},
+            entry.step.from ? [pill(entry.step.from), ' → '] : '',
+            pill(entry.step.to),
+            entry.step.skippedCount > 0 ? [' ', h('span', { class: 'skipped', title: `skipped: ${entry.step.skippedWhy}` }, `⏭ ${entry.step.skippedCount} slot${entry.step.skippedCount === 1 ? '' : 's'} skipped (${entry.step.skippedWhy})`)] : '',
+            entry.step.reason ? ` ${entry.step.reason}` : '',
+            entry.step.worker ? h('span', { class: 'muted' }, ` · ${entry.step.worker}`) : '',
+          ),
         ),
   );
   return h('div', { class: 'card timeline' }, h('h3', {}, 'Timeline'), rows.length > 0 ? h('table', {}, h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'nothing yet'));

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Run, RunStatus } from "./resources_pb.ts";
+import type { Run, RunStatus, SkippedSlots } from "./resources_pb.ts";
 import { file_tickwise_v1_resources } from "./resources_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/run_service.proto.
  */
 export const file_tickwise_v1_run_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch10aWNrd2lzZS92MS9ydW5fc2VydmljZS5wcm90bxILdGlja3dpc2UudjEidQoPTGlzdFJ1bnNSZXF1ZXN0EhMKC2VuZHBvaW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEiYKBnN0YXR1cxgEIAEoDjIWLnRpY2t3aXNlLnYxLlJ1blN0YXR1cyJLChBMaXN0UnVuc1Jlc3BvbnNlEh4KBHJ1bnMYASADKAsyEC50aWNrd2lzZS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh8KDUdldFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIi8KDkdldFJ1blJlc3BvbnNlEh0KA3J1bhgBIAEoCzIQLnRpY2t3aXNlLnYxLlJ1bjKYAQoKUnVuU2VydmljZRJHCghMaXN0UnVucxIcLnRpY2t3aXNlLnYxLkxpc3RSdW5zUmVxdWVzdBodLnRpY2t3aXNlLnYxLkxpc3RSdW5zUmVzcG9uc2USQQoGR2V0UnVuEhoudGlja3dpc2UudjEuR2V0UnVuUmVxdWVzdBobLnRpY2t3aXNlLnYxLkdldFJ1blJlc3BvbnNlYgZwcm90bzM", [file_tickwise_v1_resources]);
+  fileDesc("Ch10aWNrd2lzZS92MS9ydW5fc2VydmljZS5wcm90bxILdGlja3dpc2UudjEidQoPTGlzdFJ1bnNSZXF1ZXN0EhMKC2VuZHBvaW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEiYKBnN0YXR1cxgEIAEoDjIWLnRpY2t3aXNlLnYxLlJ1blN0YXR1cyJ3ChBMaXN0UnVuc1Jlc3BvbnNlEh4KBHJ1bnMYASADKAsyEC50aWNrd2lzZS52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEioKB3NraXBwZWQYAyADKAsyGS50aWNrd2lzZS52MS5Ta2lwcGVkU2xvdHMiHwoNR2V0UnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiLwoOR2V0UnVuUmVzcG9uc2USHQoDcnVuGAEgASgLMhAudGlja3dpc2UudjEuUnVuMpgBCgpSdW5TZXJ2aWNlEkcKCExpc3RSdW5zEhwudGlja3dpc2UudjEuTGlzdFJ1bnNSZXF1ZXN0Gh0udGlja3dpc2UudjEuTGlzdFJ1bnNSZXNwb25zZRJBCgZHZXRSdW4SGi50aWNrd2lzZS52MS5HZXRSdW5SZXF1ZXN0GhsudGlja3dpc2UudjEuR2V0UnVuUmVzcG9uc2ViBnByb3RvMw", [file_tickwise_v1_resources]);
 
 /**
  * @generated from message tickwise.v1.ListRunsRequest
@@ -63,6 +63,15 @@ export type ListRunsResponse = Message<"tickwise.v1.ListRunsResponse"> & {
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * Slots skipped in the time the page covers (from its newest run, or now on the first page, back to
+   * its oldest run, or without a bound on the last page), newest first, as far back as the machine's
+   * history reaches (its last 100 writes). Not filtered by status.
+   *
+   * @generated from field: repeated tickwise.v1.SkippedSlots skipped = 3;
+   */
+  skipped: SkippedSlots[];
 };
 
 /**
