@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { formatDuration, parseDuration } from './duration.ts';
 import { invalidConfig, isTickwiseError } from './errors.ts';
 
@@ -109,4 +111,14 @@ export function overridesFromEnv<F extends string>(
     if (value !== undefined) overrides[field] = value;
   }
   return overrides;
+}
+
+/** A name for this process in leases, runs and logs: host, pid and a little randomness. */
+export function defaultProcessId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Checks a process name (a worker or planner id): what may stand in a lease owner and a log line. */
+export function checkProcessId(field: string, value: string): void {
+  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(value)) throw invalidConfig(`${field} must be 1-100 letters, digits, ".", "_", ":" or "-", got "${value}"`);
 }

@@ -1,6 +1,4 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { checkInteger, invalidConfig, namingVariables, overridesFromEnv } from '@tickwise/platform';
+import { checkInteger, checkProcessId, defaultProcessId, namingVariables, overridesFromEnv } from '@tickwise/platform';
 
 export interface PlannerConfig {
   /** Names this planner in the cursor lease and logs. */
@@ -45,7 +43,7 @@ export const PLANNER_ENV = {
 
 /** Validates a config once, with messages that name the setting. */
 export function resolvePlannerConfig(overrides: Partial<PlannerConfig> = {}): PlannerConfig {
-  const config: PlannerConfig = { plannerId: `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`, ...PLANNER_DEFAULTS, ...overrides };
+  const config: PlannerConfig = { plannerId: defaultProcessId(), ...PLANNER_DEFAULTS, ...overrides };
   checkInteger('minIntervalMs', config.minIntervalMs, 0, 86_400_000);
   checkInteger('urgentFloorMs', config.urgentFloorMs, 0, 3_600_000);
   checkInteger('failureStreak', config.failureStreak, 1, 1_000);
@@ -53,9 +51,7 @@ export function resolvePlannerConfig(overrides: Partial<PlannerConfig> = {}): Pl
   checkInteger('concurrency', config.concurrency, 1, 256);
   checkInteger('pollIntervalMs', config.pollIntervalMs, 10, 60_000);
   checkInteger('eventRetentionMs', config.eventRetentionMs, 60_000, 3_650 * 86_400_000);
-  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(config.plannerId)) {
-    throw invalidConfig(`plannerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "${config.plannerId}"`);
-  }
+  checkProcessId('plannerId', config.plannerId);
   return config;
 }
 

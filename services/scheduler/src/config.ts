@@ -1,6 +1,4 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { checkBoolean, checkInteger, DEFAULT_TARGET_POLICY, formatDuration, invalidConfig, namingVariables, overridesFromEnv, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/platform';
+import { checkBoolean, checkInteger, checkProcessId, DEFAULT_TARGET_POLICY, defaultProcessId, formatDuration, invalidConfig, namingVariables, overridesFromEnv, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/platform';
 import { DEFAULT_SIGNING_REFRESH_MS } from './signing.ts';
 
 export interface SchedulerConfig {
@@ -73,13 +71,9 @@ export const SCHEDULER_ENV = {
   TICKWISE_SIGNING_REFRESH: 'signingRefreshMs',
 } as const;
 
-export function defaultWorkerId(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
-}
-
 /** Validates a config once, with messages that name the setting. Throws `invalid_config`. */
 export function resolveSchedulerConfig(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
-  const config: SchedulerConfig = { workerId: defaultWorkerId(), ...SCHEDULER_DEFAULTS, ...overrides };
+  const config: SchedulerConfig = { workerId: defaultProcessId(), ...SCHEDULER_DEFAULTS, ...overrides };
   checkInteger('leaseMs', config.leaseMs, 500, 3_600_000);
   checkInteger('claimAheadMs', config.claimAheadMs, 0, 60_000);
   checkInteger('claimBatch', config.claimBatch, 1, 10_000);
@@ -95,9 +89,7 @@ export function resolveSchedulerConfig(overrides: Partial<SchedulerConfig> = {})
   if (config.claimAheadMs * 2 >= config.leaseMs) {
     throw invalidConfig(`claimAheadMs (${config.claimAheadMs}) must be less than half of leaseMs (${config.leaseMs})`);
   }
-  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(config.workerId)) {
-    throw invalidConfig(`workerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "${config.workerId}"`);
-  }
+  checkProcessId('workerId', config.workerId);
   return config;
 }
 
