@@ -276,6 +276,47 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tickwise_claim_due(p_worker text, p_limit integer, p_lease_ms integer, p_horizon timestamp with time zone, p_buckets smallint[], p_excluded_tenants uuid[])
+ RETURNS SETOF endpoints
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_bucket smallint;
+  v_remaining integer := p_limit;
+  v_claimed integer;
+BEGIN
+  FOREACH v_bucket IN ARRAY p_buckets LOOP
+    EXIT WHEN v_remaining <= 0;
+    RETURN QUERY
+      UPDATE endpoints e
+         SET state = CASE WHEN e.state = 'idle' THEN 'due' ELSE e.state END,
+             snapshot = CASE WHEN e.state = 'idle' THEN e.snapshot || '{"value":"due"}'::jsonb ELSE e.snapshot END,
+             claimed_slot = CASE WHEN e.state = 'idle' THEN e.next_run_at ELSE NULL END,
+             attempt = CASE WHEN e.state = 'idle' THEN 1 ELSE e.attempt END,
+             lease_owner = p_worker,
+             lease_expires_at = now() + make_interval(secs => p_lease_ms / 1000.0),
+             version = e.version + 1,
+             updated_at = now()
+        FROM (
+          SELECT c.id FROM endpoints c
+           WHERE c.bucket = v_bucket
+             AND c.state IN ('idle', 'paused')
+             AND c.archived_at IS NULL
+             AND c.next_run_at <= p_horizon
+             AND (c.lease_owner IS NULL OR c.lease_expires_at < now())
+             AND (cardinality(p_excluded_tenants) = 0 OR c.tenant_id <> ALL (p_excluded_tenants))
+           ORDER BY c.next_run_at
+           LIMIT v_remaining
+           FOR UPDATE SKIP LOCKED
+        ) due
+       WHERE e.id = due.id
+      RETURNING e.*;
+    GET DIAGNOSTICS v_claimed = ROW_COUNT;
+    v_remaining := v_remaining - v_claimed;
+  END LOOP;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tickwise_commit(p_worker text, p_runs jsonb, p_machines jsonb)
  RETURNS TABLE(endpoint_id uuid, version integer, paused_reason text, paused_until timestamp with time zone)
  LANGUAGE sql
@@ -391,6 +432,20 @@ AS $function$
   ) per_bucket
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tickwise_next_due_at(p_buckets smallint[], p_excluded_tenants uuid[])
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT min(first_due) FROM (
+    SELECT (SELECT c.next_run_at FROM endpoints c
+             WHERE c.bucket = b AND c.state IN ('idle', 'paused') AND c.archived_at IS NULL AND c.next_run_at IS NOT NULL
+               AND (cardinality(p_excluded_tenants) = 0 OR c.tenant_id <> ALL (p_excluded_tenants))
+             ORDER BY c.next_run_at LIMIT 1) AS first_due
+      FROM unnest(p_buckets) AS b
+  ) per_bucket
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tickwise_notify(p_channel text, p_payload text)
  RETURNS void
  LANGUAGE sql
@@ -485,6 +540,17 @@ AS $function$
     ) expired
    WHERE e.id = expired.id
   RETURNING expired.lease_owner, e
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tickwise_tenants_due(p_horizon timestamp with time zone, p_limit integer)
+ RETURNS SETOF uuid
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT DISTINCT c.tenant_id FROM endpoints c
+   WHERE c.state IN ('idle', 'paused') AND c.archived_at IS NULL AND c.next_run_at <= p_horizon
+     AND (c.lease_owner IS NULL OR c.lease_expires_at < now())
+   LIMIT p_limit
 $function$;
 
 CREATE OR REPLACE FUNCTION public.tickwise_uuid7_floor(p_at timestamp with time zone)

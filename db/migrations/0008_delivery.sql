@@ -115,3 +115,71 @@ RETURNS TABLE (endpoint_id uuid, version integer, paused_reason text, paused_unt
   )
   SELECT w.id, w.version, w.paused_reason, w.paused_until FROM written w
 $$;
+
+--- step tickwise_claim_due_fair
+-- As tickwise_claim_due (0002), but never claims machines of the tenants in p_excluded_tenants: a
+-- node leaves out tenants that hold their fair share of its capacity while others have due work.
+-- The five-argument function stays for nodes of the previous release.
+CREATE OR REPLACE FUNCTION tickwise_claim_due(p_worker text, p_limit integer, p_lease_ms integer, p_horizon timestamptz, p_buckets smallint[], p_excluded_tenants uuid[])
+RETURNS SETOF endpoints LANGUAGE plpgsql AS $$
+DECLARE
+  v_bucket smallint;
+  v_remaining integer := p_limit;
+  v_claimed integer;
+BEGIN
+  FOREACH v_bucket IN ARRAY p_buckets LOOP
+    EXIT WHEN v_remaining <= 0;
+    RETURN QUERY
+      UPDATE endpoints e
+         SET state = CASE WHEN e.state = 'idle' THEN 'due' ELSE e.state END,
+             snapshot = CASE WHEN e.state = 'idle' THEN e.snapshot || '{"value":"due"}'::jsonb ELSE e.snapshot END,
+             claimed_slot = CASE WHEN e.state = 'idle' THEN e.next_run_at ELSE NULL END,
+             attempt = CASE WHEN e.state = 'idle' THEN 1 ELSE e.attempt END,
+             lease_owner = p_worker,
+             lease_expires_at = now() + make_interval(secs => p_lease_ms / 1000.0),
+             version = e.version + 1,
+             updated_at = now()
+        FROM (
+          SELECT c.id FROM endpoints c
+           WHERE c.bucket = v_bucket
+             AND c.state IN ('idle', 'paused')
+             AND c.archived_at IS NULL
+             AND c.next_run_at <= p_horizon
+             AND (c.lease_owner IS NULL OR c.lease_expires_at < now())
+             AND (cardinality(p_excluded_tenants) = 0 OR c.tenant_id <> ALL (p_excluded_tenants))
+           ORDER BY c.next_run_at
+           LIMIT v_remaining
+           FOR UPDATE SKIP LOCKED
+        ) due
+       WHERE e.id = due.id
+      RETURNING e.*;
+    GET DIAGNOSTICS v_claimed = ROW_COUNT;
+    v_remaining := v_remaining - v_claimed;
+  END LOOP;
+END
+$$;
+
+--- step tickwise_tenants_due
+-- The tenants with machines due by p_horizon (at most p_limit of them), for a node sharing its
+-- capacity fairly among them. Walks the due index; a node asks only while it is crowded.
+CREATE OR REPLACE FUNCTION tickwise_tenants_due(p_horizon timestamptz, p_limit integer)
+RETURNS SETOF uuid LANGUAGE sql STABLE AS $$
+  SELECT DISTINCT c.tenant_id FROM endpoints c
+   WHERE c.state IN ('idle', 'paused') AND c.archived_at IS NULL AND c.next_run_at <= p_horizon
+     AND (c.lease_owner IS NULL OR c.lease_expires_at < now())
+   LIMIT p_limit
+$$;
+
+--- step tickwise_next_due_at_fair
+-- As tickwise_next_due_at (0002), leaving out the tenants a node leaves out of its claims: the
+-- earliest time it has something to claim. The one-argument function stays for the previous release.
+CREATE OR REPLACE FUNCTION tickwise_next_due_at(p_buckets smallint[], p_excluded_tenants uuid[]) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+  SELECT min(first_due) FROM (
+    SELECT (SELECT c.next_run_at FROM endpoints c
+             WHERE c.bucket = b AND c.state IN ('idle', 'paused') AND c.archived_at IS NULL AND c.next_run_at IS NOT NULL
+               AND (cardinality(p_excluded_tenants) = 0 OR c.tenant_id <> ALL (p_excluded_tenants))
+             ORDER BY c.next_run_at LIMIT 1) AS first_due
+      FROM unnest(p_buckets) AS b
+  ) per_bucket
+$$;

@@ -7,22 +7,32 @@ export interface ClaimOptions {
   leaseMs: number;
   horizon: Date;
   buckets: readonly number[];
+  /** Tenants whose machines are left alone this time (they hold their share of the node). */
+  excludedTenants?: readonly string[];
 }
 
 /** Claims machines due by `horizon` (idle → due, or expired pauses) under a lease. */
 export async function claimDue(db: Queryable, options: ClaimOptions): Promise<EndpointRow[]> {
-  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM tickwise_claim_due($1, $2, $3, $4, $5::smallint[])', [
+  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM tickwise_claim_due($1, $2, $3, $4, $5::smallint[], $6::uuid[])', [
     options.worker,
     options.limit,
     options.leaseMs,
     options.horizon,
     options.buckets,
+    options.excludedTenants ?? [],
   ]);
   return rows.map(toEndpointRow);
 }
 
-export async function nextDueAt(db: Queryable, buckets: readonly number[]): Promise<Date | null> {
-  const { rows } = await db.query<{ at: Date | null }>('SELECT tickwise_next_due_at($1::smallint[]) AS at', [buckets]);
+/** The tenants with machines due by `horizon`, at most `limit` of them. */
+export async function tenantsWithDueWork(db: Queryable, horizon: Date, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ tenant_id: string }>('SELECT tickwise_tenants_due AS tenant_id FROM tickwise_tenants_due($1, $2)', [horizon, limit]);
+  return rows.map((row) => row.tenant_id);
+}
+
+/** The earliest time a machine of the buckets falls due, leaving out `excludedTenants`' machines. */
+export async function nextDueAt(db: Queryable, buckets: readonly number[], excludedTenants: readonly string[] = []): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>('SELECT tickwise_next_due_at($1::smallint[], $2::uuid[]) AS at', [buckets, excludedTenants]);
   return rows[0]?.at ?? null;
 }
 

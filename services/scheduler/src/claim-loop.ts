@@ -1,6 +1,7 @@
 import { BUCKET_COUNT, claimDue, nextDueAt, withRetry, type EndpointRow, type Pool } from '@tickwise/db';
 import type { Logger } from '@tickwise/platform';
 import type { SchedulerConfig } from './config.ts';
+import type { ClaimShare } from './fair-share.ts';
 import type { NodeMetrics } from './metrics.ts';
 
 export interface ClaimLoopOptions {
@@ -10,6 +11,8 @@ export interface ClaimLoopOptions {
   metrics: NodeMetrics;
   /** How many more machines the node may hold now. */
   room(): number;
+  /** What a claim of up to `limit` machines due by `horizon` may take, tenants sharing the node fairly. */
+  share(horizon: Date, limit: number): Promise<ClaimShare>;
   /** Takes the claimed machines; the loop claims again once it resolves. */
   accept(rows: EndpointRow[]): Promise<void>;
   onError(message: string, error: Error): void;
@@ -27,6 +30,8 @@ export class ClaimLoop {
   private wakeUp: (() => void) | undefined;
   private sleepingUntil = Infinity;
   private bucketOffset: number;
+  /** Tenants the last claim left out: one of their machines let go makes room for them again. */
+  private leftOut = new Set<string>();
 
   constructor(private readonly options: ClaimLoopOptions) {
     this.bucketOffset = [...options.config.workerId].reduce((sum, char) => sum + char.charCodeAt(0), 0) % BUCKET_COUNT;
@@ -46,6 +51,11 @@ export class ClaimLoop {
     this.wakeUp?.();
   }
 
+  /** A machine of `tenant` was let go: if the last claim left that tenant out, claim again now. */
+  released(tenant: string): void {
+    if (this.leftOut.has(tenant)) this.wake();
+  }
+
   /** Wakes the loop if it would sleep past the claim time of a slot at `at` (ms). */
   wakeFor(at: number): void {
     if (at - this.options.config.claimAheadMs < this.sleepingUntil) this.wake();
@@ -61,11 +71,14 @@ export class ClaimLoop {
           await this.sleep(Date.now() + config.pollIntervalMs);
           continue;
         }
-        const limit = Math.min(config.claimBatch, room);
+        const horizon = new Date(Date.now() + config.claimAheadMs);
+        const share = await this.options.share(horizon, Math.min(config.claimBatch, room));
+        const excludedTenants = share.excluded;
+        const limit = Math.min(config.claimBatch, room, share.most);
         const buckets = this.rotatedBuckets();
         const started = performance.now();
         // Under REPEATABLE READ (YugabyteDB without read committed) competing claims can fail with 40001.
-        const rows = await withRetry(() => claimDue(this.options.pool, { worker: config.workerId, limit, leaseMs: config.leaseMs, horizon: new Date(Date.now() + config.claimAheadMs), buckets }));
+        const rows = await withRetry(() => claimDue(this.options.pool, { worker: config.workerId, limit, leaseMs: config.leaseMs, horizon, buckets, excludedTenants }));
         const claimMs = performance.now() - started;
         metrics.claim(claimMs / 1_000, rows.length);
         if (claimMs > config.claimAheadMs) {
@@ -74,7 +87,8 @@ export class ClaimLoop {
         if (rows.length > 0) await this.options.accept(rows);
         backoff = 100;
         if (rows.length === limit || this.stopping) continue;
-        const next = await nextDueAt(this.options.pool, buckets);
+        this.leftOut = new Set(excludedTenants);
+        const next = await nextDueAt(this.options.pool, buckets, excludedTenants);
         await this.sleep(Math.min(Date.now() + config.pollIntervalMs, next ? next.getTime() - config.claimAheadMs : Infinity));
       } catch (error) {
         this.options.onError('claim failed', error as Error);

@@ -1,10 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import { applyPersonsPause, planWrite } from '@tickwise/catalog';
-import { activeHints, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
+import { activeHints, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
 import { step, type EndpointSnapshot, type Hint } from '@tickwise/machines';
 import type { Logger } from '@tickwise/platform';
 import { admit, personsPause, type HeldRow, type HowHeld } from './admission.ts';
 import { ClaimLoop } from './claim-loop.ts';
+import { claimShare, isCrowded, type ClaimShare } from './fair-share.ts';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { currentHints, HintReplanner } from './hint-replanner.ts';
@@ -16,6 +17,12 @@ import { nextAttempt, notBeforeOf } from './retry.ts';
 import { runRecord } from './run-record.ts';
 import { SigningSecretCache } from './signing.ts';
 import { BatchWriter } from './writer.ts';
+
+/** Most tenants with due work a crowded node asks about (each is a share; more would be shares of nothing). */
+const TENANTS_ASKED = 1_000;
+
+/** How long a tenant seen with work counts as one sharing the node. */
+const TENANT_MEMORY_MS = 30_000;
 
 /** A call still in flight after this long is persisted as `running`. */
 const MARK_RUNNING_AFTER_MS = 250;
@@ -72,6 +79,8 @@ export class SchedulerNode {
   private readonly retention: Retention | undefined;
   private readonly shutdown = new AbortController();
   private readonly held = new Map<string, Held>();
+  /** Tenants seen holding or waiting for work while the node was crowded, and when. */
+  private readonly tenantsSeen = new Map<string, number>();
   private listener: Listener | undefined;
   private started = false;
   private stopping = false;
@@ -88,7 +97,7 @@ export class SchedulerNode {
     setMaxListeners(0, this.shutdown.signal);
     const parts = { pool, config, log, metrics: this.metrics, onError: (message: string, error: Error) => this.logDbError(message, error) };
     const room = () => config.maxInFlight - this.held.size;
-    this.claims = new ClaimLoop({ ...parts, room, accept: (rows) => this.accept(rows, 'claimed') });
+    this.claims = new ClaimLoop({ ...parts, room, share: (horizon, limit) => this.claimShare(horizon, limit), accept: (rows) => this.accept(rows, 'claimed') });
     this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), accept: (rows) => this.accept(rows, 'takeover') });
     this.hints = new HintReplanner({ ...parts, markHeldStale: (id) => this.markHintsStale(id), replanned: (machine) => machine.changed && machine.state === 'idle' && machine.nextRunAt && this.claims.wakeFor(machine.nextRunAt.getTime()) });
     this.retention = config.prune ? new Retention({ pool, retentionMs: config.runRetentionMs, onError: (error) => this.logDbError('pruning failed', error) }) : undefined;
@@ -325,11 +334,26 @@ export class SchedulerNode {
   private letGo(held: Held): void {
     this.held.delete(held.row.id);
     if (this.held.size === this.config.maxInFlight - 1) this.claims.wake();
+    else this.claims.released(held.row.tenantId);
     // Hints changed after the plan was made: the machine is free now, re-plan it at once.
     if (held.hintsStale) this.hints.replanSoon(held.row.id);
   }
 
   // --- what the parts tell the node --------------------------------------------------------------
+
+  /** How the next claim shares this node among tenants; the database is asked only when it is crowded. */
+  private async claimShare(horizon: Date, limit: number): Promise<ClaimShare> {
+    const { maxInFlight } = this.config;
+    if (!isCrowded(maxInFlight, this.held.size, limit)) return { excluded: [], most: maxInFlight };
+    const held = new Map<string, number>();
+    for (const { row } of this.held.values()) held.set(row.tenantId, (held.get(row.tenantId) ?? 0) + 1);
+    // A tenant seen with work a moment ago still counts: between its slots it has nothing due, and its
+    // next one must find room.
+    const now = Date.now();
+    for (const tenant of [...held.keys(), ...(await tenantsWithDueWork(this.pool, horizon, TENANTS_ASKED))]) this.tenantsSeen.set(tenant, now);
+    for (const [tenant, seen] of this.tenantsSeen) if (now - seen > TENANT_MEMORY_MS) this.tenantsSeen.delete(tenant);
+    return claimShare(maxInFlight, held, this.tenantsSeen.keys());
+  }
 
   private markHintsStale(id: string): boolean {
     const held = this.held.get(id);
