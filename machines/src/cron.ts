@@ -85,6 +85,11 @@ export function isFixedTimeCron(pattern: string): boolean {
   return compiledOf(pattern).fixedTime;
 }
 
+/** Whether the cron names this wall time (a zone's local time written as UTC). Pure; executes nothing. */
+export function cronMatchesWallTime(pattern: string, wall: number): boolean {
+  return wallAfter(compiledOf(pattern), wall - 1) === wall;
+}
+
 /** The first wall time matching the cron strictly after `wall`, or null. */
 function wallAfter(cron: CompiledCron, wall: number): number | null {
   return cron.wall.nextRun(new Date(wall))?.getTime() ?? null;

@@ -5,3 +5,4 @@ export * from './snapshot.ts';
 export * from './planning.ts';
 export * from './cron.ts';
 export * from './zone-time.ts';
+export * from './schedule-preview.ts';
