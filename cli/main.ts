@@ -26,7 +26,7 @@ commands:
   keys create|list|revoke  API keys on the database ("tickwise keys --help")
 
 over the API (TICKWISE_URL, TICKWISE_API_KEY; --json prints the API's JSON; --help on each):
-  endpoints list|get|pause|resume|trigger   endpoints; <endpoint> is an id or <job>/<endpoint>
+  endpoints list|get|pause|resume|trigger|preview   endpoints; <endpoint> is an id or <job>/<endpoint>
   runs <endpoint>          the latest runs, newest first
   hints <endpoint>         active hints (--all: past ones too)
   smoke                    checks a deployment end to end: the API, a recent synthetic run, the planner

@@ -15,6 +15,8 @@ const OPTIONS = {
   for: { type: 'string' },
   within: { type: 'string' },
   'planner-within': { type: 'string' },
+  count: { type: 'string' },
+  from: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -6,6 +6,7 @@ import { type Endpoint, EndpointSchema, ListEndpointsResponseSchema, type Machin
 import { invalidArgument } from '../settings.ts';
 import { relativeTime, renderFields, renderTable, timeWithRelative, truncate } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
+import { parsePreviewCount, parsePreviewFrom, previewCommand } from './endpoint-preview.ts';
 
 export const ENDPOINTS_HELP = `tickwise endpoints: endpoints over the API (TICKWISE_URL, TICKWISE_API_KEY)
 
@@ -15,6 +16,9 @@ export const ENDPOINTS_HELP = `tickwise endpoints: endpoints over the API (TICKW
   endpoints pause <endpoint> [--reason <text>] [--for <duration>]   a person's pause (until resumed)
   endpoints resume <endpoint>
   endpoints trigger <endpoint> [--reason <text>]   run once now; the schedule is unchanged
+  endpoints preview <endpoint> [--count <1-100, default 10>] [--from <RFC 3339 time>]
+                                           the next runs of its baseline schedule, UTC and local,
+                                           DST shifts marked
 
 <endpoint> is an endpoint id or <job>/<endpoint> (e.g. demo/health). --json prints the API's JSON.`;
 
@@ -24,6 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   pause: ['reason', 'for', 'json'],
   resume: ['json'],
   trigger: ['reason', 'json'],
+  preview: ['count', 'from', 'json'],
 };
 
 /** `tickwise endpoints …`. */
@@ -41,12 +46,16 @@ export async function endpointsCommand(argv: string[], env: NodeJS.ProcessEnv): 
   const states = values.state === undefined ? [] : parseStates(values.state);
   const pauseMs = values.for === undefined ? undefined : parseDurationOption('--for', values.for, 0);
   const json = values.json ?? false;
+  const count = parsePreviewCount(values.count);
+  const from = parsePreviewFrom(values.from);
   return withApi(env, `endpoints ${action}`, async (api) => {
     switch (action) {
       case 'list':
         return list(api, { job: values.job, states, name: values.name, archived: values.archived ?? false, limit, json });
       case 'get':
         return get(api, rest[0]!, json);
+      case 'preview':
+        return previewCommand(api, rest[0]!, count, from, json);
       case 'pause': {
         const endpoint = await api.endpoint(rest[0]!);
         const until = pauseMs === undefined ? undefined : timestampFromDate(new Date(Date.now() + pauseMs));

@@ -243,7 +243,7 @@ describe('the CLI over the API: endpoints, runs, hints', () => {
     expect([option.code, extra.code, action.code, state.code, help.code]).toEqual([2, 2, 2, 2, 0]);
     expect(option.stderr.trim()).toBe('error: --all does not apply to "tickwise runs"');
     expect(extra.stderr.trim()).toBe('error: unexpected argument "shop/broken" for "tickwise endpoints resume"');
-    expect(action.stderr.trim()).toBe('error: unknown action "delete" for "tickwise endpoints" (list, get, pause, resume, trigger)');
+    expect(action.stderr.trim()).toBe('error: unknown action "delete" for "tickwise endpoints" (list, get, pause, resume, trigger, preview)');
     expect(state.stderr).toContain('--state must be one or more of idle, due, running, planning, paused');
     expect(help.stdout).toContain('tickwise endpoints: endpoints over the API');
     expect(internalErrors(fx)).toEqual([]);

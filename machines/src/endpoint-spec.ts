@@ -1,4 +1,4 @@
-import { Cron } from 'croner';
+import { cronProblem } from './cron.ts';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '@tickwise/platform/duration';
 import { OVERLAP_POLICIES, pauseAfterSchema, retryInputSchema, successInputSchema, type RetryPolicy, type SuccessRule } from './delivery.ts';
@@ -81,13 +81,9 @@ const cronSchema = z.strictObject({ cron: z.string().min(1), timezone: z.string(
   if (!isValidTimeZone(s.timezone)) {
     ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown IANA time zone "${s.timezone}"` });
   }
-  try {
-    if (!new Cron(s.cron, { timezone: 'UTC', paused: true }).nextRun()) {
-      ctx.addIssue({ code: 'custom', path: ['cron'], message: `cron expression "${s.cron}" never fires` });
-    }
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', path: ['cron'], message: `invalid cron expression "${s.cron}": ${(error as Error).message}` });
-  }
+  const problem = cronProblem(s.cron);
+  if (problem === 'never fires') ctx.addIssue({ code: 'custom', path: ['cron'], message: `cron expression "${s.cron}" never fires` });
+  else if (problem) ctx.addIssue({ code: 'custom', path: ['cron'], message: `invalid cron expression "${s.cron}": ${problem}` });
 });
 
 /** `{ every }` or `{ cron, timezone }`, told apart by key so errors name the real problem. */

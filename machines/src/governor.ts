@@ -1,6 +1,6 @@
-import { Cron } from 'croner';
 import { formatDuration } from '@tickwise/platform/duration';
 import { describeSchedule, type EndpointSpec } from './endpoint-spec.ts';
+import { nextCronTime } from './cron.ts';
 
 export const HINT_KINDS = ['interval', 'run_at', 'pause_until'] as const;
 export type HintKind = (typeof HINT_KINDS)[number];
@@ -65,24 +65,13 @@ export type Plan =
 export const DEFAULT_BACKOFF_CAP_MS = 15 * 60_000;
 const MAX_BACKOFF_EXPONENT = 20;
 
-const cronCache = new Map<string, Cron>();
-function cronOf(pattern: string, timezone: string): Cron {
-  const key = `${timezone}\u0000${pattern}`;
-  let cron = cronCache.get(key);
-  if (!cron) {
-    if (cronCache.size >= 1_000) cronCache.clear();
-    cron = new Cron(pattern, { timezone, paused: true });
-    cronCache.set(key, cron);
-  }
-  return cron;
-}
-
-/** The first baseline slot strictly after `after`. Pure. */
+/**
+ * The first baseline slot strictly after `after`: never at or before it, whatever the zone, its DST
+ * changes or the process's TZ (cron times: ./cron.ts). Pure; executes nothing.
+ */
 export function nextBaselineSlot(spec: EndpointSpec, after: Date): Date {
   if (spec.schedule.kind === 'every') return new Date(after.getTime() + spec.schedule.everyMs);
-  const next = cronOf(spec.schedule.cron, spec.schedule.timezone).nextRun(after);
-  if (!next) throw new Error(`cron "${spec.schedule.cron}" has no run after ${after.toISOString()}`);
-  return next;
+  return nextCronTime(spec.schedule.cron, spec.schedule.timezone, after);
 }
 
 function clamp(ms: number, spec: EndpointSpec): { ms: number; note: string } {

@@ -64,28 +64,33 @@ describe('baseline: cron', () => {
       expect(run({ spec, now: at(SECOND, previousSlot), previousSlot }).at).toEqual(iso('2026-10-25T08:00:00Z'));
     });
 
-    it('moves a local time that does not exist on the spring-forward day to the same minutes of the next hour (03:30)', () => {
+    it('runs a local time that does not exist on the spring-forward day once, right after the gap (03:00)', () => {
       // On 2026-03-29 Paris clocks jump from 02:00 CET to 03:00 CEST: 02:30 does not exist that day.
       const daily = cronSpec('30 2 * * *', 'Europe/Paris');
       const previousSlot = iso('2026-03-28T01:30:00Z'); // 02:30 CET
       const result = run({ spec: daily, now: at(SECOND, previousSlot), previousSlot });
-      expect(result.at.getTime()).toBeGreaterThan(previousSlot.getTime());
-      expect(result.at).toEqual(iso('2026-03-29T01:30:00Z'));
-      expect(localTime(result.at, 'Europe/Paris')).toBe('03:30');
-      expect(localTime(result.at, 'Europe/Paris')).not.toMatch(/^02:/);
+      expect(result.at).toEqual(iso('2026-03-29T01:00:00Z'));
+      expect(localTime(result.at, 'Europe/Paris')).toBe('03:00');
       // The next day is back to 02:30 local, now CEST.
       const after = run({ spec: daily, now: at(SECOND, result.at), previousSlot: result.at });
       expect(after.at).toEqual(iso('2026-03-30T00:30:00Z'));
       expect(localTime(after.at, 'Europe/Paris')).toBe('02:30');
     });
 
-    it('runs a local time that occurs twice on the fall-back day only once', () => {
+    it('runs a local time that occurs twice on the fall-back day once, at its first pass', () => {
       const daily = cronSpec('30 2 * * *', 'Europe/Paris');
       const first = nextBaselineSlot(daily, iso('2026-10-24T12:00:00Z'));
       const second = nextBaselineSlot(daily, first);
-      expect(first).toEqual(iso('2026-10-25T01:30:00Z')); // 02:30 CET, the second 02:30 of the day
+      expect(first).toEqual(iso('2026-10-25T00:30:00Z')); // 02:30 CEST, the first 02:30 of the day
       expect(localTime(first, 'Europe/Paris')).toBe('02:30');
       expect(second).toEqual(iso('2026-10-26T01:30:00Z'));
+    });
+
+    it('runs every 15 minutes through both passes of the repeated hour: 8 runs from 02:00 CEST to 03:00 CET', () => {
+      const quarter = cronSpec('*/15 * * * *', 'Europe/Paris');
+      const slots: string[] = [];
+      for (let slot = iso('2026-10-25T00:00:00Z'); slot < iso('2026-10-25T02:00:00Z'); slot = nextBaselineSlot(quarter, slot)) slots.push(localTime(slot, 'Europe/Paris'));
+      expect(slots).toEqual(['02:00', '02:15', '02:30', '02:45', '02:00', '02:15', '02:30', '02:45']);
     });
   });
 
@@ -102,12 +107,19 @@ describe('baseline: cron', () => {
       expect(run({ spec, now: at(SECOND, previousSlot), previousSlot }).at).toEqual(iso('2026-11-01T14:00:00Z'));
     });
 
-    it('moves 02:30, missing on 2026-03-08, to 03:30 EDT', () => {
+    it('runs 02:30, missing on 2026-03-08, at 03:00 EDT, right after the gap', () => {
       const daily = cronSpec('30 2 * * *', 'America/New_York');
       const previousSlot = iso('2026-03-07T07:30:00Z');
       const result = run({ spec: daily, now: at(SECOND, previousSlot), previousSlot });
-      expect(result.at).toEqual(iso('2026-03-08T07:30:00Z'));
-      expect(localTime(result.at, 'America/New_York')).toBe('03:30');
+      expect(result.at).toEqual(iso('2026-03-08T07:00:00Z'));
+      expect(localTime(result.at, 'America/New_York')).toBe('03:00');
+    });
+
+    it('plans from 01:15 EST, the second pass, to the next day\'s 01:30, never back to 01:30 EDT', () => {
+      const daily = cronSpec('30 1 * * *', 'America/New_York');
+      expect(nextBaselineSlot(daily, iso('2026-11-01T06:15:00Z'))).toEqual(iso('2026-11-02T06:30:00Z'));
+      // From the first pass, the first pass's 01:30 EDT.
+      expect(nextBaselineSlot(daily, iso('2026-11-01T05:15:00Z'))).toEqual(iso('2026-11-01T05:30:00Z'));
     });
   });
 });

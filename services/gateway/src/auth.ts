@@ -25,6 +25,7 @@ export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
     archiveEndpoint: 'write',
     triggerEndpoint: 'write',
     getMachine: 'read',
+    previewSchedule: 'read',
   }),
   ...roles(RunService, { listRuns: 'read', getRun: 'read' }),
   ...roles(HintService, { listHints: 'read', addHint: 'write', clearHint: 'write' }),

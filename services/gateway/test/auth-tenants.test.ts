@@ -130,6 +130,7 @@ describe('API keys and tenants', () => {
       ['EndpointService/ArchiveEndpoint', () => endpoints.archiveEndpoint({ endpointId: ids.endpoint })],
       ['EndpointService/TriggerEndpoint', () => endpoints.triggerEndpoint({ endpointId: ids.endpoint })],
       ['EndpointService/GetMachine', () => endpoints.getMachine({ endpointId: ids.endpoint })],
+      ['EndpointService/PreviewSchedule', () => endpoints.previewSchedule({ target: { case: 'endpointId', value: ids.endpoint } })],
       ['RunService/ListRuns', () => fx.client(RunService, b).listRuns({ endpointId: ids.endpoint })],
       ['RunService/GetRun', () => fx.client(RunService, b).getRun({ runId: ids.run })],
       ['HintService/ListHints', () => fx.client(HintService, b).listHints({ endpointId: ids.endpoint, includePast: true })],

@@ -127,3 +127,9 @@ export async function seedEndpoints(db: TestDatabase, createJob: (name: string, 
     );
   }
 }
+
+/** The ids a Watch request asks for (Connect streaming: a 5-byte envelope, then the JSON message). Pure. */
+export function watchedIds(body: Buffer | null): string[] {
+  if (!body || body.length < 5) return [];
+  return (JSON.parse(body.subarray(5, 5 + body.readUInt32BE(1)).toString('utf8')) as { endpointIds?: string[] }).endpointIds ?? [];
+}

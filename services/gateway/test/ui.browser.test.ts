@@ -9,7 +9,7 @@ import { EndpointService, HintKind, HintService, JobService, type MachineChange,
 import { waitFor } from '../../../test/support/wait.ts';
 import { resolveGatewayConfig, startGateway, type Gateway } from '../src/index.ts';
 import { bearer, useGateway } from '../../../test/support/gateway.ts';
-import { chromiumOrSkip, launchBrowser, seedEndpoints, signIn, startUiStack, watchConsole, type UiStack } from './ui-support.ts';
+import { chromiumOrSkip, launchBrowser, seedEndpoints, signIn, startUiStack, watchConsole, watchedIds, type UiStack } from './ui-support.ts';
 
 /** The known folder of the screenshots README shows. */
 export const SCREENSHOTS = resolve(import.meta.dirname, '..', '..', '..', 'docs', 'screenshots');
@@ -164,6 +164,28 @@ describe.skipIf(!chromiumPath)('the visualizer in Chromium, against a running st
     expect(await page.locator('.read-only').textContent()).toContain('Read-only key');
   });
 
+  it('shows the next runs of the schedule in UTC and Paris time, marking the DST shift', async () => {
+    await fresh();
+    await signIn(page, stack.gateway.url, stack.keys.read, `#/endpoint/${ids.get('every-minute-paris')}`);
+    const runs = page.locator('.preview-card tr.preview-run');
+    await runs.first().waitFor({ timeout: 15_000 });
+    expect(await runs.count()).toBe(10);
+    expect(await page.locator('.preview-card th').allTextContents()).toEqual(['#', 'UTC', 'Local (Europe/Paris)', 'Offset', 'Note']);
+    // From just before the 2026 spring change: 01:59 CET, then 03:00 CEST, marked as the shift.
+    await page.fill('.preview-form input[name=from]', '2026-03-29T00:58:00Z');
+    await page.click('.preview-form button[type=submit]');
+    const shifted = page.locator('.preview-card tr.dst-shift');
+    await shifted.waitFor({ timeout: 10_000 });
+    expect(await shifted.count()).toBe(1);
+    expect(await shifted.locator('td').allTextContents()).toEqual(['2', '2026-03-29 01:00:00Z', '2026-03-29 03:00:00', '+02:00 DST shift', 'the clocks went forward since the previous run (UTC offset +01:00 → +02:00)']);
+    expect(await runs.first().locator('td').nth(2).textContent()).toBe('2026-03-29 01:59:00');
+    // A start that is not RFC 3339 is refused on the page, naming what was typed.
+    await page.fill('.preview-form input[name=from]', 'tomorrow');
+    await page.click('.preview-form button[type=submit]');
+    await waitFor('the refusal', async () => (await page.locator('.preview-card [role=alert]').textContent())?.includes('"tomorrow" is not an RFC 3339 time'));
+    expect(problems).toEqual([]);
+  });
+
   it('shows the scheduler node and the leases it holds', async () => {
     await fresh();
     await signIn(page, stack.gateway.url, stack.keys.read, '#/nodes');
@@ -193,12 +215,6 @@ describe.skipIf(!chromiumPath)('the visualizer in Chromium, against a running st
     expect(problems).toEqual([]);
   });
 });
-
-/** The ids a Watch request asks for (Connect streaming: a 5-byte envelope, then the JSON message). Pure. */
-function watchedIds(body: Buffer | null): string[] {
-  if (!body || body.length < 5) return [];
-  return (JSON.parse(body.subarray(5, 5 + body.readUInt32BE(1)).toString('utf8')) as { endpointIds?: string[] }).endpointIds ?? [];
-}
 
 describe.skipIf(!chromiumPath)('the visualizer with 10,000 endpoints', () => {
   const fx = useGateway();

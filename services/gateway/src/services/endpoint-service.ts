@@ -12,6 +12,7 @@ import { type EndpointService, MachineState } from '@tickwise/api';
 import { endpointInputOf } from '../spec.ts';
 import { decodePageToken, enumValue, id, LIMITS, namePrefix, nextToken, optionalId, optionalReason, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
+import { previewScheduleCall } from './preview-schedule.ts';
 
 const endpointIdSchema = z.object({ endpointId: id });
 const createSchema = z.object({ jobId: id });
@@ -127,5 +128,7 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
       ]);
       return { machine: machineMessage(row, history, hints, deps.now()) };
     },
+
+    previewSchedule: (request, context) => previewScheduleCall(deps, request, context, loadEndpoint),
   };
 }

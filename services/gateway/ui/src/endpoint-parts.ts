@@ -1,6 +1,6 @@
 import { toJson } from '@bufbuild/protobuf';
 import { ListValueSchema, timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { type Analysis, type Endpoint, type Hint, HintKind, type Machine, type Run, RunStatus, type Transition } from '@tickwise/api';
+import { type Analysis, type Endpoint, type Hint, HintKind, type Machine, type PreviewScheduleResponse, type Run, RunStatus, type Transition } from '@tickwise/api';
 import { h, type Child } from './dom.ts';
 import { ago, clip, clock, countdown, formatMs, stateName } from './format.ts';
 
@@ -151,4 +151,34 @@ export function timelineCard(transitions: readonly Transition[], runs: readonly 
         ),
   );
   return h('div', { class: 'card timeline' }, h('h3', {}, 'Timeline'), rows.length > 0 ? h('table', {}, h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'nothing yet'));
+}
+
+/** `2026-03-29 01:00:00Z`: a run's time in UTC (milliseconds only when there are some, as in its local time). */
+const utcText = (at: Timestamp | undefined) => date(at)?.toISOString().replace('T', ' ').replace('.000Z', 'Z') ?? '—';
+
+/**
+ * The schedule preview's runs: UTC, local time in the schedule's zone, offset; a run after which
+ * the offset changed (DST) is marked, with what DST did to it.
+ */
+export function previewTable(preview: PreviewScheduleResponse | undefined, error: string | null): HTMLElement {
+  if (error) return h('p', { class: 'error-text', role: 'alert' }, error);
+  if (!preview) return h('p', { class: 'muted' }, 'loading…');
+  if (preview.runs.length === 0) return h('p', { class: 'muted' }, 'no runs after that time');
+  const rows = preview.runs.map((run, index) =>
+    h(
+      'tr',
+      { class: run.offsetChanged ? 'preview-run dst-shift' : 'preview-run', 'data-offset-changed': run.offsetChanged ? 'true' : 'false' },
+      h('td', { class: 'muted' }, index + 1),
+      h('td', {}, utcText(run.at)),
+      h('td', {}, run.localTime.slice(0, -6).replace('T', ' ')),
+      h('td', {}, run.utcOffset, run.offsetChanged ? [' ', h('span', { class: 'badge dst', title: 'the UTC offset changed since the previous run' }, 'DST shift')] : ''),
+      h('td', { class: 'muted' }, run.note),
+    ),
+  );
+  return h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'UTC'), h('th', {}, `Local (${preview.timezone})`), h('th', {}, 'Offset'), h('th', {}, 'Note'))),
+    h('tbody', {}, rows),
+  );
 }

@@ -1,5 +1,5 @@
 import { createStore } from '@xstate/store';
-import type { Analysis, Endpoint, Hint, Machine, MachineChange, Run, Transition } from '@tickwise/api';
+import type { Analysis, Endpoint, Hint, Machine, MachineChange, PreviewScheduleResponse, Run, Transition } from '@tickwise/api';
 import { stateName } from './format.ts';
 import type { ChartStep } from './statechart.ts';
 
@@ -11,6 +11,18 @@ import type { ChartStep } from './statechart.ts';
 export const TRANSITIONS = 40;
 /** The runs the page reads first, and the most the timeline keeps as more finish. */
 export const RUNS = 50;
+/** The baseline runs the schedule preview shows. */
+export const PREVIEW_RUNS = 10;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** The preview's start as typed: '' is now; an RFC 3339 time with its offset; else why not. Pure. */
+export function previewFromOf(text: string): { from: Date | null } | { error: string } {
+  const trimmed = text.trim();
+  if (trimmed === '') return { from: null };
+  const at = RFC3339.test(trimmed) ? new Date(trimmed.replace(' ', 'T')) : null;
+  return at && !Number.isNaN(at.getTime()) ? { from: at } : { error: `"${trimmed}" is not an RFC 3339 time with its offset, such as 2026-03-29T00:00:00Z` };
+}
 
 export interface EndpointContext {
   endpointId: string;
@@ -27,6 +39,10 @@ export interface EndpointContext {
   hints: readonly Hint[];
   analyses: readonly Analysis[];
   error: string | null;
+  /** The schedule preview: its baseline runs from `previewFrom` (null: now), or why it failed. */
+  preview: PreviewScheduleResponse | undefined;
+  previewFrom: Date | null;
+  previewError: string | null;
 }
 
 export type EndpointEvent =
@@ -35,7 +51,10 @@ export type EndpointEvent =
   | { type: 'machineChanged'; change: MachineChange }
   | { type: 'runFinished'; run: Run }
   | { type: 'sideLoaded'; hints: readonly Hint[]; analyses: readonly Analysis[] }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string }
+  | { type: 'previewFromTyped'; text: string }
+  | { type: 'previewLoaded'; preview: PreviewScheduleResponse; from: Date | null }
+  | { type: 'previewFailed'; message: string };
 
 export type EndpointEmitted =
   | { type: 'chartPlaced'; state: string }
@@ -44,7 +63,9 @@ export type EndpointEmitted =
   | { type: 'machineStale' }
   /** Hints or analyses may have changed with the machine. */
   | { type: 'sideStale' }
-  | { type: 'runAdded'; runId: string };
+  | { type: 'runAdded'; runId: string }
+  /** The preview must be read (again): its start changed, or its first run has passed. */
+  | { type: 'previewStale' };
 
 export const initialEndpoint = (endpointId: string): EndpointContext => ({
   endpointId,
@@ -57,6 +78,9 @@ export const initialEndpoint = (endpointId: string): EndpointContext => ({
   hints: [],
   analyses: [],
   error: null,
+  preview: undefined,
+  previewFrom: null,
+  previewError: null,
 });
 
 const chartStep = (step: Transition): ChartStep => ({ from: step.from ? stateName(step.from) : null, to: stateName(step.to), event: step.event });
@@ -66,6 +90,14 @@ function mergeSteps(kept: readonly Transition[], read: readonly Transition[]): r
   const first = read[0]?.seq;
   if (first === undefined) return kept;
   return [...kept.filter((step) => step.seq < first), ...read].slice(-TRANSITIONS);
+}
+
+const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+
+/** A preview from now whose first run has passed shows the past: read it again. Pure. */
+export function previewOutdated(context: EndpointContext, now: number): boolean {
+  const first = context.preview?.runs[0]?.at;
+  return context.previewFrom === null && first !== undefined && Number(first.seconds) * 1_000 <= now;
 }
 
 export function createEndpointStore(endpointId: string) {
@@ -110,6 +142,15 @@ export function createEndpointStore(endpointId: string) {
       },
       sideLoaded: (context, { hints, analyses }) => ({ ...context, hints, analyses }),
       failed: (context, { message }) => ({ ...context, error: message }),
+      previewFromTyped: (context, { text }, enqueue) => {
+        const typed = previewFromOf(text);
+        if ('error' in typed) return { ...context, previewError: typed.error };
+        enqueue.emit.previewStale();
+        return { ...context, previewFrom: typed.from, previewError: null };
+      },
+      // An answer for a start typed over since is dropped: the read of the new one follows.
+      previewLoaded: (context, { preview, from }) => (sameTime(from, context.previewFrom) ? { ...context, preview, previewError: null } : context),
+      previewFailed: (context, { message }) => ({ ...context, previewError: message }),
     },
   });
 }

@@ -1,3 +1,4 @@
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Analysis, Endpoint, Hint, Machine, Run } from '@tickwise/api';
 // The machine alone (no governor, no specs): the page draws its statechart from the definition itself.
 import { endpointMachine } from '@tickwise/machines/endpoint-machine';
@@ -5,8 +6,8 @@ import { describeError } from './api.ts';
 import { canWrite, type App, type View } from './app.ts';
 import { shallowEqual } from '@xstate/store';
 import { fill, flash, h } from './dom.ts';
-import { analysesCard, factsCard, hintsCard, nextRunCard, specLine, timelineCard } from './endpoint-parts.ts';
-import { createEndpointStore, RUNS, TRANSITIONS, type EndpointContext } from './endpoint-store.ts';
+import { analysesCard, factsCard, hintsCard, nextRunCard, previewTable, specLine, timelineCard } from './endpoint-parts.ts';
+import { createEndpointStore, PREVIEW_RUNS, previewOutdated, RUNS, TRANSITIONS, type EndpointContext } from './endpoint-store.ts';
 import { follow } from './follow.ts';
 import { Statechart } from './statechart.ts';
 import { graphOf, layoutChart } from './statechart-layout.ts';
@@ -29,6 +30,17 @@ export function endpointView(app: App, endpointId: string): View {
   const side = h('div', { class: 'side' });
   const lower = h('div', { class: 'lower' });
   const actions = h('div', { class: 'actions' });
+  const previewBody = h('div', { class: 'preview-body' });
+  const previewForm = h(
+    'form',
+    { class: 'preview-form' },
+    h('label', {}, 'From ', h('input', { name: 'from', placeholder: 'now, or e.g. 2026-03-29T00:00:00Z', size: 34 })),
+    h('button', { type: 'submit' }, 'Preview'),
+  );
+  previewForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    store.trigger.previewFromTyped({ text: (previewForm.elements.namedItem('from') as HTMLInputElement).value });
+  });
 
   const drawTitle = ({ endpoint, jobName, failed }: { endpoint: Endpoint | undefined; jobName: string; failed: boolean }) => {
     if (endpoint) {
@@ -116,6 +128,28 @@ export function endpointView(app: App, endpointId: string): View {
     return loadingMachine;
   };
 
+  let previewing = false;
+  /** Reads the preview from the start last typed (one read at a time; a newer start reads again). */
+  const loadPreview = async () => {
+    if (previewing) return;
+    previewing = true;
+    try {
+      for (let from = store.getSnapshot().context.previewFrom; ; ) {
+        try {
+          const preview = await app.api.endpoints.previewSchedule({ target: { case: 'endpointId', value: endpointId }, count: PREVIEW_RUNS, from: from ? timestampFromDate(from) : undefined });
+          store.trigger.previewLoaded({ preview, from });
+        } catch (failure) {
+          store.trigger.previewFailed({ message: describeError(failure) });
+        }
+        const latest = store.getSnapshot().context.previewFrom;
+        if ((latest?.getTime() ?? null) === (from?.getTime() ?? null)) break;
+        from = latest;
+      }
+    } finally {
+      previewing = false;
+    }
+  };
+
   let sideTimer: ReturnType<typeof setTimeout> | undefined;
   let sideAt = 0;
   const loadSide = async () => {
@@ -148,6 +182,8 @@ export function endpointView(app: App, endpointId: string): View {
     store.on('chartMoved', ({ steps }) => void chart.animate(steps)),
     store.on('machineStale', () => void loadMachine()),
     store.on('sideStale', refreshSide),
+    store.on('previewStale', () => void loadPreview()),
+    store.select(({ preview, previewError }) => ({ preview, previewError }), shallowEqual).subscribe(({ preview, previewError }) => fill(previewBody, previewTable(preview, previewError))),
     store.on('runAdded', ({ runId }) => {
       const row = lower.querySelector(`[data-run-id="${runId}"]`);
       if (row) flash(row);
@@ -165,14 +201,17 @@ export function endpointView(app: App, endpointId: string): View {
       const [{ endpoint }, runs] = await Promise.all([app.api.endpoints.getEndpoint({ endpointId }), app.api.runs.listRuns({ endpointId, pageSize: RUNS })]);
       const jobName = endpoint ? ((await app.api.jobs.getJob({ jobId: endpoint.jobId }).catch(() => ({ job: undefined }))).job?.name ?? '') : '';
       store.trigger.endpointLoaded({ endpoint, jobName, runs: runs.runs });
-      await Promise.all([loadMachine(), loadSide()]);
+      await Promise.all([loadMachine(), loadSide(), loadPreview()]);
     } catch (failure) {
       store.trigger.failed({ message: describeError(failure) });
     }
   })();
 
-  // Countdowns move every second.
-  const ticker = setInterval(() => drawSide(store.getSnapshot().context.machine), 1_000);
+  // Countdowns move every second; a preview from now follows the clock once its first run passed.
+  const ticker = setInterval(() => {
+    drawSide(store.getSnapshot().context.machine);
+    if (previewOutdated(store.getSnapshot().context, app.now())) void loadPreview();
+  }, 1_000);
 
   const element = h(
     'section',
@@ -182,6 +221,14 @@ export function endpointView(app: App, endpointId: string): View {
     error,
     h('div', { class: 'toolbar' }, actions, pauseForm, status),
     h('div', { class: 'upper' }, h('div', { class: 'card chart-card' }, h('h3', {}, 'Statechart'), chart.element), side),
+    h(
+      'div',
+      { class: 'card preview-card' },
+      h('h3', {}, 'Next runs of the schedule'),
+      h('p', { class: 'muted' }, 'The baseline schedule only: hints, failure backoff and catch-up move real runs (Next run above shows the one planned). A DST shift is marked where the UTC offset changes.'),
+      previewForm,
+      previewBody,
+    ),
     lower,
   );
   return {

@@ -13,10 +13,10 @@ const gaps = new Map<string, CachedGap>();
 /**
  * The baseline gap between two runs of an endpoint: the interval, or for cron the gap between the
  * next two cron times after `now` in the schedule's time zone (so a daily job across a DST change
- * gives 23 h or 25 h). Pure: the result depends on its arguments only. A cron in a time zone costs
- * croner ~0.3 ms per occurrence, so the gap is remembered per cron and zone until its first slot
- * (the next cron time, hence the gap, is the same for any `now` before it). Throws only for a cron
- * that never fires again, which spec validation refuses.
+ * gives 23 h or 25 h). Pure: the result depends on its arguments only. A cron time in a zone costs
+ * tens of µs (zone offsets through Intl), so the gap is remembered per cron and zone until its first
+ * slot (cron times are a fixed set of instants, so the next one, hence the gap, is the same for any
+ * `now` before it). Throws only for a cron that never fires again, which spec validation refuses.
  */
 export function baselineIntervalMs(spec: EndpointSpec, now: Date): number {
   if (spec.schedule.kind === 'every') return spec.schedule.everyMs;

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/endpoint_service.proto.
  */
 export const file_tickwise_v1_endpoint_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0aWNrd2lzZS92MS9lbmRwb2ludF9zZXJ2aWNlLnByb3RvEgt0aWNrd2lzZS52MSJUChVDcmVhdGVFbmRwb2ludFJlcXVlc3QSDgoGam9iX2lkGAEgASgJEisKCGVuZHBvaW50GAIgASgLMhkudGlja3dpc2UudjEuRW5kcG9pbnRTcGVjIl8KFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS50aWNrd2lzZS52MS5FbmRwb2ludBIOCgZhY3Rpb24YAiABKAkSDAoEbm90ZRgDIAEoCSIpChJHZXRFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkiPgoTR2V0RW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLnRpY2t3aXNlLnYxLkVuZHBvaW50IqcBChRMaXN0RW5kcG9pbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZqb2JfaWQYAyABKAkSKQoGc3RhdGVzGAQgAygOMhkudGlja3dpc2UudjEuTWFjaGluZVN0YXRlEhMKC25hbWVfcHJlZml4GAUgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYBiABKAgiWgoVTGlzdEVuZHBvaW50c1Jlc3BvbnNlEigKCWVuZHBvaW50cxgBIAMoCzIVLnRpY2t3aXNlLnYxLkVuZHBvaW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJVChVVcGRhdGVFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSJwoEc3BlYxgCIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYyJfChZVcGRhdGVFbmRwb2ludFJlc3BvbnNlEicKCGVuZHBvaW50GAEgASgLMhUudGlja3dpc2UudjEuRW5kcG9pbnQSDgoGYWN0aW9uGAIgASgJEgwKBG5vdGUYAyABKAkiZgoUUGF1c2VFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJAChVQYXVzZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS50aWNrd2lzZS52MS5FbmRwb2ludCIsChVSZXN1bWVFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkiQQoWUmVzdW1lRW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLnRpY2t3aXNlLnYxLkVuZHBvaW50Ii0KFkFyY2hpdmVFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkiQgoXQXJjaGl2ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS50aWNrd2lzZS52MS5FbmRwb2ludCI9ChZUcmlnZ2VyRW5kcG9pbnRSZXF1ZXN0EhMKC2VuZHBvaW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKjAQoXVHJpZ2dlckVuZHBvaW50UmVzcG9uc2USDwoHaGludF9pZBgBIAEoCRIoCgVzdGF0ZRgCIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAQgASgJEgwKBG5vdGUYBSABKAkiQgoRR2V0TWFjaGluZVJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSGAoQdHJhbnNpdGlvbl9saW1pdBgCIAEoBSI7ChJHZXRNYWNoaW5lUmVzcG9uc2USJQoHbWFjaGluZRgBIAEoCzIULnRpY2t3aXNlLnYxLk1hY2hpbmUyrwYKD0VuZHBvaW50U2VydmljZRJZCg5DcmVhdGVFbmRwb2ludBIiLnRpY2t3aXNlLnYxLkNyZWF0ZUVuZHBvaW50UmVxdWVzdBojLnRpY2t3aXNlLnYxLkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USUAoLR2V0RW5kcG9pbnQSHy50aWNrd2lzZS52MS5HZXRFbmRwb2ludFJlcXVlc3QaIC50aWNrd2lzZS52MS5HZXRFbmRwb2ludFJlc3BvbnNlElYKDUxpc3RFbmRwb2ludHMSIS50aWNrd2lzZS52MS5MaXN0RW5kcG9pbnRzUmVxdWVzdBoiLnRpY2t3aXNlLnYxLkxpc3RFbmRwb2ludHNSZXNwb25zZRJZCg5VcGRhdGVFbmRwb2ludBIiLnRpY2t3aXNlLnYxLlVwZGF0ZUVuZHBvaW50UmVxdWVzdBojLnRpY2t3aXNlLnYxLlVwZGF0ZUVuZHBvaW50UmVzcG9uc2USVgoNUGF1c2VFbmRwb2ludBIhLnRpY2t3aXNlLnYxLlBhdXNlRW5kcG9pbnRSZXF1ZXN0GiIudGlja3dpc2UudjEuUGF1c2VFbmRwb2ludFJlc3BvbnNlElkKDlJlc3VtZUVuZHBvaW50EiIudGlja3dpc2UudjEuUmVzdW1lRW5kcG9pbnRSZXF1ZXN0GiMudGlja3dpc2UudjEuUmVzdW1lRW5kcG9pbnRSZXNwb25zZRJcCg9BcmNoaXZlRW5kcG9pbnQSIy50aWNrd2lzZS52MS5BcmNoaXZlRW5kcG9pbnRSZXF1ZXN0GiQudGlja3dpc2UudjEuQXJjaGl2ZUVuZHBvaW50UmVzcG9uc2USXAoPVHJpZ2dlckVuZHBvaW50EiMudGlja3dpc2UudjEuVHJpZ2dlckVuZHBvaW50UmVxdWVzdBokLnRpY2t3aXNlLnYxLlRyaWdnZXJFbmRwb2ludFJlc3BvbnNlEk0KCkdldE1hY2hpbmUSHi50aWNrd2lzZS52MS5HZXRNYWNoaW5lUmVxdWVzdBofLnRpY2t3aXNlLnYxLkdldE1hY2hpbmVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tickwise_v1_resources]);
+  fileDesc("CiJ0aWNrd2lzZS92MS9lbmRwb2ludF9zZXJ2aWNlLnByb3RvEgt0aWNrd2lzZS52MSJUChVDcmVhdGVFbmRwb2ludFJlcXVlc3QSDgoGam9iX2lkGAEgASgJEisKCGVuZHBvaW50GAIgASgLMhkudGlja3dpc2UudjEuRW5kcG9pbnRTcGVjIl8KFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS50aWNrd2lzZS52MS5FbmRwb2ludBIOCgZhY3Rpb24YAiABKAkSDAoEbm90ZRgDIAEoCSIpChJHZXRFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkiPgoTR2V0RW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLnRpY2t3aXNlLnYxLkVuZHBvaW50IqcBChRMaXN0RW5kcG9pbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZqb2JfaWQYAyABKAkSKQoGc3RhdGVzGAQgAygOMhkudGlja3dpc2UudjEuTWFjaGluZVN0YXRlEhMKC25hbWVfcHJlZml4GAUgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYBiABKAgiWgoVTGlzdEVuZHBvaW50c1Jlc3BvbnNlEigKCWVuZHBvaW50cxgBIAMoCzIVLnRpY2t3aXNlLnYxLkVuZHBvaW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJVChVVcGRhdGVFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSJwoEc3BlYxgCIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYyJfChZVcGRhdGVFbmRwb2ludFJlc3BvbnNlEicKCGVuZHBvaW50GAEgASgLMhUudGlja3dpc2UudjEuRW5kcG9pbnQSDgoGYWN0aW9uGAIgASgJEgwKBG5vdGUYAyABKAkiZgoUUGF1c2VFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJAChVQYXVzZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS50aWNrd2lzZS52MS5FbmRwb2ludCIsChVSZXN1bWVFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkiQQoWUmVzdW1lRW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLnRpY2t3aXNlLnYxLkVuZHBvaW50Ii0KFkFyY2hpdmVFbmRwb2ludFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkiQgoXQXJjaGl2ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS50aWNrd2lzZS52MS5FbmRwb2ludCI9ChZUcmlnZ2VyRW5kcG9pbnRSZXF1ZXN0EhMKC2VuZHBvaW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKjAQoXVHJpZ2dlckVuZHBvaW50UmVzcG9uc2USDwoHaGludF9pZBgBIAEoCRIoCgVzdGF0ZRgCIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAQgASgJEgwKBG5vdGUYBSABKAkiQgoRR2V0TWFjaGluZVJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSGAoQdHJhbnNpdGlvbl9saW1pdBgCIAEoBSI7ChJHZXRNYWNoaW5lUmVzcG9uc2USJQoHbWFjaGluZRgBIAEoCzIULnRpY2t3aXNlLnYxLk1hY2hpbmUinQEKFlByZXZpZXdTY2hlZHVsZVJlcXVlc3QSFQoLZW5kcG9pbnRfaWQYASABKAlIABIpCgRzcGVjGAIgASgLMhkudGlja3dpc2UudjEuRW5kcG9pbnRTcGVjSAASDQoFY291bnQYAyABKAUSKAoEZnJvbRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCAoGdGFyZ2V0IoICChdQcmV2aWV3U2NoZWR1bGVSZXNwb25zZRIQCghzY2hlZHVsZRgBIAEoCRIQCgh0aW1lem9uZRgCIAEoCRIoCgRmcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRydW5zGAQgAygLMhcudGlja3dpc2UudjEuUHJldmlld1J1bhIoCgVzdGF0ZRgFIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbmV4dF9ydW5fcmVhc29uGAcgASgJIoIBCgpQcmV2aWV3UnVuEiYKAmF0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsb2NhbF90aW1lGAIgASgJEhIKCnV0Y19vZmZzZXQYAyABKAkSFgoOb2Zmc2V0X2NoYW5nZWQYBCABKAgSDAoEbm90ZRgFIAEoCTKNBwoPRW5kcG9pbnRTZXJ2aWNlElkKDkNyZWF0ZUVuZHBvaW50EiIudGlja3dpc2UudjEuQ3JlYXRlRW5kcG9pbnRSZXF1ZXN0GiMudGlja3dpc2UudjEuQ3JlYXRlRW5kcG9pbnRSZXNwb25zZRJQCgtHZXRFbmRwb2ludBIfLnRpY2t3aXNlLnYxLkdldEVuZHBvaW50UmVxdWVzdBogLnRpY2t3aXNlLnYxLkdldEVuZHBvaW50UmVzcG9uc2USVgoNTGlzdEVuZHBvaW50cxIhLnRpY2t3aXNlLnYxLkxpc3RFbmRwb2ludHNSZXF1ZXN0GiIudGlja3dpc2UudjEuTGlzdEVuZHBvaW50c1Jlc3BvbnNlElkKDlVwZGF0ZUVuZHBvaW50EiIudGlja3dpc2UudjEuVXBkYXRlRW5kcG9pbnRSZXF1ZXN0GiMudGlja3dpc2UudjEuVXBkYXRlRW5kcG9pbnRSZXNwb25zZRJWCg1QYXVzZUVuZHBvaW50EiEudGlja3dpc2UudjEuUGF1c2VFbmRwb2ludFJlcXVlc3QaIi50aWNrd2lzZS52MS5QYXVzZUVuZHBvaW50UmVzcG9uc2USWQoOUmVzdW1lRW5kcG9pbnQSIi50aWNrd2lzZS52MS5SZXN1bWVFbmRwb2ludFJlcXVlc3QaIy50aWNrd2lzZS52MS5SZXN1bWVFbmRwb2ludFJlc3BvbnNlElwKD0FyY2hpdmVFbmRwb2ludBIjLnRpY2t3aXNlLnYxLkFyY2hpdmVFbmRwb2ludFJlcXVlc3QaJC50aWNrd2lzZS52MS5BcmNoaXZlRW5kcG9pbnRSZXNwb25zZRJcCg9UcmlnZ2VyRW5kcG9pbnQSIy50aWNrd2lzZS52MS5UcmlnZ2VyRW5kcG9pbnRSZXF1ZXN0GiQudGlja3dpc2UudjEuVHJpZ2dlckVuZHBvaW50UmVzcG9uc2USTQoKR2V0TWFjaGluZRIeLnRpY2t3aXNlLnYxLkdldE1hY2hpbmVSZXF1ZXN0Gh8udGlja3dpc2UudjEuR2V0TWFjaGluZVJlc3BvbnNlElwKD1ByZXZpZXdTY2hlZHVsZRIjLnRpY2t3aXNlLnYxLlByZXZpZXdTY2hlZHVsZVJlcXVlc3QaJC50aWNrd2lzZS52MS5QcmV2aWV3U2NoZWR1bGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tickwise_v1_resources]);
 
 /**
  * @generated from message tickwise.v1.CreateEndpointRequest
@@ -443,6 +443,155 @@ export const GetMachineResponseSchema: GenMessage<GetMachineResponse> = /*@__PUR
   messageDesc(file_tickwise_v1_endpoint_service, 17);
 
 /**
+ * @generated from message tickwise.v1.PreviewScheduleRequest
+ */
+export type PreviewScheduleRequest = Message<"tickwise.v1.PreviewScheduleRequest"> & {
+  /**
+   * @generated from oneof tickwise.v1.PreviewScheduleRequest.target
+   */
+  target: {
+    /**
+     * A saved endpoint of the caller's tenant.
+     *
+     * @generated from field: string endpoint_id = 1;
+     */
+    value: string;
+    case: "endpointId";
+  } | {
+    /**
+     * An unsaved spec, checked as CreateEndpoint checks it (its name may be empty).
+     *
+     * @generated from field: tickwise.v1.EndpointSpec spec = 2;
+     */
+    value: EndpointSpec;
+    case: "spec";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * 1-100; 0 means 10.
+   *
+   * @generated from field: int32 count = 3;
+   */
+  count: number;
+
+  /**
+   * The runs strictly after this time; unset: now.
+   *
+   * @generated from field: google.protobuf.Timestamp from = 4;
+   */
+  from?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tickwise.v1.PreviewScheduleRequest.
+ * Use `create(PreviewScheduleRequestSchema)` to create a new message.
+ */
+export const PreviewScheduleRequestSchema: GenMessage<PreviewScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_endpoint_service, 18);
+
+/**
+ * @generated from message tickwise.v1.PreviewScheduleResponse
+ */
+export type PreviewScheduleResponse = Message<"tickwise.v1.PreviewScheduleResponse"> & {
+  /**
+   * The schedule in words: `cron "30 2 * * *" (Europe/Paris)`, `every 30s`.
+   *
+   * @generated from field: string schedule = 1;
+   */
+  schedule: string;
+
+  /**
+   * The IANA zone of the local times: the cron's, UTC for an interval.
+   *
+   * @generated from field: string timezone = 2;
+   */
+  timezone: string;
+
+  /**
+   * The time the runs follow (the request's from, or now).
+   *
+   * @generated from field: google.protobuf.Timestamp from = 3;
+   */
+  from?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated tickwise.v1.PreviewRun runs = 4;
+   */
+  runs: PreviewRun[];
+
+  /**
+   * A saved endpoint only: its machine's state, the next run it planned and why (hints and
+   * backoff included; unset when paused).
+   *
+   * @generated from field: tickwise.v1.MachineState state = 5;
+   */
+  state: MachineState;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_run_at = 6;
+   */
+  nextRunAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string next_run_reason = 7;
+   */
+  nextRunReason: string;
+};
+
+/**
+ * Describes the message tickwise.v1.PreviewScheduleResponse.
+ * Use `create(PreviewScheduleResponseSchema)` to create a new message.
+ */
+export const PreviewScheduleResponseSchema: GenMessage<PreviewScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_endpoint_service, 19);
+
+/**
+ * @generated from message tickwise.v1.PreviewRun
+ */
+export type PreviewRun = Message<"tickwise.v1.PreviewRun"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * The local time in the schedule's zone, RFC 3339 with its UTC offset: 2026-03-29T03:00:00+02:00.
+   *
+   * @generated from field: string local_time = 2;
+   */
+  localTime: string;
+
+  /**
+   * The zone's UTC offset at this run: +02:00.
+   *
+   * @generated from field: string utc_offset = 3;
+   */
+  utcOffset: string;
+
+  /**
+   * The offset differs from the previous run's (for the first run: from the offset at from):
+   * the clocks changed between the two.
+   *
+   * @generated from field: bool offset_changed = 4;
+   */
+  offsetChanged: boolean;
+
+  /**
+   * Why this run is where it is when DST moved it, in words; empty otherwise.
+   *
+   * @generated from field: string note = 5;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message tickwise.v1.PreviewRun.
+ * Use `create(PreviewRunSchema)` to create a new message.
+ */
+export const PreviewRunSchema: GenMessage<PreviewRun> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_endpoint_service, 20);
+
+/**
  * Endpoints of the caller's tenant, and their machines.
  *
  * @generated from service tickwise.v1.EndpointService
@@ -531,6 +680,19 @@ export const EndpointService: GenService<{
     methodKind: "unary";
     input: typeof GetMachineRequestSchema;
     output: typeof GetMachineResponseSchema;
+  },
+  /**
+   * The next runs of a saved endpoint's baseline schedule, or of an unsaved spec, in UTC and in the
+   * schedule's time zone, marking where the zone's UTC offset changes (DST). Baseline only: hints,
+   * failure backoff, jitter and catch-up move real runs; for a saved endpoint the response also
+   * carries the next run the scheduler planned, and why.
+   *
+   * @generated from rpc tickwise.v1.EndpointService.PreviewSchedule
+   */
+  previewSchedule: {
+    methodKind: "unary";
+    input: typeof PreviewScheduleRequestSchema;
+    output: typeof PreviewScheduleResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tickwise_v1_endpoint_service, 0);
