@@ -4,3 +4,4 @@ export * from './governor.ts';
 export * from './endpoint-machine.ts';
 export * from './snapshot.ts';
 export * from './planning.ts';
+export * from './notify.ts';
