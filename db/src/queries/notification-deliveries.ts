@@ -68,11 +68,14 @@ export type DeliveryOutcome =
   | { status: 'failed'; httpStatus: number | null; error: string }
   | { status: 'pending'; httpStatus: number | null; error: string; retryAt: Date };
 
-/** Records an attempt and hands the lease back; false when `owner` no longer held the row (nothing written). */
+/**
+ * Records an attempt and hands the lease back; false when `owner` no longer held the row (nothing
+ * written). A delivery sent after failed attempts keeps the last error, to show why it took several.
+ */
 export async function recordDelivery(db: Queryable, id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE notification_deliveries
-        SET status = $3, last_http_status = $4, last_error = $5,
+        SET status = $3, last_http_status = $4, last_error = COALESCE($5, last_error),
             next_attempt_at = COALESCE($6, next_attempt_at), sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END,
             lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
       WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,

@@ -31,6 +31,8 @@ export interface NotifyEndpoint {
 export interface StoredStreak {
   /** The highest run id of the endpoint: the state is as of this run. */
   lastRunId: string | null;
+  /** The endpoint's last successful run: a streak told before it has ended. */
+  lastSuccessId: string | null;
   failures: number;
   /** The streak's first failed run (the streak's identity); null when not failing. */
   firstRunId: string | null;
@@ -103,6 +105,7 @@ export async function notifyBaselines(db: Queryable, endpointIds: readonly strin
   const { rows } = await db.query<{
     id: string;
     last_run_id: string | null;
+    last_success_id: string | null;
     failures: string;
     first_id: string | null;
     first_at: Date | null;
@@ -110,7 +113,7 @@ export async function notifyBaselines(db: Queryable, endpointIds: readonly strin
     error_kind: string | null;
     http_status: number | null;
   }>(
-    `SELECT e.id, last_run.id AS last_run_id, f.failures, first_failed.id AS first_id, first_failed.finished_at AS first_at,
+    `SELECT e.id, last_run.id AS last_run_id, last_ok.id AS last_success_id, f.failures, first_failed.id AS first_id, first_failed.finished_at AS first_at,
             last_failed.finished_at AS last_at, last_failed.error_kind, last_failed.http_status
        FROM unnest($1::uuid[]) AS e(id)
        LEFT JOIN LATERAL (SELECT id FROM runs WHERE endpoint_id = e.id ORDER BY id DESC LIMIT 1) last_run ON true
@@ -134,6 +137,7 @@ export async function notifyBaselines(db: Queryable, endpointIds: readonly strin
       ...endpoint,
       streak: {
         lastRunId: row.last_run_id,
+        lastSuccessId: row.last_success_id,
         failures,
         firstRunId: failures > 0 ? row.first_id : null,
         firstFailureAt: failures > 0 ? row.first_at : null,
@@ -188,15 +192,16 @@ export interface NewNotification {
 /**
  * Stores a notification and its deliveries in the caller's transaction, once: a notification whose
  * dedup key the endpoint already has is left as it is (it was made, with its deliveries, by an
- * earlier writer). Returns how many deliveries it made; the caller wakes the senders after commit.
+ * earlier writer). Returns how many deliveries it made, or null when it was there already; the
+ * caller wakes the senders (`notifyNewDeliveries`, sent at commit).
  */
-export async function insertNotification(db: Queryable, notification: NewNotification): Promise<number> {
+export async function insertNotification(db: Queryable, notification: NewNotification): Promise<number | null> {
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO notifications (id, tenant_id, job_id, endpoint_id, kind, dedup_key, streak_key, threshold, payload)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (endpoint_id, dedup_key) DO NOTHING RETURNING id`,
     [notification.id, notification.tenantId, notification.jobId, notification.endpointId, notification.kind, notification.dedupKey, notification.streakKey, notification.threshold, JSON.stringify(notification.payload)],
   );
-  if (rows.length === 0) return 0;
+  if (rows.length === 0) return null;
   let targets: { channel: string; url: string; deliveryId: string }[];
   if ('told' in notification.targets) {
     const { told, deliveryIds } = notification.targets;
