@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/resources.proto.
  */
 export const file_tickwise_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("Cht0aWNrd2lzZS92MS9yZXNvdXJjZXMucHJvdG8SC3RpY2t3aXNlLnYxIsoDCgxFbmRwb2ludFNwZWMSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjcKB2hlYWRlcnMYBCADKAsyJi50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMuSGVhZGVyc0VudHJ5EiQKBGJvZHkYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoIc2NoZWR1bGUYBiABKAsyFS50aWNrd2lzZS52MS5TY2hlZHVsZRIUCgxtaW5faW50ZXJ2YWwYByABKAkSFAoMbWF4X2ludGVydmFsGAggASgJEg4KBmppdHRlchgJIAEoCRIPCgd0aW1lb3V0GAogASgJEhAKCGNhdGNoX3VwGAsgASgJEicKBXJldHJ5GAwgASgLMhgudGlja3dpc2UudjEuUmV0cnlQb2xpY3kSKQoHc3VjY2VzcxgNIAEoCzIYLnRpY2t3aXNlLnYxLlN1Y2Nlc3NSdWxlEg8KB292ZXJsYXAYDiABKAkSEwoLcGF1c2VfYWZ0ZXIYDyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoLUmV0cnlQb2xpY3kSEAoIYXR0ZW1wdHMYASABKA0SDwoHYmFja29mZhgCIAEoCRITCgttYXhfYmFja29mZhgDIAEoCRIKCgJvbhgEIAMoCSI0CgtTdWNjZXNzUnVsZRIOCgZzdGF0dXMYASADKAkSFQoNYm9keV9jb250YWlucxgCIAEoCSJOCghTY2hlZHVsZRIPCgVldmVyeRgBIAEoCUgAEikKBGNyb24YAiABKAsyGS50aWNrd2lzZS52MS5Dcm9uU2NoZWR1bGVIAEIGCgRraW5kIjQKDENyb25TY2hlZHVsZRISCgpleHByZXNzaW9uGAEgASgJEhAKCHRpbWV6b25lGAIgASgJItsBCgNKb2ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglzeW50aGV0aWMYAyABKAgSFgoOZW5kcG9pbnRfY291bnQYBCABKAUSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcGF1c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAwoIRW5kcG9pbnQSCgoCaWQYASABKAkSDgoGam9iX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJwoEc3BlYxgEIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYxIoCgVzdGF0ZRgFIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJEiEKBXBhdXNlGAggASgLMhIudGlja3dpc2UudjEuUGF1c2USLwoLYXJjaGl2ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YDCABKAUigQIKClRyYW5zaXRpb24SCwoDc2VxGAEgASgDEicKBGZyb20YAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSJQoCdG8YAyABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDQoFZXZlbnQYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIvCgtuZXh0X3J1bl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcnVuX2lkGAggASgJEg4KBndvcmtlchgJIAEoCSLbAgoESGludBIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIjCgRraW5kGAMgASgOMhUudGlja3dpc2UudjEuSGludEtpbmQSEAoIaW50ZXJ2YWwYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZzb3VyY2UYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xlYXJlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYWN0aXZlGAsgASgIEhMKC2FuYWx5c2lzX2lkGAwgASgJIukECgdNYWNoaW5lEhMKC2VuZHBvaW50X2lkGAEgASgJEigKBXN0YXRlGAIgASgOMhkudGlja3dpc2UudjEuTWFjaGluZVN0YXRlEg8KB3ZlcnNpb24YAyABKAUSLwoLbmV4dF9ydW5fYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCRIOCgZzb3VyY2UYBiABKAkSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYByABKAUSFAoMbGFzdF9vdXRjb21lGAggASgJEi0KCWxhc3Rfc2xvdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY2xhaW1lZF9zbG90GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAsgASgFEhMKC2xlYXNlX293bmVyGAwgASgJEjQKEGxlYXNlX2V4cGlyZXNfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKBXBhdXNlGA4gASgLMhIudGlja3dpc2UudjEuUGF1c2USFQoNaGludHNfcGVuZGluZxgPIAEoCBIpCghzbmFwc2hvdBgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLAoLdHJhbnNpdGlvbnMYESADKAsyFy50aWNrd2lzZS52MS5UcmFuc2l0aW9uEicKDGFjdGl2ZV9oaW50cxgSIAMoCzIRLnRpY2t3aXNlLnYxLkhpbnQSEAoIYXJjaGl2ZWQYEyABKAgihgQKA1J1bhIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIOCgZqb2JfaWQYAyABKAkSKAoEc2xvdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgFIAEoBRIOCgZ3b3JrZXIYBiABKAkSJgoGc3RhdHVzGAcgASgOMhYudGlja3dpc2UudjEuUnVuU3RhdHVzEhgKC2h0dHBfc3RhdHVzGAggASgFSACIAQESEwoLZHVyYXRpb25fbXMYCSABKAESLgoKc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmVycm9yX2tpbmQYDCABKAkSFQoNZXJyb3JfbWVzc2FnZRgNIAEoCRIaCg1yZXNwb25zZV9ib2R5GA4gASgJSAGIAQESGgoScmVzcG9uc2VfdHJ1bmNhdGVkGA8gASgIEhYKDnBsYW5uZWRfc291cmNlGBAgASgJEhsKDnJldHJ5X2FmdGVyX21zGBEgASgDSAKIAQFCDgoMX2h0dHBfc3RhdHVzQhAKDl9yZXNwb25zZV9ib2R5QhEKD19yZXRyeV9hZnRlcl9tcyKVAwoIQW5hbHlzaXMSCgoCaWQYASABKAkSEwoLZW5kcG9pbnRfaWQYAiABKAkSDwoHcGxhbm5lchgDIAEoCRIPCgd0cmlnZ2VyGAQgASgJEiYKBmlucHV0cxgFIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIuCgp0b29sX2NhbGxzGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLkxpc3RWYWx1ZRIRCglyZWFzb25pbmcYByABKAkSDQoFbW9kZWwYCCABKAkSFgoJdG9rZW5zX2luGAkgASgFSACIAQESFwoKdG9rZW5zX291dBgKIAEoBUgBiAEBEhMKC2R1cmF0aW9uX21zGAsgASgBEg8KB291dGNvbWUYDCABKAkSFgoOb3V0Y29tZV9kZXRhaWwYDSABKAkSEAoIaGludF9pZHMYDiADKAkSLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX3Rva2Vuc19pbkINCgtfdG9rZW5zX291dCJDCgpCYWRSZXF1ZXN0EjUKEGZpZWxkX3Zpb2xhdGlvbnMYASADKAsyGy50aWNrd2lzZS52MS5GaWVsZFZpb2xhdGlvbiIvCg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRIOCgZyZWFzb24YAiABKAkqrQEKDE1hY2hpbmVTdGF0ZRIdChlNQUNISU5FX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSTUFDSElORV9TVEFURV9JRExFEAESFQoRTUFDSElORV9TVEFURV9EVUUQAhIZChVNQUNISU5FX1NUQVRFX1JVTk5JTkcQAxIaChZNQUNISU5FX1NUQVRFX1BMQU5OSU5HEAQSGAoUTUFDSElORV9TVEFURV9QQVVTRUQQBSpuCghIaW50S2luZBIZChVISU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJISU5UX0tJTkRfSU5URVJWQUwQARIUChBISU5UX0tJTkRfUlVOX0FUEAISGQoVSElOVF9LSU5EX1BBVVNFX1VOVElMEAMqWAoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX1NVQ0NFRURFRBABEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAJiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Cht0aWNrd2lzZS92MS9yZXNvdXJjZXMucHJvdG8SC3RpY2t3aXNlLnYxIsoDCgxFbmRwb2ludFNwZWMSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjcKB2hlYWRlcnMYBCADKAsyJi50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMuSGVhZGVyc0VudHJ5EiQKBGJvZHkYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoIc2NoZWR1bGUYBiABKAsyFS50aWNrd2lzZS52MS5TY2hlZHVsZRIUCgxtaW5faW50ZXJ2YWwYByABKAkSFAoMbWF4X2ludGVydmFsGAggASgJEg4KBmppdHRlchgJIAEoCRIPCgd0aW1lb3V0GAogASgJEhAKCGNhdGNoX3VwGAsgASgJEicKBXJldHJ5GAwgASgLMhgudGlja3dpc2UudjEuUmV0cnlQb2xpY3kSKQoHc3VjY2VzcxgNIAEoCzIYLnRpY2t3aXNlLnYxLlN1Y2Nlc3NSdWxlEg8KB292ZXJsYXAYDiABKAkSEwoLcGF1c2VfYWZ0ZXIYDyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoLUmV0cnlQb2xpY3kSEAoIYXR0ZW1wdHMYASABKA0SDwoHYmFja29mZhgCIAEoCRITCgttYXhfYmFja29mZhgDIAEoCRIKCgJvbhgEIAMoCSI0CgtTdWNjZXNzUnVsZRIOCgZzdGF0dXMYASADKAkSFQoNYm9keV9jb250YWlucxgCIAEoCSJOCghTY2hlZHVsZRIPCgVldmVyeRgBIAEoCUgAEikKBGNyb24YAiABKAsyGS50aWNrd2lzZS52MS5Dcm9uU2NoZWR1bGVIAEIGCgRraW5kIjQKDENyb25TY2hlZHVsZRISCgpleHByZXNzaW9uGAEgASgJEhAKCHRpbWV6b25lGAIgASgJIoYCCgNKb2ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglzeW50aGV0aWMYAyABKAgSFgoOZW5kcG9pbnRfY291bnQYBCABKAUSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBm5vdGlmeRgIIAMoCzIZLnRpY2t3aXNlLnYxLk5vdGlmeVRhcmdldCJLCgxOb3RpZnlUYXJnZXQSEQoHd2ViaG9vaxgBIAEoCUgAEg8KBXNsYWNrGAIgASgJSAASDQoFYWZ0ZXIYAyABKA1CCAoGdGFyZ2V0InEKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcGF1c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAwoIRW5kcG9pbnQSCgoCaWQYASABKAkSDgoGam9iX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJwoEc3BlYxgEIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYxIoCgVzdGF0ZRgFIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJEiEKBXBhdXNlGAggASgLMhIudGlja3dpc2UudjEuUGF1c2USLwoLYXJjaGl2ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YDCABKAUigQIKClRyYW5zaXRpb24SCwoDc2VxGAEgASgDEicKBGZyb20YAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSJQoCdG8YAyABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDQoFZXZlbnQYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIvCgtuZXh0X3J1bl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcnVuX2lkGAggASgJEg4KBndvcmtlchgJIAEoCSLbAgoESGludBIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIjCgRraW5kGAMgASgOMhUudGlja3dpc2UudjEuSGludEtpbmQSEAoIaW50ZXJ2YWwYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZzb3VyY2UYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xlYXJlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYWN0aXZlGAsgASgIEhMKC2FuYWx5c2lzX2lkGAwgASgJIukECgdNYWNoaW5lEhMKC2VuZHBvaW50X2lkGAEgASgJEigKBXN0YXRlGAIgASgOMhkudGlja3dpc2UudjEuTWFjaGluZVN0YXRlEg8KB3ZlcnNpb24YAyABKAUSLwoLbmV4dF9ydW5fYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCRIOCgZzb3VyY2UYBiABKAkSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYByABKAUSFAoMbGFzdF9vdXRjb21lGAggASgJEi0KCWxhc3Rfc2xvdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY2xhaW1lZF9zbG90GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAsgASgFEhMKC2xlYXNlX293bmVyGAwgASgJEjQKEGxlYXNlX2V4cGlyZXNfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKBXBhdXNlGA4gASgLMhIudGlja3dpc2UudjEuUGF1c2USFQoNaGludHNfcGVuZGluZxgPIAEoCBIpCghzbmFwc2hvdBgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLAoLdHJhbnNpdGlvbnMYESADKAsyFy50aWNrd2lzZS52MS5UcmFuc2l0aW9uEicKDGFjdGl2ZV9oaW50cxgSIAMoCzIRLnRpY2t3aXNlLnYxLkhpbnQSEAoIYXJjaGl2ZWQYEyABKAgihgQKA1J1bhIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIOCgZqb2JfaWQYAyABKAkSKAoEc2xvdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgFIAEoBRIOCgZ3b3JrZXIYBiABKAkSJgoGc3RhdHVzGAcgASgOMhYudGlja3dpc2UudjEuUnVuU3RhdHVzEhgKC2h0dHBfc3RhdHVzGAggASgFSACIAQESEwoLZHVyYXRpb25fbXMYCSABKAESLgoKc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmVycm9yX2tpbmQYDCABKAkSFQoNZXJyb3JfbWVzc2FnZRgNIAEoCRIaCg1yZXNwb25zZV9ib2R5GA4gASgJSAGIAQESGgoScmVzcG9uc2VfdHJ1bmNhdGVkGA8gASgIEhYKDnBsYW5uZWRfc291cmNlGBAgASgJEhsKDnJldHJ5X2FmdGVyX21zGBEgASgDSAKIAQFCDgoMX2h0dHBfc3RhdHVzQhAKDl9yZXNwb25zZV9ib2R5QhEKD19yZXRyeV9hZnRlcl9tcyKVAwoIQW5hbHlzaXMSCgoCaWQYASABKAkSEwoLZW5kcG9pbnRfaWQYAiABKAkSDwoHcGxhbm5lchgDIAEoCRIPCgd0cmlnZ2VyGAQgASgJEiYKBmlucHV0cxgFIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIuCgp0b29sX2NhbGxzGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLkxpc3RWYWx1ZRIRCglyZWFzb25pbmcYByABKAkSDQoFbW9kZWwYCCABKAkSFgoJdG9rZW5zX2luGAkgASgFSACIAQESFwoKdG9rZW5zX291dBgKIAEoBUgBiAEBEhMKC2R1cmF0aW9uX21zGAsgASgBEg8KB291dGNvbWUYDCABKAkSFgoOb3V0Y29tZV9kZXRhaWwYDSABKAkSEAoIaGludF9pZHMYDiADKAkSLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX3Rva2Vuc19pbkINCgtfdG9rZW5zX291dCJDCgpCYWRSZXF1ZXN0EjUKEGZpZWxkX3Zpb2xhdGlvbnMYASADKAsyGy50aWNrd2lzZS52MS5GaWVsZFZpb2xhdGlvbiIvCg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRIOCgZyZWFzb24YAiABKAkqrQEKDE1hY2hpbmVTdGF0ZRIdChlNQUNISU5FX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSTUFDSElORV9TVEFURV9JRExFEAESFQoRTUFDSElORV9TVEFURV9EVUUQAhIZChVNQUNISU5FX1NUQVRFX1JVTk5JTkcQAxIaChZNQUNISU5FX1NUQVRFX1BMQU5OSU5HEAQSGAoUTUFDSElORV9TVEFURV9QQVVTRUQQBSpuCghIaW50S2luZBIZChVISU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJISU5UX0tJTkRfSU5URVJWQUwQARIUChBISU5UX0tJTkRfUlVOX0FUEAISGQoVSElOVF9LSU5EX1BBVVNFX1VOVElMEAMqWAoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX1NVQ0NFRURFRBABEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAJiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * An endpoint as a person writes it: the same fields and forms as in a jobs file
@@ -292,6 +292,13 @@ export type Job = Message<"tickwise.v1.Job"> & {
    * @generated from field: google.protobuf.Timestamp archived_at = 7;
    */
   archivedAt?: Timestamp | undefined;
+
+  /**
+   * Who is told of its endpoints failing, recovering or being paused (docs/notifications.md).
+   *
+   * @generated from field: repeated tickwise.v1.NotifyTarget notify = 8;
+   */
+  notify: NotifyTarget[];
 };
 
 /**
@@ -300,6 +307,49 @@ export type Job = Message<"tickwise.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_tickwise_v1_resources, 5);
+
+/**
+ * One target of a job's notifications: the jobs file's `notify` entries.
+ *
+ * @generated from message tickwise.v1.NotifyTarget
+ */
+export type NotifyTarget = Message<"tickwise.v1.NotifyTarget"> & {
+  /**
+   * @generated from oneof tickwise.v1.NotifyTarget.target
+   */
+  target: {
+    /**
+     * An absolute http(s) URL that gets each notification as JSON, signed (Standard Webhooks) when
+     * the tenant has signing secrets.
+     *
+     * @generated from field: string webhook = 1;
+     */
+    value: string;
+    case: "webhook";
+  } | {
+    /**
+     * A Slack incoming-webhook URL.
+     *
+     * @generated from field: string slack = 2;
+     */
+    value: string;
+    case: "slack";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Consecutive failed slots before this target is told of a failure streak, 1-10000; 0 (unset): 3.
+   *
+   * @generated from field: uint32 after = 3;
+   */
+  after: number;
+};
+
+/**
+ * Describes the message tickwise.v1.NotifyTarget.
+ * Use `create(NotifyTargetSchema)` to create a new message.
+ */
+export const NotifyTargetSchema: GenMessage<NotifyTarget> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_resources, 6);
 
 /**
  * A person's pause.
@@ -330,7 +380,7 @@ export type Pause = Message<"tickwise.v1.Pause"> & {
  * Use `create(PauseSchema)` to create a new message.
  */
 export const PauseSchema: GenMessage<Pause> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 6);
+  messageDesc(file_tickwise_v1_resources, 7);
 
 /**
  * @generated from message tickwise.v1.Endpoint
@@ -406,7 +456,7 @@ export type Endpoint = Message<"tickwise.v1.Endpoint"> & {
  * Use `create(EndpointSchema)` to create a new message.
  */
 export const EndpointSchema: GenMessage<Endpoint> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 7);
+  messageDesc(file_tickwise_v1_resources, 8);
 
 /**
  * One step of a machine.
@@ -469,7 +519,7 @@ export type Transition = Message<"tickwise.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 8);
+  messageDesc(file_tickwise_v1_resources, 9);
 
 /**
  * @generated from message tickwise.v1.Hint
@@ -549,7 +599,7 @@ export type Hint = Message<"tickwise.v1.Hint"> & {
  * Use `create(HintSchema)` to create a new message.
  */
 export const HintSchema: GenMessage<Hint> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 9);
+  messageDesc(file_tickwise_v1_resources, 10);
 
 /**
  * The machine of an endpoint: where it is, when it runs next and why.
@@ -671,7 +721,7 @@ export type Machine = Message<"tickwise.v1.Machine"> & {
  * Use `create(MachineSchema)` to create a new message.
  */
 export const MachineSchema: GenMessage<Machine> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 10);
+  messageDesc(file_tickwise_v1_resources, 11);
 
 /**
  * @generated from message tickwise.v1.Run
@@ -778,7 +828,7 @@ export type Run = Message<"tickwise.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 11);
+  messageDesc(file_tickwise_v1_resources, 12);
 
 /**
  * @generated from message tickwise.v1.Analysis
@@ -869,7 +919,7 @@ export type Analysis = Message<"tickwise.v1.Analysis"> & {
  * Use `create(AnalysisSchema)` to create a new message.
  */
 export const AnalysisSchema: GenMessage<Analysis> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 12);
+  messageDesc(file_tickwise_v1_resources, 13);
 
 /**
  * Attached to INVALID_ARGUMENT errors: which field is wrong and why.
@@ -888,7 +938,7 @@ export type BadRequest = Message<"tickwise.v1.BadRequest"> & {
  * Use `create(BadRequestSchema)` to create a new message.
  */
 export const BadRequestSchema: GenMessage<BadRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 13);
+  messageDesc(file_tickwise_v1_resources, 14);
 
 /**
  * @generated from message tickwise.v1.FieldViolation
@@ -912,7 +962,7 @@ export type FieldViolation = Message<"tickwise.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 14);
+  messageDesc(file_tickwise_v1_resources, 15);
 
 /**
  * @generated from enum tickwise.v1.MachineState
