@@ -88,6 +88,24 @@ describe('sending notifications', () => {
     expect(receiver.calls.some((call) => call.path.startsWith('/denied'))).toBe(false);
   });
 
+  it('a delivery left pending by a stopped sender is sent once by the next one, with the same webhook-id', async () => {
+    refuse = true;
+    const url = `${receiver.url}/handover`;
+    await writeNotifications(db.pool, [pausedNotification(url)], memoryLogger());
+    const first = worker('sender-f', parseTargetPolicy({}), { backoffMs: 300 });
+    await waitFor('the first attempt refused', async () => (await statusOf(url))[0]?.attempts === 1 && (await statusOf(url))[0]?.last_http_status === 503);
+    await first.stop();
+    refuse = false;
+    const second = worker('sender-g');
+    await waitFor('the delivery sent', async () => (await statusOf(url))[0]?.status === 'sent');
+    await sleep(500);
+    await second.stop();
+    const calls = receiver.calls.filter((call) => call.path.startsWith('/handover'));
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.headers['idempotency-key']).toBe(calls[0]!.headers['idempotency-key']);
+    expect((await statusOf(url))[0]).toMatchObject({ status: 'sent', attempts: 2, last_http_status: 200, last_error: 'HTTP 503: busy' });
+  });
+
   it('retries a refusing receiver with backoff, then records it failed with the last error', async () => {
     refuse = true;
     const url = `${receiver.url}/refusing`;
