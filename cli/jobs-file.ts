@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { endpointInputSchema, nameSchema } from '@tickwise/machines';
+import { endpointInputSchema, nameSchema, notifyListSchema } from '@tickwise/machines';
 import type { JobInput } from '@tickwise/catalog';
 import { TickwiseError } from '@tickwise/platform';
 
@@ -33,6 +33,7 @@ const jobSchema = z.strictObject({
   name: nameSchema,
   synthetic: z.boolean().default(false),
   endpoints: z.array(endpointInputSchema).max(10_000),
+  notify: notifyListSchema.optional(),
 });
 
 const jobsFileSchema = z

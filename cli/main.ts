@@ -29,6 +29,7 @@ over the API (TICKWISE_URL, TICKWISE_API_KEY; --json prints the API's JSON; --he
   endpoints list|get|pause|resume|trigger|preview   endpoints; <endpoint> is an id or <job>/<endpoint>
   runs <endpoint>          the latest runs, newest first
   hints <endpoint>         active hints (--all: past ones too)
+  notifications            what the jobs' notify targets were told, with status, attempts, last error
   smoke                    checks a deployment end to end: the API, a recent synthetic run, the planner
 
 Settings are environment variables; README.md lists every one.`;
@@ -39,6 +40,7 @@ const OWN_ARGS: Record<string, (argv: string[]) => Promise<number>> = {
   endpoints: async (argv) => (await import('./commands/endpoints.ts')).endpointsCommand(argv, process.env),
   runs: async (argv) => (await import('./commands/runs.ts')).runsCommand(argv, process.env),
   hints: async (argv) => (await import('./commands/hints.ts')).hintsCommand(argv, process.env),
+  notifications: async (argv) => (await import('./commands/notifications.ts')).notificationsCommand(argv, process.env),
   smoke: async (argv) => (await import('./commands/smoke.ts')).smokeCommand(argv, process.env),
 };
 

@@ -135,9 +135,54 @@ CREATE TABLE public.jobs (
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   archived_at timestamp with time zone,
   tenant_id uuid NOT NULL,
+  notify jsonb NOT NULL DEFAULT '[]'::jsonb,
   CONSTRAINT jobs_pkey PRIMARY KEY (id)
 );
 CREATE UNIQUE INDEX jobs_tenant_name_key ON public.jobs USING btree (tenant_id, name);
+
+CREATE TABLE public.notification_deliveries (
+  id uuid NOT NULL,
+  notification_id uuid NOT NULL,
+  tenant_id uuid NOT NULL,
+  job_id uuid NOT NULL,
+  endpoint_id uuid NOT NULL,
+  kind text NOT NULL,
+  channel text NOT NULL,
+  url text NOT NULL,
+  status text NOT NULL DEFAULT 'pending'::text,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamp with time zone NOT NULL DEFAULT now(),
+  lease_owner text,
+  lease_expires_at timestamp with time zone,
+  last_error text,
+  last_http_status integer,
+  last_attempt_at timestamp with time zone,
+  sent_at timestamp with time zone,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT notification_deliveries_pkey PRIMARY KEY (id),
+  CONSTRAINT notification_deliveries_status CHECK (status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text]))
+);
+CREATE INDEX notification_deliveries_endpoint_idx ON public.notification_deliveries USING btree (endpoint_id, id DESC);
+CREATE INDEX notification_deliveries_pending_idx ON public.notification_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+CREATE UNIQUE INDEX notification_deliveries_target_key ON public.notification_deliveries USING btree (notification_id, channel, url);
+CREATE INDEX notification_deliveries_tenant_idx ON public.notification_deliveries USING btree (tenant_id, id DESC);
+
+CREATE TABLE public.notifications (
+  id uuid NOT NULL,
+  tenant_id uuid NOT NULL,
+  job_id uuid NOT NULL,
+  endpoint_id uuid NOT NULL,
+  kind text NOT NULL,
+  dedup_key text NOT NULL,
+  streak_key uuid,
+  threshold integer,
+  payload jsonb NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT notifications_pkey PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX notifications_dedup_key ON public.notifications USING btree (endpoint_id, dedup_key);
+CREATE INDEX notifications_endpoint_idx ON public.notifications USING btree (endpoint_id, id DESC);
 
 CREATE TABLE public.planner_cursors (
   name text NOT NULL,

@@ -1,5 +1,5 @@
-import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEFAULT_TENANT_ID, inTransaction, insertEndpoint, insertJob, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
-import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint } from '@tickwise/machines';
+import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEFAULT_TENANT_ID, inTransaction, insertEndpoint, insertJob, jobNotify, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, setJobNotify, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
+import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint, type NotifyTarget } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, TickwiseError, type FieldViolation, type TargetPolicy } from '@tickwise/platform';
 import { planWrite, userPauseOf } from './machine-writes.ts';
 
@@ -7,6 +7,8 @@ export interface JobInput {
   name: string;
   synthetic: boolean;
   endpoints: EndpointInput[];
+  /** Who is told of the job's endpoints failing, recovering or being paused; absent: nobody (an apply clears the list). */
+  notify?: NotifyTarget[];
 }
 
 export type ApplyAction = 'created' | 'updated' | 'unchanged' | 'archived' | 'restored';
@@ -36,13 +38,29 @@ export interface ApplyOptions {
  * Refuses the endpoint URLs the policy denies, all of them in one `invalid_argument` whose fields
  * are `<path>.url` (`jobs[0].endpoints[1].url`; `url` for a single endpoint). Pure.
  */
-export function checkTargets(endpoints: readonly { path: string; url: string }[], policy: TargetPolicy = DEFAULT_TARGET_POLICY): void {
+export function checkTargets(endpoints: readonly { path: string; url: string }[], policy: TargetPolicy = DEFAULT_TARGET_POLICY, notify: readonly { path: string; targets: readonly NotifyTarget[] }[] = []): void {
   const violations: FieldViolation[] = [];
   for (const { path, url } of endpoints) {
     const verdict = checkTarget(url, policy);
     if (!verdict.allowed) violations.push({ field: path ? `${path}.url` : 'url', reason: verdict.message });
   }
+  violations.push(...notifyViolations(notify, policy));
   if (violations.length > 0) throw TickwiseError.invalid(violations, 'target_denied');
+}
+
+/**
+ * Notification URLs the policy denies, as fields `<path>[i].<channel>` (`jobs[0].notify[1].webhook`;
+ * `notify[1].slack` for a single job): they are called by the planner, under the same policy. Pure.
+ */
+function notifyViolations(jobs: readonly { path: string; targets: readonly NotifyTarget[] }[], policy: TargetPolicy): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  for (const { path, targets } of jobs) {
+    targets.forEach((target, index) => {
+      const verdict = checkTarget(target.url, policy);
+      if (!verdict.allowed) violations.push({ field: `${path ? `${path}.` : ''}notify[${index}].${target.channel}`, reason: verdict.message });
+    });
+  }
+  return violations;
 }
 
 /** Thrown inside the transaction of a dry run so that it rolls back; carries the changes out. */
@@ -70,6 +88,7 @@ export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: 
   checkTargets(
     jobs.flatMap((job, jobIndex) => job.endpoints.map((endpoint, index) => ({ path: `jobs[${jobIndex}].endpoints[${index}]`, url: endpoint.url }))),
     options.targetPolicy,
+    jobs.map((job, jobIndex) => ({ path: `jobs[${jobIndex}]`, targets: job.notify ?? [] })),
   );
   try {
     return await withRetry(() =>
@@ -101,7 +120,7 @@ export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: 
 export async function createJob(pool: Pool, tenantId: string, job: JobInput, options: Omit<ApplyOptions, 'tenantId'> = {}): Promise<{ jobId: string; changes: ApplyChange[] }> {
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
-  checkTargets(job.endpoints.map((endpoint, index) => ({ path: `endpoints[${index}]`, url: endpoint.url })), options.targetPolicy);
+  checkTargets(job.endpoints.map((endpoint, index) => ({ path: `endpoints[${index}]`, url: endpoint.url })), options.targetPolicy, [{ path: '', targets: job.notify ?? [] }]);
   try {
     return await withRetry(() =>
       inTransaction(pool, async (client) => {
@@ -118,14 +137,19 @@ export async function createJob(pool: Pool, tenantId: string, job: JobInput, opt
   }
 }
 
-/** Changes a job's own fields. Archived jobs are `failed_precondition`: restore one by creating it again. */
-export async function updateJobFields(pool: Pool, tenantId: string, jobId: string, changes: { synthetic: boolean }): Promise<void> {
+/**
+ * Changes a job's own fields (`notify` when given: the whole list, under the target policy).
+ * Archived jobs are `failed_precondition`: restore one by creating it again.
+ */
+export async function updateJobFields(pool: Pool, tenantId: string, jobId: string, changes: { synthetic: boolean; notify?: NotifyTarget[] }, options: Pick<ApplyOptions, 'targetPolicy'> = {}): Promise<void> {
+  if (changes.notify) checkTargets([], options.targetPolicy, [{ path: '', targets: changes.notify }]);
   await withRetry(() =>
     inTransaction(pool, async (client) => {
       const job = await lockJob(client, tenantId, jobId);
       if (!job) throw new TickwiseError('not_found', `job ${jobId} does not exist`);
       if (job.archivedAt !== null) throw new TickwiseError('failed_precondition', `job "${job.name}" is archived: create it again to restore it`);
-      if (job.synthetic !== changes.synthetic) await updateJob(client, jobId, changes);
+      if (job.synthetic !== changes.synthetic) await updateJob(client, jobId, { synthetic: changes.synthetic });
+      if (changes.notify && canonicalJson(await jobNotify(client, jobId)) !== canonicalJson(changes.notify)) await setJobNotify(client, jobId, changes.notify);
     }),
   );
 }
@@ -193,12 +217,18 @@ export async function updateEndpoint(pool: Pool, tenantId: string, endpointId: s
 async function applyJob(client: PoolClient, tenantId: string, existingJob: JobRow | null, job: JobInput, now: Date, random: () => number): Promise<{ jobId: string; changes: ApplyChange[] }> {
   const changes: ApplyChange[] = [];
   const jobId = existingJob?.id ?? newId();
+  const notify = job.notify ?? [];
   if (!existingJob) {
     await insertJob(client, { id: jobId, tenantId, name: job.name, synthetic: job.synthetic });
+    if (notify.length > 0) await setJobNotify(client, jobId, notify);
     changes.push({ job: job.name, endpoint: null, action: 'created' });
-  } else if (existingJob.synthetic !== job.synthetic || existingJob.archivedAt !== null) {
-    await updateJob(client, jobId, { synthetic: job.synthetic });
-    changes.push({ job: job.name, endpoint: null, action: existingJob.archivedAt ? 'restored' : 'updated' });
+  } else {
+    const notifyChanged = canonicalJson(await jobNotify(client, jobId)) !== canonicalJson(notify);
+    if (existingJob.synthetic !== job.synthetic || existingJob.archivedAt !== null) await updateJob(client, jobId, { synthetic: job.synthetic });
+    if (notifyChanged) await setJobNotify(client, jobId, notify);
+    if (existingJob.synthetic !== job.synthetic || existingJob.archivedAt !== null || notifyChanged) {
+      changes.push({ job: job.name, endpoint: null, action: existingJob.archivedAt ? 'restored' : 'updated' });
+    }
   }
   const existing = new Map((existingJob ? await lockEndpointsOfJob(client, jobId) : []).map((row) => [row.name, row]));
   const hints = await activeHints(client, [...existing.values()].map((row) => row.id));

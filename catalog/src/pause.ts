@@ -1,4 +1,4 @@
-import { activeHints, commitMachines, inTransaction, lockEndpoint, notifyWake, setUserPause, withRetry, type EndpointRow, type Pool, type PoolClient } from '@tickwise/db';
+import { activeHints, commitMachines, inTransaction, insertNotice, lockEndpoint, newId, notifyWake, setUserPause, withRetry, type EndpointRow, type Pool, type PoolClient } from '@tickwise/db';
 import { restoreSnapshot, type UserPause } from '@tickwise/machines';
 import { TickwiseError } from '@tickwise/platform';
 import { planWrite, userPauseOf } from './machine-writes.ts';
@@ -21,6 +21,8 @@ export async function setPauseIn(client: PoolClient, endpointId: string, pause: 
   const row = await lockEndpoint(client, endpointId);
   if (!row) throw new TickwiseError('not_found', `endpoint ${endpointId} does not exist`);
   await setUserPause(client, endpointId, pause);
+  // Whoever the job notifies hears of a person's pause (not of a resume: the next success says it).
+  if (pause) await insertNotice(client, endpointId, { id: newId(), kind: 'paused', detail: { by: 'person', reason: pause.reason, until: pause.until?.toISOString() ?? null } });
   if (row.leaseOwner === null && (row.state === 'idle' || row.state === 'paused')) await replanForPause(client, row, pause, now);
 }
 

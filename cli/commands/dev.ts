@@ -72,7 +72,8 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     stops.push(() => node.stop());
     console.log(`• scheduler node ${config.workerId} (${describeConfig(config)})`);
 
-    const planner = await startPlannerService({ pool, connectionString, env, log });
+    // Notifications link to the endpoint's page: in dev, the visualizer this command serves.
+    const planner = await startPlannerService({ pool, connectionString, env: { TICKWISE_PUBLIC_URL: gateway.url, ...env }, log });
     stops.push(() => planner.stop());
     console.log(`• planner: ${planner.description}`);
     console.log(`\nDATABASE_URL=${connectionString}\nTICKWISE_URL=${gateway.url} TICKWISE_API_KEY=${dev.key}\nRuns appear at once; a status line follows every ${STATUS_EVERY_MS / 1000}s. Ctrl-C stops everything.\n`);

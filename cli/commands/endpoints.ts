@@ -2,7 +2,7 @@ import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { eachPage, printJson, withApi, type Api } from '../api-client.ts';
 import { dateOf, hintKindName, hintValue, parseDurationOption, parseLimit, parseStates, scheduleText, stateName } from '../api-format.ts';
-import { type Endpoint, EndpointSchema, ListEndpointsResponseSchema, type Machine, MachineSchema, MachineState, PauseEndpointResponseSchema, ResumeEndpointResponseSchema, TriggerEndpointResponseSchema } from '@tickwise/api';
+import { type Endpoint, EndpointSchema, type NotifyTarget, ListEndpointsResponseSchema, type Machine, MachineSchema, MachineState, PauseEndpointResponseSchema, ResumeEndpointResponseSchema, TriggerEndpointResponseSchema } from '@tickwise/api';
 import { invalidArgument } from '../settings.ts';
 import { relativeTime, renderFields, renderTable, timeWithRelative, truncate } from '../table.ts';
 import { checkArgs, parseApiArgs } from './api-args.ts';
@@ -138,13 +138,13 @@ async function get(api: Api, ref: string, json: boolean): Promise<number> {
     console.log(JSON.stringify({ endpoint: toJson(EndpointSchema, endpoint), machine: toJson(MachineSchema, machine!) }, null, 2));
     return 0;
   }
-  const job = await api.jobs.getJob({ jobId: endpoint.jobId });
-  console.log(describe(job.job?.name ?? endpoint.jobId, endpoint, machine!, new Date()));
+  const { job } = await api.jobs.getJob({ jobId: endpoint.jobId });
+  console.log(describe(job?.name ?? endpoint.jobId, endpoint, machine!, new Date(), job?.notify ?? []));
   return 0;
 }
 
 /** The `endpoints get` view. Pure. */
-export function describe(jobName: string, endpoint: Endpoint, machine: Machine, now: Date): string {
+export function describe(jobName: string, endpoint: Endpoint, machine: Machine, now: Date, notify: readonly NotifyTarget[] = []): string {
   const spec = endpoint.spec!;
   const bounds = [spec.minInterval && `min ${spec.minInterval}`, spec.maxInterval && `max ${spec.maxInterval}`].filter(Boolean).join(', ');
   const fields: [string, string][] = [
@@ -157,6 +157,7 @@ export function describe(jobName: string, endpoint: Endpoint, machine: Machine, 
     ['retry', spec.retry ? `${spec.retry.attempts} attempts a slot, backoff ${spec.retry.backoff} to ${spec.retry.maxBackoff}, on ${spec.retry.on.join(', ')}` : 'none (one attempt a slot)'],
     ['success', `${spec.success?.status.join(', ') || '2xx'}${spec.success?.bodyContains ? `, body contains ${JSON.stringify(spec.success.bodyContains)}` : ''}`],
     ['pause after', spec.pauseAfter ? `${spec.pauseAfter} consecutive failed slots` : 'never'],
+    ['notify', notifyText(notify)],
     ['state', endpoint.archivedAt ? `archived ${timeWithRelative(dateOf(endpoint.archivedAt), now)}` : stateName(machine.state)],
     ['next run', timeWithRelative(dateOf(machine.nextRunAt), now)],
     ['why', machine.reason || '-'],
@@ -183,4 +184,10 @@ export function describe(jobName: string, endpoint: Endpoint, machine: Machine, 
     text += `\n\nrecent transitions (oldest first):\n${renderTable(['AT', 'STEP', 'EVENT', 'REASON'], rows)}`;
   }
   return text;
+}
+
+/** The job's notify targets on one line: `webhook https://… (failing after 3 failed slots); slack …`. Pure. */
+export function notifyText(targets: readonly NotifyTarget[]): string {
+  if (targets.length === 0) return 'nobody (the job has no notify targets)';
+  return targets.map((target) => `${target.target.case ?? '?'} ${target.target.value ?? ''} (failing after ${target.after} failed slot${target.after === 1 ? '' : 's'})`).join('; ');
 }

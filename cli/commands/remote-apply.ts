@@ -4,7 +4,7 @@ import { toEndpointSpec } from '@tickwise/machines';
 import { isTickwiseError, TickwiseError } from '@tickwise/platform';
 import { toApiError, withApi } from '../api-client.ts';
 import { EndpointSpecSchema } from '@tickwise/api';
-import { specMessage } from '@tickwise/api';
+import { notifyMessages, specMessage } from '@tickwise/api';
 
 /**
  * Applies a checked jobs file through the API, for the key's tenant, with one ApplyJobs call: the
@@ -20,6 +20,7 @@ export async function remoteApply(env: NodeJS.ProcessEnv, file: string, jobs: re
         name: job.name,
         synthetic: job.synthetic,
         endpoints: job.endpoints.map((input) => create(EndpointSpecSchema, specMessage(input.name, toEndpointSpec(input)))),
+        notify: notifyMessages(job.notify ?? []),
       })),
     };
     let changes;

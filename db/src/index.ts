@@ -25,3 +25,5 @@ export * from './queries/runs.ts';
 export * from './queries/endpoints-read.ts';
 export * from './queries/visualizer.ts';
 export * from './schema-dump.ts';
+export * from './queries/notifications.ts';
+export * from './queries/notification-deliveries.ts';

@@ -1,4 +1,4 @@
-import type { MachineState } from '@tickwise/machines';
+import { storedNotifyTargets, type MachineState, type NotifyTarget } from '@tickwise/machines';
 import type { Queryable } from '../pool.ts';
 import { toEndpointRow, type EndpointRow, type RawEndpointRow } from './endpoint-row.ts';
 
@@ -15,6 +15,8 @@ export interface JobView {
   archivedAt: Date | null;
   /** Endpoints of the job that are not archived. */
   endpointCount: number;
+  /** Who is told of its endpoints failing, recovering or being paused. */
+  notify: NotifyTarget[];
 }
 
 interface RawJob {
@@ -26,9 +28,10 @@ interface RawJob {
   updated_at: Date;
   archived_at: Date | null;
   endpoint_count: string;
+  notify: unknown;
 }
 
-const JOB_COLUMNS = `j.id, j.tenant_id, j.name, j.synthetic, j.created_at, j.updated_at, j.archived_at,
+const JOB_COLUMNS = `j.id, j.tenant_id, j.name, j.synthetic, j.created_at, j.updated_at, j.archived_at, j.notify,
   (SELECT count(*) FROM endpoints e WHERE e.job_id = j.id AND e.archived_at IS NULL) AS endpoint_count`;
 
 function toJob(row: RawJob): JobView {
@@ -41,6 +44,7 @@ function toJob(row: RawJob): JobView {
     updatedAt: row.updated_at,
     archivedAt: row.archived_at,
     endpointCount: Number(row.endpoint_count),
+    notify: storedNotifyTargets(row.notify),
   };
 }
 

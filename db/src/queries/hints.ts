@@ -1,5 +1,7 @@
 import type { Hint, HintKind } from '@tickwise/machines';
+import { newId } from '../ids.ts';
 import type { Queryable } from '../pool.ts';
+import { insertNotice } from './notices.ts';
 
 interface RawHint {
   id: string;
@@ -98,10 +100,10 @@ export async function applyHintChanges(db: Queryable, changes: readonly HintChan
   }
   const added = applied.flatMap((change) => change.add.filter((hint) => existing.has(hint.endpointId)).map((hint) => ({ ...hint, analysisId: change.analysisId ?? null })));
   if (added.length > 0) {
-    await db.query(
+    const { rows: inserted } = await db.query<{ id: string }>(
       `INSERT INTO hints (id, endpoint_id, kind, interval_ms, at, reason, source, expires_at, analysis_id)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::timestamptz[], $9::uuid[])
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
       [
         added.map((hint) => hint.id),
         added.map((hint) => hint.endpointId),
@@ -114,6 +116,13 @@ export async function applyHintChanges(db: Queryable, changes: readonly HintChan
         added.map((hint) => hint.analysisId),
       ],
     );
+    // A pause is news to whoever the job notifies: told once, for the hint that was new (a change
+    // applied again inserts nothing, so tells nothing).
+    const fresh = new Set(inserted.map((row) => row.id));
+    for (const hint of added) {
+      if (hint.kind !== 'pause_until' || !fresh.has(hint.id)) continue;
+      await insertNotice(db, hint.endpointId, { id: newId(), kind: 'paused', detail: { by: 'hint', reason: hint.reason, until: hint.at?.toISOString() ?? null } });
+    }
   }
   const ids = [...existing].sort();
   const payloads: string[] = [];

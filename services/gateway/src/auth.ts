@@ -4,7 +4,7 @@ import type { ApiKeyRole, Queryable } from '@tickwise/db';
 import { authenticate, type Caller } from './api-keys.ts';
 import { TickwiseError, type Logger } from '@tickwise/platform';
 import { toConnectError } from './errors.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
 
 const RANK: Record<ApiKeyRole, number> = { read: 0, write: 1, admin: 2 };
 
@@ -33,6 +33,7 @@ export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
   ...roles(WatchService, { watch: 'read' }),
   ...roles(OverviewService, { whoAmI: 'read', listEndpointSummaries: 'read' }),
   ...roles(NodeService, { listLeases: 'read' }),
+  ...roles(NotificationService, { listNotifications: 'read' }),
   ...roles(ApiKeyService, { createApiKey: 'admin', listApiKeys: 'admin', revokeApiKey: 'admin' }),
 ]);
 

@@ -4,7 +4,7 @@ import type { Analysis, ApiKeyRow, EndpointView, HistoryStep, JobView, SkippedEn
 import { restoreSnapshot, type HintKind as StoredHintKind, type MachineState as StoredState } from '@tickwise/machines';
 import { formatDuration } from '@tickwise/platform';
 import { HintKind, MachineState, Role, RunStatus } from '@tickwise/api';
-import { specMessage } from '@tickwise/api';
+import { notifyMessages, specMessage } from '@tickwise/api';
 
 // Rows as the API shows them. Pure functions; none reads anything.
 
@@ -35,6 +35,7 @@ export function jobMessage(job: JobView) {
     createdAt: ts(job.createdAt),
     updatedAt: ts(job.updatedAt),
     archivedAt: ts(job.archivedAt),
+    notify: notifyMessages(job.notify),
   };
 }
 

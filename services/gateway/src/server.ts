@@ -8,7 +8,7 @@ type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallbac
 import type { Pool } from '@tickwise/db';
 import { authInterceptor, errorInterceptor } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
 import { metricsInterceptor } from './metrics.ts';
 import { apiKeyService } from './services/api-key-service.ts';
@@ -20,6 +20,7 @@ import { analysisService, runService } from './services/run-service.ts';
 import { watchService } from './services/watch-service.ts';
 import { nodeService } from './services/node-service.ts';
 import { overviewService } from './services/overview-service.ts';
+import { notificationService } from './services/notification-service.ts';
 import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
 
@@ -104,6 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     router.service(ApiKeyService, apiKeyService(deps));
     router.service(OverviewService, overviewService(deps));
     router.service(NodeService, nodeService(deps));
+    router.service(NotificationService, notificationService(deps));
   };
   const handler = connectNodeAdapter({
     routes,

@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { insertAnalyses, newId } from '@tickwise/db';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROCEDURE_ROLES } from '../src/index.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintKind, HintService, JobService, OverviewService, Role, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, ApiKeyService, EndpointService, HintKind, HintService, JobService, NotificationService, OverviewService, Role, RunService, WatchService } from '@tickwise/api';
 import { internalErrors, PROTOCOLS, spec, transportFor, useGateway } from '../../../test/support/gateway.ts';
 
 async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
@@ -152,10 +152,11 @@ describe('API keys and tenants', () => {
     expect((await endpoints.listEndpoints({ jobId: ids.job, includeArchived: true })).endpoints).toEqual([]);
     expect((await fx.client(ApiKeyService, b).listApiKeys({})).apiKeys.every((key) => !key.name.startsWith('ci'))).toBe(true);
     expect((await fx.client(OverviewService, b).listEndpointSummaries({ jobId: ids.job })).summaries).toEqual([]);
+    expect((await fx.client(NotificationService, b).listNotifications({ endpointId: ids.endpoint, jobId: ids.job })).notifications).toEqual([]);
     expect(await dumpA()).toBe(before);
     // Every procedure that takes an id of another tenant's object is in the sweep above; the rest only list or create the caller's own.
     const swept = new Set(attacks.map(([name]) => name.split(' ')[0]));
-    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases'];
+    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases', 'NotificationService/ListNotifications'];
     expect([...PROCEDURE_ROLES.keys()].map((key) => key.replace('tickwise.v1.', '')).filter((key) => !swept.has(key) && !ownOnly.includes(key))).toEqual([]);
     expect(internalErrors(fx)).toEqual([]);
   });

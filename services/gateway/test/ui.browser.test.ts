@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointService, HintKind, HintService, JobService, type MachineChange, MachineState, OverviewService, type Run, WatchService } from '@tickwise/api';
 import { waitFor } from '../../../test/support/wait.ts';
+import { startHttpTarget } from '../../../test/support/http-target.ts';
 import { resolveGatewayConfig, startGateway, type Gateway } from '../src/index.ts';
 import { bearer, useGateway } from '../../../test/support/gateway.ts';
 import { chromiumOrSkip, launchBrowser, seedEndpoints, signIn, startUiStack, watchConsole, watchedIds, type UiStack } from './ui-support.ts';
@@ -192,6 +193,42 @@ describe.skipIf(!chromiumPath)('the visualizer in Chromium, against a running st
     await page.locator('.node[data-worker="node-1"]').waitFor({ timeout: 15_000 });
     expect(await page.locator('.takeovers').textContent()).toContain('Takeovers');
     expect(problems).toEqual([]);
+  });
+
+  it('lists what the job’s notify targets were told on the endpoint page: status, attempts, last error', async () => {
+    const receiver = await startHttpTarget((call, response) => {
+      response.statusCode = call.path === '/down' ? 500 : 200;
+      response.end(call.path === '/down' ? 'receiver down' : 'ok');
+    });
+    const echo = ids.get('echo')!;
+    const endpoints = api(EndpointService, stack.keys.write);
+    const { endpoint } = await endpoints.getEndpoint({ endpointId: echo });
+    const jobs = api(JobService, stack.keys.write);
+    try {
+      const targets = [
+        { target: { case: 'webhook' as const, value: `${receiver.url}/up` }, after: 3 },
+        { target: { case: 'slack' as const, value: `${receiver.url}/down` }, after: 3 },
+      ];
+      await jobs.updateJob({ jobId: endpoint!.jobId, notify: { targets } });
+      await endpoints.pauseEndpoint({ endpointId: echo, reason: 'told by the browser test' });
+      await waitFor('both targets called', () => receiver.calls.length >= 2);
+      await fresh();
+      await signIn(page, stack.gateway.url, stack.keys.read, `#/endpoint/${echo}`);
+      const card = page.locator('.notifications-card');
+      await card.locator('tr.notification.status-sent').waitFor({ timeout: 15_000 });
+      const pending = await card.locator('tr.notification.status-pending').textContent({ timeout: 15_000 });
+      expect(pending).toContain('paused');
+      expect(pending).toContain('pending · 1 attempt');
+      expect(pending).toContain('last error: HTTP 500: receiver down');
+      expect(pending).toContain(`slack ${receiver.url}/down`);
+      expect(pending).toContain('demo/echo was paused by a person: told by the browser test');
+      expect(await card.locator('.notify-targets').textContent()).toBe(`told by the job: webhook ${receiver.url}/up (after 3) · slack ${receiver.url}/down (after 3)`);
+      expect(problems).toEqual([]);
+    } finally {
+      await jobs.updateJob({ jobId: endpoint!.jobId, notify: { targets: [] } });
+      await endpoints.resumeEndpoint({ endpointId: echo });
+      await receiver.close();
+    }
   });
 
   it('writes screenshots of the overview and of one endpoint', async () => {

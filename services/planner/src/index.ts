@@ -8,3 +8,6 @@ export { DatabaseRunEventSource } from './sources/database-source.ts';
 export { KAFKA_SOURCE_DEFAULTS, KafkaRunEventSource, parseBrokerList, resolveKafkaSourceOptions } from './sources/kafka-source.ts';
 export * from './analysis/index.ts';
 export * from './metrics.ts';
+export { Notifier, type NotifierOptions } from './notify/notifier.ts';
+export { NOTIFY_DEFAULTS, NOTIFY_ENV, notifySettingsFromEnv, resolveNotifySettings, retryDelayMs, type NotifySettings } from './notify/settings.ts';
+export { slackPayload, webhookPayload, type WebhookPayload } from './notify/payloads.ts';

@@ -1,4 +1,4 @@
-import { activeHints, applyHintChanges, inTransaction, insertAnalyses, newId, plannerEndpoints, prunePlanner, withRetry, type Pool } from '@tickwise/db';
+import { activeHints, applyHintChanges, inTransaction, insertAnalyses, newId, plannerEndpoints, pruneNotifications, prunePlanner, withRetry, type Pool } from '@tickwise/db';
 import type { RunEvent } from '@tickwise/events';
 import type { Logger } from '@tickwise/platform';
 import { baselineIntervalMs } from './analysis/baseline.ts';
@@ -17,6 +17,11 @@ export interface PlannerOptions {
   log: Logger;
   /** Whether this planner prunes old run events and analyses (one pruner is enough). */
   prune?: boolean;
+  /**
+   * Told of every batch before the analyses (notifications are due within seconds; an LLM analysis
+   * may take longer), and before the batch is acknowledged: the notifier (`Notifier.handleEvents`).
+   */
+  notifications?: { handleEvents(events: readonly RunEvent[]): Promise<void> };
 }
 
 /**
@@ -81,6 +86,7 @@ export class Planner {
   async handleBatch(batch: RunEventBatch): Promise<void> {
     for (const listener of this.listeners) listener(batch.events);
     await this.fold(batch.events);
+    await this.options.notifications?.handleEvents(batch.events);
     await this.analyseDue();
   }
 
@@ -184,8 +190,9 @@ export class Planner {
     try {
       for (;;) {
         const deleted = await prunePlanner(this.options.pool, before, 5_000);
-        if (deleted.events + deleted.analyses < 5_000) return;
+        if (deleted.events + deleted.analyses < 5_000) break;
       }
+      while ((await pruneNotifications(this.options.pool, before, 5_000)) > 0);
     } catch (error) {
       this.options.log.warn('pruning run events failed', { error: (error as Error).message });
     }

@@ -1,11 +1,13 @@
 import type { Pool } from '@tickwise/db';
-import { envFlag, envText, invalidConfig, isTickwiseError, type Logger } from '@tickwise/platform';
+import { envFlag, envText, invalidConfig, isTickwiseError, targetPolicyFromEnv, type Logger } from '@tickwise/platform';
 import { analyzerFromEnv } from './analysis/select.ts';
 import type { Analyzer } from './analysis/types.ts';
 import { plannerConfigFromEnv, type PlannerConfig } from './config.ts';
 import { Planner } from './planner.ts';
 import { DatabaseRunEventSource } from './sources/database-source.ts';
 import { KafkaRunEventSource, parseBrokerList } from './sources/kafka-source.ts';
+import { Notifier } from './notify/notifier.ts';
+import { notifySettingsFromEnv } from './notify/settings.ts';
 import type { RunEventSource } from './sources/types.ts';
 
 /** Kafka settings of the planner; KAFKA_BROKERS switches from the database path to Kafka. */
@@ -23,6 +25,8 @@ export interface PlannerService {
   source: RunEventSource;
   analyzer: Analyzer;
   config: PlannerConfig;
+  /** Sends notifications (failing, recovered, paused) to the jobs' notify targets. */
+  notifier: Notifier;
   /** One line for the start-up log: where events come from and who analyses them. */
   description: string;
   stop(): Promise<void>;
@@ -55,15 +59,28 @@ export async function startPlannerService(options: PlannerServiceOptions): Promi
   const config = plannerConfigFromEnv(options.env);
   const analyzer = analyzerFromEnv(options.env);
   const prune = envFlag(options.env, 'TICKWISE_PRUNE') ?? true;
+  const notifySettings = notifySettingsFromEnv(options.env);
+  const policy = targetPolicyFromEnv(options.env);
   const source = sourceFromEnv(options, config);
-  const planner = new Planner({ pool: options.pool, source, analyzer, config, log: options.log, prune });
-  await planner.start();
+  const notifier = new Notifier({ pool: options.pool, connectionString: options.connectionString, settings: notifySettings, policy, owner: config.plannerId, log: options.log });
+  const planner = new Planner({ pool: options.pool, source, analyzer, config, log: options.log, prune, notifications: notifier });
+  notifier.start();
+  try {
+    await planner.start();
+  } catch (error) {
+    await notifier.stop();
+    throw error;
+  }
   return {
     planner,
     source,
     analyzer,
     config,
+    notifier,
     description: `events from ${source.name === 'kafka' ? `Kafka (${envText(options.env, 'KAFKA_BROKERS')})` : 'the database outbox'}, ${analyzer.name} analyzer`,
-    stop: () => planner.stop(),
+    stop: async () => {
+      await planner.stop();
+      await notifier.stop();
+    },
   };
 }

@@ -8,6 +8,7 @@ import { jobMessage } from '../convert.ts';
 import { isTickwiseError, TickwiseError, type FieldViolation } from '@tickwise/platform';
 import type { JobService } from '@tickwise/api';
 import { endpointInputOf } from '../spec.ts';
+import { notifyTargetsOf } from '../notify.ts';
 import { decodePageToken, id, LIMITS, namePrefix, nextToken, pageSize, pageToken, parse, QUOTAS, requiredReason, requireFuture, timestamp } from '../validate.ts';
 import type { ServiceDeps } from './deps.ts';
 
@@ -78,14 +79,18 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
   return {
     async createJob(request, context) {
       const { tenantId } = callerOf(context);
-      const [input, endpoints] = both(
+      const [input, [endpoints, notify]] = both(
         () => parse(createSchema, request),
-        () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints'),
+        () =>
+          both(
+            () => endpointInputsOf(request.endpoints.slice(0, LIMITS.endpointsPerRequest), 'endpoints'),
+            () => notifyTargetsOf(request.notify, 'notify'),
+          ),
       );
       if ((await countJobs(deps.pool, tenantId)) >= QUOTAS.jobsPerTenant) {
         throw new TickwiseError('resource_exhausted', `a tenant may have at most ${QUOTAS.jobsPerTenant} jobs (archived ones included)`);
       }
-      const created = await createJob(deps.pool, tenantId, { name: input.name, synthetic: input.synthetic, endpoints }, { now: deps.now, targetPolicy: deps.config.targetPolicy });
+      const created = await createJob(deps.pool, tenantId, { name: input.name, synthetic: input.synthetic, endpoints, notify }, { now: deps.now, targetPolicy: deps.config.targetPolicy });
       return {
         job: jobMessage(await loadJob(deps, tenantId, created.jobId)),
         changes: created.changes.map((change) => ({ endpoint: change.endpoint ?? '', action: change.action, note: change.note ?? '' })),
@@ -108,9 +113,12 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
 
     async updateJob(request, context) {
       const { tenantId } = callerOf(context);
-      const input = parse(updateSchema, request);
+      const [input, notify] = both(
+        () => parse(updateSchema, request),
+        () => (request.notify ? notifyTargetsOf(request.notify.targets, 'notify.targets') : undefined),
+      );
       const job = await loadJob(deps, tenantId, input.jobId);
-      await updateJobFields(deps.pool, tenantId, input.jobId, { synthetic: input.synthetic ?? job.synthetic });
+      await updateJobFields(deps.pool, tenantId, input.jobId, { synthetic: input.synthetic ?? job.synthetic, ...(notify ? { notify } : {}) }, { targetPolicy: deps.config.targetPolicy });
       return { job: jobMessage(await loadJob(deps, tenantId, input.jobId)) };
     },
 
@@ -138,7 +146,11 @@ export function jobService(deps: ServiceDeps): ServiceImpl<typeof JobService> {
         if (first !== undefined) violations.push({ field: `jobs[${index}].name`, reason: `"${job.name}" is also the name of jobs[${first}]` });
         seen.set(job.name, index);
         try {
-          jobs.push({ name: job.name, synthetic: job.synthetic, endpoints: endpointInputsOf(request.jobs[index]!.endpoints, `jobs[${index}].endpoints`) });
+          const [endpoints, notify] = both(
+            () => endpointInputsOf(request.jobs[index]!.endpoints, `jobs[${index}].endpoints`),
+            () => notifyTargetsOf(request.jobs[index]!.notify, `jobs[${index}].notify`),
+          );
+          jobs.push({ name: job.name, synthetic: job.synthetic, endpoints, notify });
         } catch (error) {
           if (!isTickwiseError(error, 'invalid_argument')) throw error;
           violations.push(...error.violations);

@@ -1,5 +1,5 @@
 import { createStore } from '@xstate/store';
-import type { Analysis, Endpoint, Hint, Machine, MachineChange, PreviewScheduleResponse, Run, Transition } from '@tickwise/api';
+import type { Analysis, Endpoint, Hint, Machine, MachineChange, Notification, NotifyTarget, PreviewScheduleResponse, Run, Transition } from '@tickwise/api';
 import { stateName } from './format.ts';
 import type { ChartStep } from './statechart.ts';
 
@@ -38,6 +38,9 @@ export interface EndpointContext {
   runs: readonly Run[];
   hints: readonly Hint[];
   analyses: readonly Analysis[];
+  /** The job's notify targets, and what they were told of this endpoint, newest first. */
+  notify: readonly NotifyTarget[];
+  notifications: readonly Notification[];
   error: string | null;
   /** The schedule preview: its baseline runs from `previewFrom` (null: now), or why it failed. */
   preview: PreviewScheduleResponse | undefined;
@@ -46,11 +49,12 @@ export interface EndpointContext {
 }
 
 export type EndpointEvent =
-  | { type: 'endpointLoaded'; endpoint: Endpoint | undefined; jobName: string; runs: readonly Run[] }
+  | { type: 'endpointLoaded'; endpoint: Endpoint | undefined; jobName: string; runs: readonly Run[]; notify?: readonly NotifyTarget[] }
   | { type: 'machineRead'; machine: Machine }
   | { type: 'machineChanged'; change: MachineChange }
   | { type: 'runFinished'; run: Run }
   | { type: 'sideLoaded'; hints: readonly Hint[]; analyses: readonly Analysis[] }
+  | { type: 'notificationsLoaded'; notifications: readonly Notification[] }
   | { type: 'failed'; message: string }
   | { type: 'previewFromTyped'; text: string }
   | { type: 'previewLoaded'; preview: PreviewScheduleResponse; from: Date | null }
@@ -77,6 +81,8 @@ export const initialEndpoint = (endpointId: string): EndpointContext => ({
   runs: [],
   hints: [],
   analyses: [],
+  notify: [],
+  notifications: [],
   error: null,
   preview: undefined,
   previewFrom: null,
@@ -104,10 +110,10 @@ export function createEndpointStore(endpointId: string) {
   return createStore<EndpointContext, EndpointEvent, EndpointEmitted>({
     context: initialEndpoint(endpointId),
     on: {
-      endpointLoaded: (context, { endpoint, jobName, runs }) => {
+      endpointLoaded: (context, { endpoint, jobName, runs, notify }) => {
         // Runs the stream brought while the page was loading are newer than the ones read.
         const read = new Set(runs.map((run) => run.id));
-        return { ...context, endpoint, jobName, runs: [...context.runs.filter((run) => !read.has(run.id)), ...runs].slice(0, RUNS) };
+        return { ...context, endpoint, jobName, notify: notify ?? context.notify, runs: [...context.runs.filter((run) => !read.has(run.id)), ...runs].slice(0, RUNS) };
       },
       machineRead: (context, { machine }, enqueue) => {
         // A read sent before the stream's latest change may answer with an older machine; the read
@@ -141,6 +147,7 @@ export function createEndpointStore(endpointId: string) {
         return { ...context, runs: [run, ...context.runs].slice(0, RUNS) };
       },
       sideLoaded: (context, { hints, analyses }) => ({ ...context, hints, analyses }),
+      notificationsLoaded: (context, { notifications }) => ({ ...context, notifications }),
       failed: (context, { message }) => ({ ...context, error: message }),
       previewFromTyped: (context, { text }, enqueue) => {
         const typed = previewFromOf(text);

@@ -1,5 +1,5 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { Analysis, Endpoint, Hint, Machine, Run } from '@tickwise/api';
+import type { Analysis, Endpoint, Hint, Machine, Notification, NotifyTarget, Run } from '@tickwise/api';
 // The machine alone (no governor, no specs): the page draws its statechart from the definition itself.
 import { endpointMachine } from '@tickwise/machines/endpoint-machine';
 import { describeError } from './api.ts';
@@ -9,11 +9,15 @@ import { fill, flash, h } from './dom.ts';
 import { analysesCard, factsCard, hintsCard, nextRunCard, previewTable, specLine, timelineCard } from './endpoint-parts.ts';
 import { createEndpointStore, PREVIEW_RUNS, previewOutdated, RUNS, TRANSITIONS, type EndpointContext } from './endpoint-store.ts';
 import { follow } from './follow.ts';
+import { notificationsCard } from './notifications-card.ts';
 import { Statechart } from './statechart.ts';
 import { graphOf, layoutChart } from './statechart-layout.ts';
 
 /** Hints and analyses are read again at most this often while the machine moves. */
 const SIDE_REFRESH_MS = 1_000;
+/** Deliveries move without the machine (a retry, a pause notice): read them this often too. */
+const NOTIFICATIONS_REFRESH_MS = 5_000;
+const NOTIFICATIONS_SHOWN = 20;
 
 // Drawn once per page load: the machine definition does not change while the page is open.
 const chartGraph = graphOf(endpointMachine);
@@ -51,10 +55,11 @@ export function endpointView(app: App, endpointId: string): View {
   const drawSide = (machine: Machine | undefined) => {
     if (machine) fill(side, nextRunCard(machine, app.now()), factsCard(machine, app.now()));
   };
-  const drawLower = ({ hints, analyses, transitions, runs }: { hints: readonly Hint[]; analyses: readonly Analysis[]; transitions: EndpointContext['transitions']; runs: readonly Run[] }) => {
+  type Lower = { hints: readonly Hint[]; analyses: readonly Analysis[]; transitions: EndpointContext['transitions']; runs: readonly Run[]; notify: readonly NotifyTarget[]; notifications: readonly Notification[] };
+  const drawLower = ({ hints, analyses, transitions, runs, notify, notifications }: Lower) => {
     const now = app.now();
     const byId = new Map(analyses.map((analysis) => [analysis.id, analysis]));
-    fill(lower, hintsCard(hints, byId, now), timelineCard(transitions, runs, now), analysesCard(analyses.slice(0, 8), now));
+    fill(lower, hintsCard(hints, byId, now), timelineCard(transitions, runs, now), analysesCard(analyses.slice(0, 8), now), notificationsCard(notifications, notify, now));
   };
 
   const act = async (what: string, call: () => Promise<unknown>) => {
@@ -161,11 +166,20 @@ export function endpointView(app: App, endpointId: string): View {
       store.trigger.failed({ message: describeError(failure) });
     }
   };
+  const loadNotifications = async () => {
+    try {
+      const { notifications } = await app.api.notifications.listNotifications({ endpointId, pageSize: NOTIFICATIONS_SHOWN });
+      store.trigger.notificationsLoaded({ notifications });
+    } catch (failure) {
+      store.trigger.failed({ message: describeError(failure) });
+    }
+  };
   const refreshSide = () => {
     if (sideTimer) return;
     sideTimer = setTimeout(() => {
       sideTimer = undefined;
       void loadSide();
+      void loadNotifications();
     }, Math.max(0, sideAt + SIDE_REFRESH_MS - Date.now()));
   };
 
@@ -177,7 +191,7 @@ export function endpointView(app: App, endpointId: string): View {
     }),
     store.select((context) => context.machine).subscribe(drawSide),
     store.select(({ endpoint, machine }) => ({ endpoint, machine }), shallowEqual).subscribe(({ machine }) => drawActions(machine)),
-    store.select(({ hints, analyses, transitions, runs }) => ({ hints, analyses, transitions, runs }), shallowEqual).subscribe(drawLower),
+    store.select(({ hints, analyses, transitions, runs, notify, notifications }) => ({ hints, analyses, transitions, runs, notify, notifications }), shallowEqual).subscribe(drawLower),
     store.on('chartPlaced', ({ state }) => chart.highlight(state)),
     store.on('chartMoved', ({ steps }) => void chart.animate(steps)),
     store.on('machineStale', () => void loadMachine()),
@@ -199,9 +213,9 @@ export function endpointView(app: App, endpointId: string): View {
   void (async () => {
     try {
       const [{ endpoint }, runs] = await Promise.all([app.api.endpoints.getEndpoint({ endpointId }), app.api.runs.listRuns({ endpointId, pageSize: RUNS })]);
-      const jobName = endpoint ? ((await app.api.jobs.getJob({ jobId: endpoint.jobId }).catch(() => ({ job: undefined }))).job?.name ?? '') : '';
-      store.trigger.endpointLoaded({ endpoint, jobName, runs: runs.runs });
-      await Promise.all([loadMachine(), loadSide(), loadPreview()]);
+      const job = endpoint ? (await app.api.jobs.getJob({ jobId: endpoint.jobId }).catch(() => ({ job: undefined }))).job : undefined;
+      store.trigger.endpointLoaded({ endpoint, jobName: job?.name ?? '', runs: runs.runs, notify: job?.notify ?? [] });
+      await Promise.all([loadMachine(), loadSide(), loadPreview(), loadNotifications()]);
     } catch (failure) {
       store.trigger.failed({ message: describeError(failure) });
     }
@@ -212,6 +226,7 @@ export function endpointView(app: App, endpointId: string): View {
     drawSide(store.getSnapshot().context.machine);
     if (previewOutdated(store.getSnapshot().context, app.now())) void loadPreview();
   }, 1_000);
+  const notificationsTicker = setInterval(() => void loadNotifications(), NOTIFICATIONS_REFRESH_MS);
 
   const element = h(
     'section',
@@ -235,6 +250,7 @@ export function endpointView(app: App, endpointId: string): View {
     element,
     dispose() {
       clearInterval(ticker);
+      clearInterval(notificationsTicker);
       clearTimeout(sideTimer);
       for (const subscription of subscriptions) subscription.unsubscribe();
       stream.close();

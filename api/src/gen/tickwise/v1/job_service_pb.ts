@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { EndpointSpec, Job } from "./resources_pb.ts";
+import type { EndpointSpec, Job, NotifyTarget } from "./resources_pb.ts";
 import { file_tickwise_v1_resources } from "./resources_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/job_service.proto.
  */
 export const file_tickwise_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch10aWNrd2lzZS92MS9qb2Jfc2VydmljZS5wcm90bxILdGlja3dpc2UudjEiRQoGQ2hhbmdlEhAKCGVuZHBvaW50GAEgASgJEg4KBmFjdGlvbhgCIAEoCRIMCgRub3RlGAMgASgJEgsKA2pvYhgEIAEoCSJhChBDcmVhdGVKb2JSZXF1ZXN0EgwKBG5hbWUYASABKAkSEQoJc3ludGhldGljGAIgASgIEiwKCWVuZHBvaW50cxgDIAMoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYyJYChFDcmVhdGVKb2JSZXNwb25zZRIdCgNqb2IYASABKAsyEC50aWNrd2lzZS52MS5Kb2ISJAoHY2hhbmdlcxgCIAMoCzITLnRpY2t3aXNlLnYxLkNoYW5nZSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIvCg5HZXRKb2JSZXNwb25zZRIdCgNqb2IYASABKAsyEC50aWNrd2lzZS52MS5Kb2IiZwoPTGlzdEpvYnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhMKC25hbWVfcHJlZml4GAMgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYBCABKAgiSwoQTGlzdEpvYnNSZXNwb25zZRIeCgRqb2JzGAEgAygLMhAudGlja3dpc2UudjEuSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJIChBVcGRhdGVKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIWCglzeW50aGV0aWMYAiABKAhIAIgBAUIMCgpfc3ludGhldGljIjIKEVVwZGF0ZUpvYlJlc3BvbnNlEh0KA2pvYhgBIAEoCzIQLnRpY2t3aXNlLnYxLkpvYiJcCg9QYXVzZUpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKAoQUGF1c2VKb2JSZXNwb25zZRIUCgxlbmRwb2ludF9pZHMYASADKAkiIgoQUmVzdW1lSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiKQoRUmVzdW1lSm9iUmVzcG9uc2USFAoMZW5kcG9pbnRfaWRzGAEgAygJIiMKEUFyY2hpdmVKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSJPChJBcmNoaXZlSm9iUmVzcG9uc2USHQoDam9iGAEgASgLMhAudGlja3dpc2UudjEuSm9iEhoKEmFyY2hpdmVkX2VuZHBvaW50cxgCIAEoBSJYCgdKb2JTcGVjEgwKBG5hbWUYASABKAkSEQoJc3ludGhldGljGAIgASgIEiwKCWVuZHBvaW50cxgDIAMoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYyJHChBBcHBseUpvYnNSZXF1ZXN0EiIKBGpvYnMYASADKAsyFC50aWNrd2lzZS52MS5Kb2JTcGVjEg8KB2RyeV9ydW4YAiABKAgiOQoRQXBwbHlKb2JzUmVzcG9uc2USJAoHY2hhbmdlcxgBIAMoCzITLnRpY2t3aXNlLnYxLkNoYW5nZTLgBAoKSm9iU2VydmljZRJKCglDcmVhdGVKb2ISHS50aWNrd2lzZS52MS5DcmVhdGVKb2JSZXF1ZXN0Gh4udGlja3dpc2UudjEuQ3JlYXRlSm9iUmVzcG9uc2USQQoGR2V0Sm9iEhoudGlja3dpc2UudjEuR2V0Sm9iUmVxdWVzdBobLnRpY2t3aXNlLnYxLkdldEpvYlJlc3BvbnNlEkcKCExpc3RKb2JzEhwudGlja3dpc2UudjEuTGlzdEpvYnNSZXF1ZXN0Gh0udGlja3dpc2UudjEuTGlzdEpvYnNSZXNwb25zZRJKCglVcGRhdGVKb2ISHS50aWNrd2lzZS52MS5VcGRhdGVKb2JSZXF1ZXN0Gh4udGlja3dpc2UudjEuVXBkYXRlSm9iUmVzcG9uc2USRwoIUGF1c2VKb2ISHC50aWNrd2lzZS52MS5QYXVzZUpvYlJlcXVlc3QaHS50aWNrd2lzZS52MS5QYXVzZUpvYlJlc3BvbnNlEkoKCVJlc3VtZUpvYhIdLnRpY2t3aXNlLnYxLlJlc3VtZUpvYlJlcXVlc3QaHi50aWNrd2lzZS52MS5SZXN1bWVKb2JSZXNwb25zZRJNCgpBcmNoaXZlSm9iEh4udGlja3dpc2UudjEuQXJjaGl2ZUpvYlJlcXVlc3QaHy50aWNrd2lzZS52MS5BcmNoaXZlSm9iUmVzcG9uc2USSgoJQXBwbHlKb2JzEh0udGlja3dpc2UudjEuQXBwbHlKb2JzUmVxdWVzdBoeLnRpY2t3aXNlLnYxLkFwcGx5Sm9ic1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_tickwise_v1_resources]);
+  fileDesc("Ch10aWNrd2lzZS92MS9qb2Jfc2VydmljZS5wcm90bxILdGlja3dpc2UudjEiRQoGQ2hhbmdlEhAKCGVuZHBvaW50GAEgASgJEg4KBmFjdGlvbhgCIAEoCRIMCgRub3RlGAMgASgJEgsKA2pvYhgEIAEoCSKMAQoQQ3JlYXRlSm9iUmVxdWVzdBIMCgRuYW1lGAEgASgJEhEKCXN5bnRoZXRpYxgCIAEoCBIsCgllbmRwb2ludHMYAyADKAsyGS50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMSKQoGbm90aWZ5GAQgAygLMhkudGlja3dpc2UudjEuTm90aWZ5VGFyZ2V0IlgKEUNyZWF0ZUpvYlJlc3BvbnNlEh0KA2pvYhgBIAEoCzIQLnRpY2t3aXNlLnYxLkpvYhIkCgdjaGFuZ2VzGAIgAygLMhMudGlja3dpc2UudjEuQ2hhbmdlIh8KDUdldEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIi8KDkdldEpvYlJlc3BvbnNlEh0KA2pvYhgBIAEoCzIQLnRpY2t3aXNlLnYxLkpvYiJnCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEwoLbmFtZV9wcmVmaXgYAyABKAkSGAoQaW5jbHVkZV9hcmNoaXZlZBgEIAEoCCJLChBMaXN0Sm9ic1Jlc3BvbnNlEh4KBGpvYnMYASADKAsyEC50aWNrd2lzZS52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInQKEFVwZGF0ZUpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJEhYKCXN5bnRoZXRpYxgCIAEoCEgAiAEBEioKBm5vdGlmeRgDIAEoCzIaLnRpY2t3aXNlLnYxLk5vdGlmeVRhcmdldHNCDAoKX3N5bnRoZXRpYyI7Cg1Ob3RpZnlUYXJnZXRzEioKB3RhcmdldHMYASADKAsyGS50aWNrd2lzZS52MS5Ob3RpZnlUYXJnZXQiMgoRVXBkYXRlSm9iUmVzcG9uc2USHQoDam9iGAEgASgLMhAudGlja3dpc2UudjEuSm9iIlwKD1BhdXNlSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIoChBQYXVzZUpvYlJlc3BvbnNlEhQKDGVuZHBvaW50X2lkcxgBIAMoCSIiChBSZXN1bWVKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIpChFSZXN1bWVKb2JSZXNwb25zZRIUCgxlbmRwb2ludF9pZHMYASADKAkiIwoRQXJjaGl2ZUpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIk8KEkFyY2hpdmVKb2JSZXNwb25zZRIdCgNqb2IYASABKAsyEC50aWNrd2lzZS52MS5Kb2ISGgoSYXJjaGl2ZWRfZW5kcG9pbnRzGAIgASgFIoMBCgdKb2JTcGVjEgwKBG5hbWUYASABKAkSEQoJc3ludGhldGljGAIgASgIEiwKCWVuZHBvaW50cxgDIAMoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYxIpCgZub3RpZnkYBCADKAsyGS50aWNrd2lzZS52MS5Ob3RpZnlUYXJnZXQiRwoQQXBwbHlKb2JzUmVxdWVzdBIiCgRqb2JzGAEgAygLMhQudGlja3dpc2UudjEuSm9iU3BlYxIPCgdkcnlfcnVuGAIgASgIIjkKEUFwcGx5Sm9ic1Jlc3BvbnNlEiQKB2NoYW5nZXMYASADKAsyEy50aWNrd2lzZS52MS5DaGFuZ2Uy4AQKCkpvYlNlcnZpY2USSgoJQ3JlYXRlSm9iEh0udGlja3dpc2UudjEuQ3JlYXRlSm9iUmVxdWVzdBoeLnRpY2t3aXNlLnYxLkNyZWF0ZUpvYlJlc3BvbnNlEkEKBkdldEpvYhIaLnRpY2t3aXNlLnYxLkdldEpvYlJlcXVlc3QaGy50aWNrd2lzZS52MS5HZXRKb2JSZXNwb25zZRJHCghMaXN0Sm9icxIcLnRpY2t3aXNlLnYxLkxpc3RKb2JzUmVxdWVzdBodLnRpY2t3aXNlLnYxLkxpc3RKb2JzUmVzcG9uc2USSgoJVXBkYXRlSm9iEh0udGlja3dpc2UudjEuVXBkYXRlSm9iUmVxdWVzdBoeLnRpY2t3aXNlLnYxLlVwZGF0ZUpvYlJlc3BvbnNlEkcKCFBhdXNlSm9iEhwudGlja3dpc2UudjEuUGF1c2VKb2JSZXF1ZXN0Gh0udGlja3dpc2UudjEuUGF1c2VKb2JSZXNwb25zZRJKCglSZXN1bWVKb2ISHS50aWNrd2lzZS52MS5SZXN1bWVKb2JSZXF1ZXN0Gh4udGlja3dpc2UudjEuUmVzdW1lSm9iUmVzcG9uc2USTQoKQXJjaGl2ZUpvYhIeLnRpY2t3aXNlLnYxLkFyY2hpdmVKb2JSZXF1ZXN0Gh8udGlja3dpc2UudjEuQXJjaGl2ZUpvYlJlc3BvbnNlEkoKCUFwcGx5Sm9icxIdLnRpY2t3aXNlLnYxLkFwcGx5Sm9ic1JlcXVlc3QaHi50aWNrd2lzZS52MS5BcHBseUpvYnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tickwise_v1_resources]);
 
 /**
  * What a write did to one object.
@@ -76,6 +76,13 @@ export type CreateJobRequest = Message<"tickwise.v1.CreateJobRequest"> & {
    * @generated from field: repeated tickwise.v1.EndpointSpec endpoints = 3;
    */
   endpoints: EndpointSpec[];
+
+  /**
+   * At most 10 targets, none twice.
+   *
+   * @generated from field: repeated tickwise.v1.NotifyTarget notify = 4;
+   */
+  notify: NotifyTarget[];
 };
 
 /**
@@ -214,6 +221,13 @@ export type UpdateJobRequest = Message<"tickwise.v1.UpdateJobRequest"> & {
    * @generated from field: optional bool synthetic = 2;
    */
   synthetic?: boolean | undefined;
+
+  /**
+   * Set: replaces the job's notify targets (an empty list clears them). Unset: left as they are.
+   *
+   * @generated from field: tickwise.v1.NotifyTargets notify = 3;
+   */
+  notify?: NotifyTargets | undefined;
 };
 
 /**
@@ -222,6 +236,25 @@ export type UpdateJobRequest = Message<"tickwise.v1.UpdateJobRequest"> & {
  */
 export const UpdateJobRequestSchema: GenMessage<UpdateJobRequest> = /*@__PURE__*/
   messageDesc(file_tickwise_v1_job_service, 7);
+
+/**
+ * A whole list of notify targets, set or not as one.
+ *
+ * @generated from message tickwise.v1.NotifyTargets
+ */
+export type NotifyTargets = Message<"tickwise.v1.NotifyTargets"> & {
+  /**
+   * @generated from field: repeated tickwise.v1.NotifyTarget targets = 1;
+   */
+  targets: NotifyTarget[];
+};
+
+/**
+ * Describes the message tickwise.v1.NotifyTargets.
+ * Use `create(NotifyTargetsSchema)` to create a new message.
+ */
+export const NotifyTargetsSchema: GenMessage<NotifyTargets> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_job_service, 8);
 
 /**
  * @generated from message tickwise.v1.UpdateJobResponse
@@ -238,7 +271,7 @@ export type UpdateJobResponse = Message<"tickwise.v1.UpdateJobResponse"> & {
  * Use `create(UpdateJobResponseSchema)` to create a new message.
  */
 export const UpdateJobResponseSchema: GenMessage<UpdateJobResponse> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 8);
+  messageDesc(file_tickwise_v1_job_service, 9);
 
 /**
  * @generated from message tickwise.v1.PauseJobRequest
@@ -267,7 +300,7 @@ export type PauseJobRequest = Message<"tickwise.v1.PauseJobRequest"> & {
  * Use `create(PauseJobRequestSchema)` to create a new message.
  */
 export const PauseJobRequestSchema: GenMessage<PauseJobRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 9);
+  messageDesc(file_tickwise_v1_job_service, 10);
 
 /**
  * @generated from message tickwise.v1.PauseJobResponse
@@ -284,7 +317,7 @@ export type PauseJobResponse = Message<"tickwise.v1.PauseJobResponse"> & {
  * Use `create(PauseJobResponseSchema)` to create a new message.
  */
 export const PauseJobResponseSchema: GenMessage<PauseJobResponse> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 10);
+  messageDesc(file_tickwise_v1_job_service, 11);
 
 /**
  * @generated from message tickwise.v1.ResumeJobRequest
@@ -301,7 +334,7 @@ export type ResumeJobRequest = Message<"tickwise.v1.ResumeJobRequest"> & {
  * Use `create(ResumeJobRequestSchema)` to create a new message.
  */
 export const ResumeJobRequestSchema: GenMessage<ResumeJobRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 11);
+  messageDesc(file_tickwise_v1_job_service, 12);
 
 /**
  * @generated from message tickwise.v1.ResumeJobResponse
@@ -318,7 +351,7 @@ export type ResumeJobResponse = Message<"tickwise.v1.ResumeJobResponse"> & {
  * Use `create(ResumeJobResponseSchema)` to create a new message.
  */
 export const ResumeJobResponseSchema: GenMessage<ResumeJobResponse> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 12);
+  messageDesc(file_tickwise_v1_job_service, 13);
 
 /**
  * @generated from message tickwise.v1.ArchiveJobRequest
@@ -335,7 +368,7 @@ export type ArchiveJobRequest = Message<"tickwise.v1.ArchiveJobRequest"> & {
  * Use `create(ArchiveJobRequestSchema)` to create a new message.
  */
 export const ArchiveJobRequestSchema: GenMessage<ArchiveJobRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 13);
+  messageDesc(file_tickwise_v1_job_service, 14);
 
 /**
  * @generated from message tickwise.v1.ArchiveJobResponse
@@ -359,7 +392,7 @@ export type ArchiveJobResponse = Message<"tickwise.v1.ArchiveJobResponse"> & {
  * Use `create(ArchiveJobResponseSchema)` to create a new message.
  */
 export const ArchiveJobResponseSchema: GenMessage<ArchiveJobResponse> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 14);
+  messageDesc(file_tickwise_v1_job_service, 15);
 
 /**
  * A job as a jobs file describes it: the whole wanted state.
@@ -381,6 +414,13 @@ export type JobSpec = Message<"tickwise.v1.JobSpec"> & {
    * @generated from field: repeated tickwise.v1.EndpointSpec endpoints = 3;
    */
   endpoints: EndpointSpec[];
+
+  /**
+   * The job's notify targets; empty: nobody is told (an apply clears the list).
+   *
+   * @generated from field: repeated tickwise.v1.NotifyTarget notify = 4;
+   */
+  notify: NotifyTarget[];
 };
 
 /**
@@ -388,7 +428,7 @@ export type JobSpec = Message<"tickwise.v1.JobSpec"> & {
  * Use `create(JobSpecSchema)` to create a new message.
  */
 export const JobSpecSchema: GenMessage<JobSpec> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 15);
+  messageDesc(file_tickwise_v1_job_service, 16);
 
 /**
  * @generated from message tickwise.v1.ApplyJobsRequest
@@ -412,7 +452,7 @@ export type ApplyJobsRequest = Message<"tickwise.v1.ApplyJobsRequest"> & {
  * Use `create(ApplyJobsRequestSchema)` to create a new message.
  */
 export const ApplyJobsRequestSchema: GenMessage<ApplyJobsRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 16);
+  messageDesc(file_tickwise_v1_job_service, 17);
 
 /**
  * @generated from message tickwise.v1.ApplyJobsResponse
@@ -429,7 +469,7 @@ export type ApplyJobsResponse = Message<"tickwise.v1.ApplyJobsResponse"> & {
  * Use `create(ApplyJobsResponseSchema)` to create a new message.
  */
 export const ApplyJobsResponseSchema: GenMessage<ApplyJobsResponse> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_job_service, 17);
+  messageDesc(file_tickwise_v1_job_service, 18);
 
 /**
  * Jobs of the caller's tenant. Names are unique per tenant.

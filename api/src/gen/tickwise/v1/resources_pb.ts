@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file tickwise/v1/resources.proto.
  */
 export const file_tickwise_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("Cht0aWNrd2lzZS92MS9yZXNvdXJjZXMucHJvdG8SC3RpY2t3aXNlLnYxIsoDCgxFbmRwb2ludFNwZWMSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjcKB2hlYWRlcnMYBCADKAsyJi50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMuSGVhZGVyc0VudHJ5EiQKBGJvZHkYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoIc2NoZWR1bGUYBiABKAsyFS50aWNrd2lzZS52MS5TY2hlZHVsZRIUCgxtaW5faW50ZXJ2YWwYByABKAkSFAoMbWF4X2ludGVydmFsGAggASgJEg4KBmppdHRlchgJIAEoCRIPCgd0aW1lb3V0GAogASgJEhAKCGNhdGNoX3VwGAsgASgJEicKBXJldHJ5GAwgASgLMhgudGlja3dpc2UudjEuUmV0cnlQb2xpY3kSKQoHc3VjY2VzcxgNIAEoCzIYLnRpY2t3aXNlLnYxLlN1Y2Nlc3NSdWxlEg8KB292ZXJsYXAYDiABKAkSEwoLcGF1c2VfYWZ0ZXIYDyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoLUmV0cnlQb2xpY3kSEAoIYXR0ZW1wdHMYASABKA0SDwoHYmFja29mZhgCIAEoCRITCgttYXhfYmFja29mZhgDIAEoCRIKCgJvbhgEIAMoCSI0CgtTdWNjZXNzUnVsZRIOCgZzdGF0dXMYASADKAkSFQoNYm9keV9jb250YWlucxgCIAEoCSJOCghTY2hlZHVsZRIPCgVldmVyeRgBIAEoCUgAEikKBGNyb24YAiABKAsyGS50aWNrd2lzZS52MS5Dcm9uU2NoZWR1bGVIAEIGCgRraW5kIjQKDENyb25TY2hlZHVsZRISCgpleHByZXNzaW9uGAEgASgJEhAKCHRpbWV6b25lGAIgASgJItsBCgNKb2ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglzeW50aGV0aWMYAyABKAgSFgoOZW5kcG9pbnRfY291bnQYBCABKAUSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcGF1c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAwoIRW5kcG9pbnQSCgoCaWQYASABKAkSDgoGam9iX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJwoEc3BlYxgEIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYxIoCgVzdGF0ZRgFIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJEiEKBXBhdXNlGAggASgLMhIudGlja3dpc2UudjEuUGF1c2USLwoLYXJjaGl2ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YDCABKAUirQIKClRyYW5zaXRpb24SCwoDc2VxGAEgASgDEicKBGZyb20YAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSJQoCdG8YAyABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDQoFZXZlbnQYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIvCgtuZXh0X3J1bl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcnVuX2lkGAggASgJEg4KBndvcmtlchgJIAEoCRIVCg1za2lwcGVkX2NvdW50GAogASgNEhMKC3NraXBwZWRfd2h5GAsgASgJItsCCgRIaW50EgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEiMKBGtpbmQYAyABKA4yFS50aWNrd2lzZS52MS5IaW50S2luZBIQCghpbnRlcnZhbBgEIAEoCRImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAYgASgJEg4KBnNvdXJjZRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjbGVhcmVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYCyABKAgSEwoLYW5hbHlzaXNfaWQYDCABKAki6QQKB01hY2hpbmUSEwoLZW5kcG9pbnRfaWQYASABKAkSKAoFc3RhdGUYAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDwoHdmVyc2lvbhgDIAEoBRIvCgtuZXh0X3J1bl9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAUgASgJEg4KBnNvdXJjZRgGIAEoCRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgHIAEoBRIUCgxsYXN0X291dGNvbWUYCCABKAkSLQoJbGFzdF9zbG90GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjbGFpbWVkX3Nsb3QYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYCyABKAUSEwoLbGVhc2Vfb3duZXIYDCABKAkSNAoQbGVhc2VfZXhwaXJlc19hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIQoFcGF1c2UYDiABKAsyEi50aWNrd2lzZS52MS5QYXVzZRIVCg1oaW50c19wZW5kaW5nGA8gASgIEikKCHNuYXBzaG90GBAgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIsCgt0cmFuc2l0aW9ucxgRIAMoCzIXLnRpY2t3aXNlLnYxLlRyYW5zaXRpb24SJwoMYWN0aXZlX2hpbnRzGBIgAygLMhEudGlja3dpc2UudjEuSGludBIQCghhcmNoaXZlZBgTIAEoCCKcBAoDUnVuEgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEg4KBmpvYl9pZBgDIAEoCRIoCgRzbG90GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAUgASgFEg4KBndvcmtlchgGIAEoCRImCgZzdGF0dXMYByABKA4yFi50aWNrd2lzZS52MS5SdW5TdGF0dXMSGAoLaHR0cF9zdGF0dXMYCCABKAVIAIgBARITCgtkdXJhdGlvbl9tcxgJIAEoARIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZXJyb3Jfa2luZBgMIAEoCRIVCg1lcnJvcl9tZXNzYWdlGA0gASgJEhoKDXJlc3BvbnNlX2JvZHkYDiABKAlIAYgBARIaChJyZXNwb25zZV90cnVuY2F0ZWQYDyABKAgSFgoOcGxhbm5lZF9zb3VyY2UYECABKAkSGwoOcmV0cnlfYWZ0ZXJfbXMYESABKANIAogBARIUCgxsYXN0X2F0dGVtcHQYEiABKAhCDgoMX2h0dHBfc3RhdHVzQhAKDl9yZXNwb25zZV9ib2R5QhEKD19yZXRyeV9hZnRlcl9tcyJiCgxTa2lwcGVkU2xvdHMSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWNvdW50GAIgASgNEgsKA3doeRgDIAEoCRIOCgZyZWFzb24YBCABKAkilQMKCEFuYWx5c2lzEgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEg8KB3BsYW5uZXIYAyABKAkSDwoHdHJpZ2dlchgEIAEoCRImCgZpbnB1dHMYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSLgoKdG9vbF9jYWxscxgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUSEQoJcmVhc29uaW5nGAcgASgJEg0KBW1vZGVsGAggASgJEhYKCXRva2Vuc19pbhgJIAEoBUgAiAEBEhcKCnRva2Vuc19vdXQYCiABKAVIAYgBARITCgtkdXJhdGlvbl9tcxgLIAEoARIPCgdvdXRjb21lGAwgASgJEhYKDm91dGNvbWVfZGV0YWlsGA0gASgJEhAKCGhpbnRfaWRzGA4gAygJEi4KCmNyZWF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl90b2tlbnNfaW5CDQoLX3Rva2Vuc19vdXQiQwoKQmFkUmVxdWVzdBI1ChBmaWVsZF92aW9sYXRpb25zGAEgAygLMhsudGlja3dpc2UudjEuRmllbGRWaW9sYXRpb24iLwoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSDgoGcmVhc29uGAIgASgJKq0BCgxNYWNoaW5lU3RhdGUSHQoZTUFDSElORV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEk1BQ0hJTkVfU1RBVEVfSURMRRABEhUKEU1BQ0hJTkVfU1RBVEVfRFVFEAISGQoVTUFDSElORV9TVEFURV9SVU5OSU5HEAMSGgoWTUFDSElORV9TVEFURV9QTEFOTklORxAEEhgKFE1BQ0hJTkVfU1RBVEVfUEFVU0VEEAUqbgoISGludEtpbmQSGQoVSElOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSSElOVF9LSU5EX0lOVEVSVkFMEAESFAoQSElOVF9LSU5EX1JVTl9BVBACEhkKFUhJTlRfS0lORF9QQVVTRV9VTlRJTBADKlgKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUUlVOX1NUQVRVU19TVUNDRUVERUQQARIVChFSVU5fU1RBVFVTX0ZBSUxFRBACYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Cht0aWNrd2lzZS92MS9yZXNvdXJjZXMucHJvdG8SC3RpY2t3aXNlLnYxIsoDCgxFbmRwb2ludFNwZWMSDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjcKB2hlYWRlcnMYBCADKAsyJi50aWNrd2lzZS52MS5FbmRwb2ludFNwZWMuSGVhZGVyc0VudHJ5EiQKBGJvZHkYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoIc2NoZWR1bGUYBiABKAsyFS50aWNrd2lzZS52MS5TY2hlZHVsZRIUCgxtaW5faW50ZXJ2YWwYByABKAkSFAoMbWF4X2ludGVydmFsGAggASgJEg4KBmppdHRlchgJIAEoCRIPCgd0aW1lb3V0GAogASgJEhAKCGNhdGNoX3VwGAsgASgJEicKBXJldHJ5GAwgASgLMhgudGlja3dpc2UudjEuUmV0cnlQb2xpY3kSKQoHc3VjY2VzcxgNIAEoCzIYLnRpY2t3aXNlLnYxLlN1Y2Nlc3NSdWxlEg8KB292ZXJsYXAYDiABKAkSEwoLcGF1c2VfYWZ0ZXIYDyABKA0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoLUmV0cnlQb2xpY3kSEAoIYXR0ZW1wdHMYASABKA0SDwoHYmFja29mZhgCIAEoCRITCgttYXhfYmFja29mZhgDIAEoCRIKCgJvbhgEIAMoCSI0CgtTdWNjZXNzUnVsZRIOCgZzdGF0dXMYASADKAkSFQoNYm9keV9jb250YWlucxgCIAEoCSJOCghTY2hlZHVsZRIPCgVldmVyeRgBIAEoCUgAEikKBGNyb24YAiABKAsyGS50aWNrd2lzZS52MS5Dcm9uU2NoZWR1bGVIAEIGCgRraW5kIjQKDENyb25TY2hlZHVsZRISCgpleHByZXNzaW9uGAEgASgJEhAKCHRpbWV6b25lGAIgASgJIoYCCgNKb2ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglzeW50aGV0aWMYAyABKAgSFgoOZW5kcG9pbnRfY291bnQYBCABKAUSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBm5vdGlmeRgIIAMoCzIZLnRpY2t3aXNlLnYxLk5vdGlmeVRhcmdldCJLCgxOb3RpZnlUYXJnZXQSEQoHd2ViaG9vaxgBIAEoCUgAEg8KBXNsYWNrGAIgASgJSAASDQoFYWZ0ZXIYAyABKA1CCAoGdGFyZ2V0InEKBVBhdXNlEg4KBnJlYXNvbhgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcGF1c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAwoIRW5kcG9pbnQSCgoCaWQYASABKAkSDgoGam9iX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJwoEc3BlYxgEIAEoCzIZLnRpY2t3aXNlLnYxLkVuZHBvaW50U3BlYxIoCgVzdGF0ZRgFIAEoDjIZLnRpY2t3aXNlLnYxLk1hY2hpbmVTdGF0ZRIvCgtuZXh0X3J1bl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJEiEKBXBhdXNlGAggASgLMhIudGlja3dpc2UudjEuUGF1c2USLwoLYXJjaGl2ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YDCABKAUirQIKClRyYW5zaXRpb24SCwoDc2VxGAEgASgDEicKBGZyb20YAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSJQoCdG8YAyABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDQoFZXZlbnQYBCABKAkSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIvCgtuZXh0X3J1bl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcnVuX2lkGAggASgJEg4KBndvcmtlchgJIAEoCRIVCg1za2lwcGVkX2NvdW50GAogASgNEhMKC3NraXBwZWRfd2h5GAsgASgJItsCCgRIaW50EgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEiMKBGtpbmQYAyABKA4yFS50aWNrd2lzZS52MS5IaW50S2luZBIQCghpbnRlcnZhbBgEIAEoCRImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAYgASgJEg4KBnNvdXJjZRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjbGVhcmVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYCyABKAgSEwoLYW5hbHlzaXNfaWQYDCABKAki6QQKB01hY2hpbmUSEwoLZW5kcG9pbnRfaWQYASABKAkSKAoFc3RhdGUYAiABKA4yGS50aWNrd2lzZS52MS5NYWNoaW5lU3RhdGUSDwoHdmVyc2lvbhgDIAEoBRIvCgtuZXh0X3J1bl9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAUgASgJEg4KBnNvdXJjZRgGIAEoCRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgHIAEoBRIUCgxsYXN0X291dGNvbWUYCCABKAkSLQoJbGFzdF9zbG90GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjbGFpbWVkX3Nsb3QYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYCyABKAUSEwoLbGVhc2Vfb3duZXIYDCABKAkSNAoQbGVhc2VfZXhwaXJlc19hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIQoFcGF1c2UYDiABKAsyEi50aWNrd2lzZS52MS5QYXVzZRIVCg1oaW50c19wZW5kaW5nGA8gASgIEikKCHNuYXBzaG90GBAgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIsCgt0cmFuc2l0aW9ucxgRIAMoCzIXLnRpY2t3aXNlLnYxLlRyYW5zaXRpb24SJwoMYWN0aXZlX2hpbnRzGBIgAygLMhEudGlja3dpc2UudjEuSGludBIQCghhcmNoaXZlZBgTIAEoCCKcBAoDUnVuEgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEg4KBmpvYl9pZBgDIAEoCRIoCgRzbG90GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAUgASgFEg4KBndvcmtlchgGIAEoCRImCgZzdGF0dXMYByABKA4yFi50aWNrd2lzZS52MS5SdW5TdGF0dXMSGAoLaHR0cF9zdGF0dXMYCCABKAVIAIgBARITCgtkdXJhdGlvbl9tcxgJIAEoARIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZXJyb3Jfa2luZBgMIAEoCRIVCg1lcnJvcl9tZXNzYWdlGA0gASgJEhoKDXJlc3BvbnNlX2JvZHkYDiABKAlIAYgBARIaChJyZXNwb25zZV90cnVuY2F0ZWQYDyABKAgSFgoOcGxhbm5lZF9zb3VyY2UYECABKAkSGwoOcmV0cnlfYWZ0ZXJfbXMYESABKANIAogBARIUCgxsYXN0X2F0dGVtcHQYEiABKAhCDgoMX2h0dHBfc3RhdHVzQhAKDl9yZXNwb25zZV9ib2R5QhEKD19yZXRyeV9hZnRlcl9tcyJiCgxTa2lwcGVkU2xvdHMSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWNvdW50GAIgASgNEgsKA3doeRgDIAEoCRIOCgZyZWFzb24YBCABKAkilQMKCEFuYWx5c2lzEgoKAmlkGAEgASgJEhMKC2VuZHBvaW50X2lkGAIgASgJEg8KB3BsYW5uZXIYAyABKAkSDwoHdHJpZ2dlchgEIAEoCRImCgZpbnB1dHMYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSLgoKdG9vbF9jYWxscxgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUSEQoJcmVhc29uaW5nGAcgASgJEg0KBW1vZGVsGAggASgJEhYKCXRva2Vuc19pbhgJIAEoBUgAiAEBEhcKCnRva2Vuc19vdXQYCiABKAVIAYgBARITCgtkdXJhdGlvbl9tcxgLIAEoARIPCgdvdXRjb21lGAwgASgJEhYKDm91dGNvbWVfZGV0YWlsGA0gASgJEhAKCGhpbnRfaWRzGA4gAygJEi4KCmNyZWF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl90b2tlbnNfaW5CDQoLX3Rva2Vuc19vdXQiQwoKQmFkUmVxdWVzdBI1ChBmaWVsZF92aW9sYXRpb25zGAEgAygLMhsudGlja3dpc2UudjEuRmllbGRWaW9sYXRpb24iLwoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSDgoGcmVhc29uGAIgASgJKq0BCgxNYWNoaW5lU3RhdGUSHQoZTUFDSElORV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEk1BQ0hJTkVfU1RBVEVfSURMRRABEhUKEU1BQ0hJTkVfU1RBVEVfRFVFEAISGQoVTUFDSElORV9TVEFURV9SVU5OSU5HEAMSGgoWTUFDSElORV9TVEFURV9QTEFOTklORxAEEhgKFE1BQ0hJTkVfU1RBVEVfUEFVU0VEEAUqbgoISGludEtpbmQSGQoVSElOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSSElOVF9LSU5EX0lOVEVSVkFMEAESFAoQSElOVF9LSU5EX1JVTl9BVBACEhkKFUhJTlRfS0lORF9QQVVTRV9VTlRJTBADKlgKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUUlVOX1NUQVRVU19TVUNDRUVERUQQARIVChFSVU5fU1RBVFVTX0ZBSUxFRBACYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * An endpoint as a person writes it: the same fields and forms as in a jobs file
@@ -292,6 +292,13 @@ export type Job = Message<"tickwise.v1.Job"> & {
    * @generated from field: google.protobuf.Timestamp archived_at = 7;
    */
   archivedAt?: Timestamp | undefined;
+
+  /**
+   * Who is told of its endpoints failing, recovering or being paused (docs/notifications.md).
+   *
+   * @generated from field: repeated tickwise.v1.NotifyTarget notify = 8;
+   */
+  notify: NotifyTarget[];
 };
 
 /**
@@ -300,6 +307,49 @@ export type Job = Message<"tickwise.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_tickwise_v1_resources, 5);
+
+/**
+ * One target of a job's notifications: the jobs file's `notify` entries.
+ *
+ * @generated from message tickwise.v1.NotifyTarget
+ */
+export type NotifyTarget = Message<"tickwise.v1.NotifyTarget"> & {
+  /**
+   * @generated from oneof tickwise.v1.NotifyTarget.target
+   */
+  target: {
+    /**
+     * An absolute http(s) URL that gets each notification as JSON, signed (Standard Webhooks) when
+     * the tenant has signing secrets.
+     *
+     * @generated from field: string webhook = 1;
+     */
+    value: string;
+    case: "webhook";
+  } | {
+    /**
+     * A Slack incoming-webhook URL.
+     *
+     * @generated from field: string slack = 2;
+     */
+    value: string;
+    case: "slack";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Consecutive failed slots before this target is told of a failure streak, 1-10000; 0 (unset): 3.
+   *
+   * @generated from field: uint32 after = 3;
+   */
+  after: number;
+};
+
+/**
+ * Describes the message tickwise.v1.NotifyTarget.
+ * Use `create(NotifyTargetSchema)` to create a new message.
+ */
+export const NotifyTargetSchema: GenMessage<NotifyTarget> = /*@__PURE__*/
+  messageDesc(file_tickwise_v1_resources, 6);
 
 /**
  * A person's pause.
@@ -330,7 +380,7 @@ export type Pause = Message<"tickwise.v1.Pause"> & {
  * Use `create(PauseSchema)` to create a new message.
  */
 export const PauseSchema: GenMessage<Pause> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 6);
+  messageDesc(file_tickwise_v1_resources, 7);
 
 /**
  * @generated from message tickwise.v1.Endpoint
@@ -406,7 +456,7 @@ export type Endpoint = Message<"tickwise.v1.Endpoint"> & {
  * Use `create(EndpointSchema)` to create a new message.
  */
 export const EndpointSchema: GenMessage<Endpoint> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 7);
+  messageDesc(file_tickwise_v1_resources, 8);
 
 /**
  * One step of a machine.
@@ -481,7 +531,7 @@ export type Transition = Message<"tickwise.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 8);
+  messageDesc(file_tickwise_v1_resources, 9);
 
 /**
  * @generated from message tickwise.v1.Hint
@@ -561,7 +611,7 @@ export type Hint = Message<"tickwise.v1.Hint"> & {
  * Use `create(HintSchema)` to create a new message.
  */
 export const HintSchema: GenMessage<Hint> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 9);
+  messageDesc(file_tickwise_v1_resources, 10);
 
 /**
  * The machine of an endpoint: where it is, when it runs next and why.
@@ -683,7 +733,7 @@ export type Machine = Message<"tickwise.v1.Machine"> & {
  * Use `create(MachineSchema)` to create a new message.
  */
 export const MachineSchema: GenMessage<Machine> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 10);
+  messageDesc(file_tickwise_v1_resources, 11);
 
 /**
  * @generated from message tickwise.v1.Run
@@ -798,7 +848,7 @@ export type Run = Message<"tickwise.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 11);
+  messageDesc(file_tickwise_v1_resources, 12);
 
 /**
  * Slots passed over without a run: missed (catch_up), fallen due during a run (overlap), or claimed
@@ -839,7 +889,7 @@ export type SkippedSlots = Message<"tickwise.v1.SkippedSlots"> & {
  * Use `create(SkippedSlotsSchema)` to create a new message.
  */
 export const SkippedSlotsSchema: GenMessage<SkippedSlots> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 12);
+  messageDesc(file_tickwise_v1_resources, 13);
 
 /**
  * @generated from message tickwise.v1.Analysis
@@ -930,7 +980,7 @@ export type Analysis = Message<"tickwise.v1.Analysis"> & {
  * Use `create(AnalysisSchema)` to create a new message.
  */
 export const AnalysisSchema: GenMessage<Analysis> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 13);
+  messageDesc(file_tickwise_v1_resources, 14);
 
 /**
  * Attached to INVALID_ARGUMENT errors: which field is wrong and why.
@@ -949,7 +999,7 @@ export type BadRequest = Message<"tickwise.v1.BadRequest"> & {
  * Use `create(BadRequestSchema)` to create a new message.
  */
 export const BadRequestSchema: GenMessage<BadRequest> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 14);
+  messageDesc(file_tickwise_v1_resources, 15);
 
 /**
  * @generated from message tickwise.v1.FieldViolation
@@ -973,7 +1023,7 @@ export type FieldViolation = Message<"tickwise.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_tickwise_v1_resources, 15);
+  messageDesc(file_tickwise_v1_resources, 16);
 
 /**
  * @generated from enum tickwise.v1.MachineState
