@@ -129,6 +129,52 @@ describe('gateway settings', () => {
     expect(() => gatewayConfigFromEnv({ TICKWISE_WATCH_POLL_INTERVAL: '2m' })).toThrow('TICKWISE_WATCH_POLL_INTERVAL must be from 10ms to 1m, got "2m"');
     expect(() => resolveGatewayConfig({ maxWatchersPerTenant: 5_000 })).toThrow('maxWatchersPerTenant must be an integer between 1 and 1000, got 5000');
   });
+
+  it('reads the connection, watch and authentication limits, with defaults that defend the gateway', () => {
+    expect(gatewayConfigFromEnv({})).toMatchObject({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 30_000,
+      maxConnections: 4_096,
+      maxStreamsPerConnection: 100,
+      maxWatchersPerKey: 10,
+      watchKeyRecheckMs: 2_000,
+      authFailureBurst: 20,
+      authFailuresPerMinute: 60,
+      authNegativeCacheMs: 5_000,
+    });
+    const env = {
+      TICKWISE_GATEWAY_HEADERS_TIMEOUT: '5s',
+      TICKWISE_GATEWAY_REQUEST_TIMEOUT: '1m',
+      TICKWISE_GATEWAY_IDLE_TIMEOUT: '2m',
+      TICKWISE_GATEWAY_MAX_CONNECTIONS: '500',
+      TICKWISE_GATEWAY_MAX_STREAMS: '250',
+      TICKWISE_WATCH_MAX_PER_KEY: '3',
+      TICKWISE_WATCH_KEY_RECHECK: '500ms',
+      TICKWISE_GATEWAY_AUTH_FAILURE_BURST: '5',
+      TICKWISE_GATEWAY_AUTH_FAILURES_PER_MINUTE: '10',
+      TICKWISE_GATEWAY_AUTH_NEGATIVE_CACHE: '0s',
+    };
+    expect(gatewayConfigFromEnv(env)).toMatchObject({
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 60_000,
+      idleTimeoutMs: 120_000,
+      maxConnections: 500,
+      maxStreamsPerConnection: 250,
+      maxWatchersPerKey: 3,
+      watchKeyRecheckMs: 500,
+      authFailureBurst: 5,
+      authFailuresPerMinute: 10,
+      authNegativeCacheMs: 0,
+    });
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_HEADERS_TIMEOUT: '10' })).toThrow(new TickwiseError('invalid_config', 'TICKWISE_GATEWAY_HEADERS_TIMEOUT must be a duration such as 250ms, 30s or 5m, got "10"'));
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_IDLE_TIMEOUT: '10ms' })).toThrow('TICKWISE_GATEWAY_IDLE_TIMEOUT must be from 100ms to 1h, got "10ms"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_MAX_CONNECTIONS: '0' })).toThrow('TICKWISE_GATEWAY_MAX_CONNECTIONS must be a whole number from 1 to 1000000, got "0"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_MAX_STREAMS: 'many' })).toThrow('TICKWISE_GATEWAY_MAX_STREAMS must be a whole number from 1 to 10000, got "many"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_WATCH_MAX_PER_KEY: '5000' })).toThrow('TICKWISE_WATCH_MAX_PER_KEY must be a whole number from 1 to 1000, got "5000"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_AUTH_FAILURES_PER_MINUTE: '-1' })).toThrow('TICKWISE_GATEWAY_AUTH_FAILURES_PER_MINUTE must be a whole number from 1 to 1000000, got "-1"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_AUTH_NEGATIVE_CACHE: '1h' })).toThrow('TICKWISE_GATEWAY_AUTH_NEGATIVE_CACHE must be from 0ms to 10m, got "1h"');
+  });
 });
 
 describe('errors answered to a client', () => {
