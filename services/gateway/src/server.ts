@@ -23,6 +23,7 @@ import { nodeService } from './services/node-service.ts';
 import { overviewService } from './services/overview-service.ts';
 import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
+import { WatchKeys } from './watch-keys.ts';
 
 export interface GatewayOptions {
   pool: Pool;
@@ -116,7 +117,8 @@ function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): N
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { pool, config, log } = options;
   const hub = new WatchHub({ pool, connectionString: options.connectionString, pollIntervalMs: config.watchPollIntervalMs, minIntervalMs: config.watchMinIntervalMs, log });
-  const deps: ServiceDeps = { pool, log, config, hub, now: options.now ?? (() => new Date()) };
+  const watchKeys = new WatchKeys(pool, config.watchKeyRecheckMs, log);
+  const deps: ServiceDeps = { pool, log, config, hub, watchKeys, now: options.now ?? (() => new Date()) };
   const routes = (router: ConnectRouter) => {
     router.service(JobService, jobService(deps));
     router.service(EndpointService, endpointService(deps));
@@ -181,6 +183,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await hub.close();
+        watchKeys.close();
         // The ended watches write their last frames; then connections close as they go idle, and
         // whatever is still open after a grace period is cut.
         for (const session of sessions) session.close();
