@@ -1,12 +1,13 @@
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import type { ConnectRouter } from '@connectrpc/connect';
+import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 
 type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 import type { Pool } from '@tickwise/db';
-import { authInterceptor, errorInterceptor } from './auth.ts';
+import { authInterceptor, errorInterceptor, peerAddressKey } from './auth.ts';
+import { AuthLimits } from './auth-limits.ts';
 import type { GatewayConfig } from './config.ts';
 import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
@@ -132,7 +133,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log)],
+    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log, new AuthLimits(config))],
+    contextValues: (request) => createContextValues().set(peerAddressKey, request.socket?.remoteAddress),
     readMaxBytes: config.readMaxBytes,
     // A misspelt field is an error rather than silently dropped (Connect JSON; binary is unaffected).
     jsonOptions: { ignoreUnknownFields: false },
