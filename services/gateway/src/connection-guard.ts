@@ -75,7 +75,10 @@ export class ConnectionGuard {
       const socket = this.handing;
       const guarded = socket && this.guarded.get(socket);
       if (!socket || !guarded) return;
+      let closing = false;
       guarded.close = () => {
+        if (closing) return;
+        closing = true;
         session.close();
         setTimeout(() => socket.destroy(), GOAWAY_GRACE_MS).unref();
       };

@@ -113,7 +113,9 @@ function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): N
  * Serves the API on one port for all three protocols: HTTP/2 without TLS (h2c, "prior knowledge":
  * gRPC, and Connect or gRPC-Web over HTTP/2) and HTTP/1.1 (Connect JSON and gRPC-Web, curl). Node's
  * cleartext HTTP/2 server has no HTTP/1.1 fallback, so each connection's first bytes pick the
- * server: the HTTP/2 preface starts with "PRI ", no HTTP/1.1 method does.
+ * server: the HTTP/2 preface starts with "PRI ", no HTTP/1.1 method does. Every connection has
+ * deadlines from the moment it is accepted (ConnectionGuard), the port takes at most
+ * `maxConnections`, and failed authentications are limited per client address (AuthLimits).
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { pool, config, log } = options;
@@ -146,7 +148,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // Node's default is 2^32-1 concurrent streams per connection; a client gets this many calls in
       // flight on one connection, and more wait (or are refused) instead of piling up.
       settings: { maxConcurrentStreams: config.maxStreamsPerConnection, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
-      maxSessionRejectedStreams: 100,
     },
     handler,
   );
