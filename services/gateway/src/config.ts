@@ -119,8 +119,9 @@ const COUNTS: readonly [string, keyof GatewayConfig, { min: number; max: number 
 
 /**
  * TICKWISE_GATEWAY_HOST, TICKWISE_GATEWAY_PORT, TICKWISE_WATCH_HEARTBEAT, TICKWISE_WATCH_POLL_INTERVAL,
- * the connection and authentication limits of DURATIONS and COUNTS, and the scheduler's TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS (the same lists on both, so an
- * endpoint the nodes would refuse to call is refused when written).
+ * the connection, watch and authentication limits of DURATIONS and COUNTS, and the scheduler's
+ * TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS (the same lists on both, so an endpoint the nodes
+ * would refuse to call is refused when written).
  */
 export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv): GatewayConfig {
   const overrides: Partial<GatewayConfig> = { targetPolicy: targetPolicyFromEnv(env) };

@@ -98,11 +98,6 @@ export class ConnectionGuard {
     });
   }
 
-  /** Sockets open now. */
-  get size(): number {
-    return this.open.size;
-  }
-
   /** A connection was accepted: its headers deadline starts. */
   accept(socket: Socket): void {
     const guarded: Guarded = { socket, timer: undefined, inFlight: 0, close: () => socket.destroy() };
