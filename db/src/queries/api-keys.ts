@@ -85,3 +85,10 @@ export async function apiKeyById(db: Queryable, id: string): Promise<ApiKeyRow |
   const { rows } = await db.query<RawApiKey>('SELECT * FROM api_keys WHERE id = $1', [id]);
   return rows[0] ? toApiKey(rows[0]) : null;
 }
+
+/** Which of `ids` are keys that are not revoked (one statement): the gateway ends the watches of the others. */
+export async function liveApiKeyIds(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM api_keys WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL', [ids]);
+  return new Set(rows.map((row) => row.id));
+}

@@ -61,15 +61,16 @@ const TOUCH_EVERY_MS = 60_000;
  * which one it was.
  */
 export async function authenticate(db: Queryable, header: string | null, log: Logger): Promise<Caller> {
-  if (header === null || header === '') throw new TickwiseError('unauthenticated', 'missing API key: send "Authorization: Bearer <key>"');
+  if (header === null || header === '') throw new TickwiseError('unauthenticated', 'missing API key: send "Authorization: Bearer <key>"', { reason: 'missing_key' });
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  if (!match) throw new TickwiseError('unauthenticated', 'the Authorization header must be "Bearer <key>"');
+  if (!match) throw new TickwiseError('unauthenticated', 'the Authorization header must be "Bearer <key>"', { reason: 'malformed_key' });
   const parsed = parseApiKey(match[1]!);
-  if (!parsed) throw new TickwiseError('unauthenticated', 'malformed API key (expected tw_<prefix>_<secret>)');
+  if (!parsed) throw new TickwiseError('unauthenticated', 'malformed API key (expected tw_<prefix>_<secret>)', { reason: 'malformed_key' });
   const row = await apiKeyByPrefix(db, parsed.prefix);
   // Hash even when there is no row, so an unknown prefix costs the same time as a wrong secret.
   const matches = secretMatches(parsed.secret, row?.secretSha256 ?? '0'.repeat(64));
-  if (!row || !matches || row.revokedAt !== null) throw new TickwiseError('unauthenticated', 'invalid or revoked API key');
+  // reason invalid_key: the key was looked up and refused (what the gateway's negative cache keeps).
+  if (!row || !matches || row.revokedAt !== null) throw new TickwiseError('unauthenticated', 'invalid or revoked API key', { reason: 'invalid_key' });
   touchApiKey(db, row.id, TOUCH_EVERY_MS).catch((error: Error) => log.debug('could not record an API key use', { key: row.id, error: error.message }));
   return { keyId: row.id, tenantId: row.tenantId, role: row.role };
 }

@@ -2,6 +2,7 @@ import type { DescService } from '@bufbuild/protobuf';
 import { createContextKey, type HandlerContext, type Interceptor, type StreamResponse } from '@connectrpc/connect';
 import type { ApiKeyRole, Queryable } from '@tickwise/db';
 import { authenticate, type Caller } from './api-keys.ts';
+import type { AuthLimits } from './auth-limits.ts';
 import { TickwiseError, type Logger } from '@tickwise/platform';
 import { toConnectError } from './errors.ts';
 import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
@@ -38,6 +39,8 @@ export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
 ]);
 
 const callerKey = createContextKey<Caller | null>(null, { description: 'the authenticated caller' });
+/** The client's address (the TCP peer), set by the server for every call: failed authentications are limited per address. */
+export const peerAddressKey = createContextKey<string | undefined>(undefined, { description: 'the client address' });
 
 /** The caller the auth interceptor resolved; every handler takes its tenant from here. */
 export function callerOf(context: HandlerContext): Caller {
@@ -47,13 +50,17 @@ export function callerOf(context: HandlerContext): Caller {
   return caller;
 }
 
-/** Resolves the API key (Authorization header or gRPC metadata) and checks the procedure's role. */
-export function authInterceptor(db: Queryable, log: Logger): Interceptor {
+/**
+ * Resolves the API key (Authorization header or gRPC metadata) and checks the procedure's role;
+ * with `limits`, failed authentications are limited per client address (see AuthLimits).
+ */
+export function authInterceptor(db: Queryable, log: Logger, limits?: AuthLimits): Interceptor {
   return (next) => async (request) => {
     const procedure = `${request.service.typeName}/${request.method.name}`;
     const required = PROCEDURE_ROLES.get(procedure);
     if (!required) throw new TickwiseError('permission_denied', `no key may call ${procedure}`);
-    const caller = await authenticate(db, request.header.get('authorization'), log);
+    const header = request.header.get('authorization');
+    const caller = limits ? await limits.authenticate(db, header, request.contextValues.get(peerAddressKey), log) : await authenticate(db, header, log);
     if (RANK[caller.role] < RANK[required]) throw new TickwiseError('permission_denied', `${request.method.name} needs a ${required} key; this key is ${caller.role}`);
     request.contextValues.set(callerKey, caller);
     return next(request);

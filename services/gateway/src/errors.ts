@@ -20,6 +20,17 @@ const CONNECT_CODE: Record<ErrorCode, Code> = {
   internal: Code.Internal,
 };
 
+/** RESOURCE_EXHAUSTED that says when to try again: the answer carries `retry-after` (seconds), as HTTP 429 does. */
+export class RetryLater extends TickwiseError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    reason: string,
+  ) {
+    super('resource_exhausted', message, { reason });
+  }
+}
+
 /**
  * Runs a catalog write whose field violations name its own input (`url`) and names them as the
  * request does (`endpoint.url`).
@@ -48,7 +59,8 @@ export function toConnectError(error: unknown, log: Logger, procedure: string): 
   if (isTickwiseError(error) && CONNECT_CODE[error.code] !== Code.Internal) {
     if (error.code === 'unavailable') log.warn('unavailable', { procedure, reason: error.reason, error: error.message });
     const details = error.violations.length > 0 ? [{ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations: [...error.violations] }) }] : [];
-    return new ConnectError(error.message, CONNECT_CODE[error.code], undefined, details);
+    const metadata = error instanceof RetryLater ? { 'retry-after': String(error.retryAfterSeconds) } : undefined;
+    return new ConnectError(error.message, CONNECT_CODE[error.code], metadata, details);
   }
   log.error('internal error', { procedure, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   return new ConnectError('internal error', Code.Internal);

@@ -12,6 +12,10 @@ export const gatewayMetrics = {
   requests: metric('tickwise_gateway_requests_total', (name) => new Counter({ name, help: 'API calls finished, by procedure and code (ok, or the gRPC/Connect error code: unauthenticated, invalid_argument, ...)', labelNames: ['procedure', 'code'] })),
   duration: metric('tickwise_gateway_request_duration_seconds', (name) => new Histogram({ name, help: 'API call duration, by procedure and code (a Watch: how long its stream stayed open)', labelNames: ['procedure', 'code'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] })),
   watches: metric('tickwise_gateway_open_watches', (name) => new Gauge({ name, help: 'Watch streams open' })),
+  connections: metric('tickwise_gateway_open_connections', (name) => new Gauge({ name, help: 'TCP connections open on the gateway port' })),
+  refused: metric('tickwise_gateway_connections_refused_total', (name) => new Counter({ name, help: 'Connections closed as soon as accepted: TICKWISE_GATEWAY_MAX_CONNECTIONS were open' })),
+  timeouts: metric('tickwise_gateway_connection_timeouts_total', (name) => new Counter({ name, help: 'Connections closed (HTTP/2: streams reset) for a timeout, by phase: headers, request (body), idle', labelNames: ['phase'] })),
+  authRefused: metric('tickwise_gateway_auth_refused_total', (name) => new Counter({ name, help: 'Calls refused by authentication, by reason: malformed (no lookup), invalid (looked up), cached (a refused key, answered from memory), rate_limited (429)', labelNames: ['reason'] })),
 };
 
 /** The code label of a call that failed: Connect's name for it (`unauthenticated`, `not_found`, ...). Pure. */

@@ -1,16 +1,18 @@
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import type { ConnectRouter } from '@connectrpc/connect';
+import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 
 type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 import type { Pool } from '@tickwise/db';
-import { authInterceptor, errorInterceptor } from './auth.ts';
+import { authInterceptor, errorInterceptor, peerAddressKey } from './auth.ts';
+import { AuthLimits } from './auth-limits.ts';
 import type { GatewayConfig } from './config.ts';
 import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
-import { metricsInterceptor } from './metrics.ts';
+import { gatewayMetrics, metricsInterceptor } from './metrics.ts';
+import { ConnectionGuard } from './connection-guard.ts';
 import { apiKeyService } from './services/api-key-service.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { endpointService } from './services/endpoint-service.ts';
@@ -23,6 +25,7 @@ import { overviewService } from './services/overview-service.ts';
 import { notificationService } from './services/notification-service.ts';
 import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
+import { WatchKeys } from './watch-keys.ts';
 
 export interface GatewayOptions {
   pool: Pool;
@@ -78,6 +81,28 @@ function probes(pool: Pool) {
   return handler;
 }
 
+/** The most header bytes a request may carry over HTTP/2, as Node's HTTP/1.1 parser allows (16 KiB). */
+const MAX_HEADER_LIST_BYTES = 16 * 1024;
+const PREFACE = 'PRI ';
+
+/**
+ * Waits for a connection's first bytes, then says whether it speaks HTTP/2 (its preface starts
+ * "PRI ", which no HTTP/1.1 method does). Bytes that arrive one at a time are gathered until they
+ * tell; the connection's headers deadline runs meanwhile.
+ */
+function sniff(socket: Socket, handOff: (http2: boolean) => void): void {
+  let seen = Buffer.alloc(0);
+  const onReadable = () => {
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) seen = Buffer.concat([seen, chunk]);
+    const head = seen.subarray(0, PREFACE.length).toString('latin1');
+    if (seen.length === 0 || (seen.length < PREFACE.length && PREFACE.startsWith(head))) return;
+    socket.off('readable', onReadable);
+    socket.unshift(seen);
+    handOff(head === PREFACE);
+  };
+  socket.on('readable', onReadable);
+}
+
 /** The visualizer's pages first (/ and /ui...), then the probes. */
 function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): NodeHandler {
   return (request, response) => {
@@ -89,12 +114,15 @@ function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): N
  * Serves the API on one port for all three protocols: HTTP/2 without TLS (h2c, "prior knowledge":
  * gRPC, and Connect or gRPC-Web over HTTP/2) and HTTP/1.1 (Connect JSON and gRPC-Web, curl). Node's
  * cleartext HTTP/2 server has no HTTP/1.1 fallback, so each connection's first bytes pick the
- * server: the HTTP/2 preface starts with "PRI ", no HTTP/1.1 method does.
+ * server: the HTTP/2 preface starts with "PRI ", no HTTP/1.1 method does. Every connection has
+ * deadlines from the moment it is accepted (ConnectionGuard), the port takes at most
+ * `maxConnections`, and failed authentications are limited per client address (AuthLimits).
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { pool, config, log } = options;
   const hub = new WatchHub({ pool, connectionString: options.connectionString, pollIntervalMs: config.watchPollIntervalMs, minIntervalMs: config.watchMinIntervalMs, log });
-  const deps: ServiceDeps = { pool, log, config, hub, now: options.now ?? (() => new Date()) };
+  const watchKeys = new WatchKeys(pool, config.watchKeyRecheckMs, log);
+  const deps: ServiceDeps = { pool, log, config, hub, watchKeys, now: options.now ?? (() => new Date()) };
   const routes = (router: ConnectRouter) => {
     router.service(JobService, jobService(deps));
     router.service(EndpointService, endpointService(deps));
@@ -109,30 +137,41 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log)],
+    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log, new AuthLimits(config))],
+    contextValues: (request) => createContextValues().set(peerAddressKey, request.socket?.remoteAddress),
     readMaxBytes: config.readMaxBytes,
     // A misspelt field is an error rather than silently dropped (Connect JSON; binary is unaffected).
     jsonOptions: { ignoreUnknownFields: false },
     fallback: withUi(await prepareUi(options.ui ?? {}, log), probes(pool)),
   });
   const http1 = createHttp1Server(handler);
-  const http2 = createHttp2Server(handler);
-  const sockets = new Set<Socket>();
+  const http2 = createHttp2Server(
+    {
+      // Node's default is 2^32-1 concurrent streams per connection; a client gets this many calls in
+      // flight on one connection, and more wait (or are refused) instead of piling up.
+      settings: { maxConcurrentStreams: config.maxStreamsPerConnection, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
+    },
+    handler,
+  );
+  const guard = new ConnectionGuard(http1, http2, config, log);
   const sessions = new Set<Http2Session>();
   http2.on('session', (session: Http2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
   const server = createNetServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.once('readable', function sniff() {
-      const chunk = socket.read() as Buffer | null;
-      if (chunk === null) return void socket.once('readable', sniff);
-      socket.unshift(chunk);
-      (chunk.subarray(0, 4).toString('latin1') === 'PRI ' ? http2 : http1).emit('connection', socket);
-    });
+    guard.accept(socket);
+    sniff(socket, (isHttp2) => guard.handOff(socket, isHttp2));
     socket.on('error', (error) => log.debug('connection error', { error: error.message }));
+  });
+  // Past the cap Node closes a connection as soon as it is accepted, and says so with 'drop'.
+  server.maxConnections = config.maxConnections;
+  let warnedAt = 0;
+  server.on('drop', () => {
+    gatewayMetrics.refused.inc();
+    if (Date.now() - warnedAt < 60_000) return;
+    warnedAt = Date.now();
+    log.warn('connection cap reached: new connections are refused', { maxConnections: config.maxConnections, setting: 'TICKWISE_GATEWAY_MAX_CONNECTIONS' });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -149,16 +188,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         await hub.close();
+        watchKeys.close();
         // The ended watches write their last frames; then connections close as they go idle, and
         // whatever is still open after a grace period is cut.
         for (const session of sessions) session.close();
         const deadline = Date.now() + 1_000;
-        while (sockets.size > 0 && Date.now() < deadline) {
-          http1.closeIdleConnections();
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        while (guard.closeIdle() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
         for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
+        guard.destroyAll();
         await stopped;
       })();
       return closing;

@@ -21,6 +21,8 @@ export interface Subscription {
 }
 
 interface Subscriber extends WatchFilter {
+  /** The API key that opened the watch (a cap per key). */
+  keyId: string;
   deliver(event: WatchEvent): void;
   end(): void;
   primed: () => void;
@@ -101,7 +103,13 @@ export class WatchHub {
     return count;
   }
 
-  subscribe(filter: WatchFilter, deliver: (event: WatchEvent) => void, end: () => void): Subscription {
+  countForKey(keyId: string): number {
+    let count = 0;
+    for (const subscriber of this.subscribers) if (subscriber.keyId === keyId) count++;
+    return count;
+  }
+
+  subscribe(filter: WatchFilter & { keyId: string }, deliver: (event: WatchEvent) => void, end: () => void): Subscription {
     if (this.closed) throw new Error('the watch hub is closed');
     let primed!: () => void;
     const ready = new Promise<void>((resolve) => (primed = resolve));

@@ -7,6 +7,9 @@ import { specMessage } from '@tickwise/api';
 import { endpointInputOf } from '../src/spec.ts';
 import { decodePageToken, encodePageToken, fieldPath } from '../src/validate.ts';
 import { EventQueue } from '../src/watch-queue.ts';
+import { AuthLimits, clientOf } from '../src/auth-limits.ts';
+import { RetryLater } from '../src/errors.ts';
+import type { Queryable } from '@tickwise/db';
 import { toEndpointSpec } from '@tickwise/machines';
 import { isUuid, silentLogger, TickwiseError } from '@tickwise/platform';
 
@@ -129,6 +132,52 @@ describe('gateway settings', () => {
     expect(() => gatewayConfigFromEnv({ TICKWISE_WATCH_POLL_INTERVAL: '2m' })).toThrow('TICKWISE_WATCH_POLL_INTERVAL must be from 10ms to 1m, got "2m"');
     expect(() => resolveGatewayConfig({ maxWatchersPerTenant: 5_000 })).toThrow('maxWatchersPerTenant must be an integer between 1 and 1000, got 5000');
   });
+
+  it('reads the connection, watch and authentication limits, with defaults that defend the gateway', () => {
+    expect(gatewayConfigFromEnv({})).toMatchObject({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 30_000,
+      maxConnections: 4_096,
+      maxStreamsPerConnection: 100,
+      maxWatchersPerKey: 10,
+      watchKeyRecheckMs: 2_000,
+      authFailureBurst: 20,
+      authFailuresPerMinute: 60,
+      authNegativeCacheMs: 5_000,
+    });
+    const env = {
+      TICKWISE_GATEWAY_HEADERS_TIMEOUT: '5s',
+      TICKWISE_GATEWAY_REQUEST_TIMEOUT: '1m',
+      TICKWISE_GATEWAY_IDLE_TIMEOUT: '2m',
+      TICKWISE_GATEWAY_MAX_CONNECTIONS: '500',
+      TICKWISE_GATEWAY_MAX_STREAMS: '250',
+      TICKWISE_WATCH_MAX_PER_KEY: '3',
+      TICKWISE_WATCH_KEY_RECHECK: '500ms',
+      TICKWISE_GATEWAY_AUTH_FAILURE_BURST: '5',
+      TICKWISE_GATEWAY_AUTH_FAILURES_PER_MINUTE: '10',
+      TICKWISE_GATEWAY_AUTH_NEGATIVE_CACHE: '0s',
+    };
+    expect(gatewayConfigFromEnv(env)).toMatchObject({
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 60_000,
+      idleTimeoutMs: 120_000,
+      maxConnections: 500,
+      maxStreamsPerConnection: 250,
+      maxWatchersPerKey: 3,
+      watchKeyRecheckMs: 500,
+      authFailureBurst: 5,
+      authFailuresPerMinute: 10,
+      authNegativeCacheMs: 0,
+    });
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_HEADERS_TIMEOUT: '10' })).toThrow(new TickwiseError('invalid_config', 'TICKWISE_GATEWAY_HEADERS_TIMEOUT must be a duration such as 250ms, 30s or 5m, got "10"'));
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_IDLE_TIMEOUT: '10ms' })).toThrow('TICKWISE_GATEWAY_IDLE_TIMEOUT must be from 100ms to 1h, got "10ms"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_MAX_CONNECTIONS: '0' })).toThrow('TICKWISE_GATEWAY_MAX_CONNECTIONS must be a whole number from 1 to 1000000, got "0"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_MAX_STREAMS: 'many' })).toThrow('TICKWISE_GATEWAY_MAX_STREAMS must be a whole number from 1 to 10000, got "many"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_WATCH_MAX_PER_KEY: '5000' })).toThrow('TICKWISE_WATCH_MAX_PER_KEY must be a whole number from 1 to 1000, got "5000"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_AUTH_FAILURES_PER_MINUTE: '-1' })).toThrow('TICKWISE_GATEWAY_AUTH_FAILURES_PER_MINUTE must be a whole number from 1 to 1000000, got "-1"');
+    expect(() => gatewayConfigFromEnv({ TICKWISE_GATEWAY_AUTH_NEGATIVE_CACHE: '1h' })).toThrow('TICKWISE_GATEWAY_AUTH_NEGATIVE_CACHE must be from 0ms to 10m, got "1h"');
+  });
 });
 
 describe('errors answered to a client', () => {
@@ -149,5 +198,49 @@ describe('errors answered to a client', () => {
       const internal = answer(hidden);
       expect([internal.code, internal.rawMessage]).toEqual([Code.Internal, 'internal error']);
     }
+  });
+});
+
+describe('failed authentication limits', () => {
+  it('take the client of an address: IPv4 as is (also IPv4-mapped), IPv6 by its /64', () => {
+    expect(clientOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+    expect(clientOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientOf('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
+    expect(clientOf(undefined)).toBe('unknown');
+  });
+
+  it('refuse an address out of failures with RESOURCE_EXHAUSTED and when to retry, and refill it', async () => {
+    let now = 0;
+    let lookups = 0;
+    const db = { query: async () => (lookups++, { rows: [] }) } as unknown as Queryable;
+    const limits = new AuthLimits({ authFailureBurst: 2, authFailuresPerMinute: 6, authNegativeCacheMs: 5_000 }, () => now);
+    const attempt = (key: string, address = '198.51.100.1') =>
+      limits.authenticate(db, `Bearer ${key}`, address, silentLogger).then(
+        () => {
+          throw new Error('expected a refusal');
+        },
+        (error: unknown) => error as TickwiseError,
+      );
+    const [one, two] = [generateApiKey().key, generateApiKey().key];
+    expect((await attempt(one)).code).toBe('unauthenticated');
+    expect((await attempt(one)).code).toBe('unauthenticated'); // from the negative cache
+    expect(lookups).toBe(1);
+    const limited = await attempt(two);
+    expect(limited).toBeInstanceOf(RetryLater);
+    expect([limited.code, limited.message, (limited as RetryLater).retryAfterSeconds]).toEqual(['resource_exhausted', 'too many failed authentications from this address; try again in 10s', 10]);
+    expect(toConnectError(limited, silentLogger, 'test/Call').metadata.get('retry-after')).toBe('10');
+    expect((await attempt(two, '198.51.100.2')).code).toBe('unauthenticated');
+    now += 10_000;
+    expect((await attempt(two)).code).toBe('unauthenticated');
+    expect(lookups).toBe(3);
+    now += 5_000;
+    // The cache has expired: the first key is looked up again (with the token earned back meanwhile).
+    expect((await attempt(one, '198.51.100.3')).code).toBe('unauthenticated');
+    expect(lookups).toBe(4);
   });
 });

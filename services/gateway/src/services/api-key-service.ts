@@ -36,6 +36,8 @@ export function apiKeyService(deps: ServiceDeps): ServiceImpl<typeof ApiKeyServi
       const { apiKeyId } = parse(revokeSchema, request);
       const row = await revokeApiKey(deps.pool, tenantId, apiKeyId);
       if (!row) throw new TickwiseError('not_found', `API key ${apiKeyId} does not exist`);
+      // Its watches on this gateway end now; on other gateways, at their next re-check of the keys.
+      deps.watchKeys.revoke(row.id);
       return { apiKey: apiKeyMessage(row) };
     },
   };

@@ -51,22 +51,33 @@ async function requireOwned(check: () => Promise<Set<string>>, ids: readonly str
 export function watchService(deps: ServiceDeps): ServiceImpl<typeof WatchService> {
   return {
     async *watch(request, context) {
-      const { tenantId } = callerOf(context);
+      const { tenantId, keyId } = callerOf(context);
       const input = parse(watchSchema, request);
       await requireOwned(() => tenantEndpointIds(deps.pool, tenantId, input.endpointIds), input.endpointIds, 'endpoint');
       await requireOwned(() => tenantJobIds(deps.pool, tenantId, input.jobIds), input.jobIds, 'job');
       if (deps.hub.size >= deps.config.maxWatchers) throw new TickwiseError('resource_exhausted', `this gateway serves at most ${deps.config.maxWatchers} watches at once`);
       if (deps.hub.countFor(tenantId) >= deps.config.maxWatchersPerTenant) throw new TickwiseError('resource_exhausted', `a tenant may hold at most ${deps.config.maxWatchersPerTenant} watches at once on one gateway`);
+      // One key (one leaked or looping client) cannot take all of its tenant's watches.
+      if (deps.hub.countForKey(keyId) >= deps.config.maxWatchersPerKey) {
+        throw new TickwiseError('resource_exhausted', `an API key may hold at most ${deps.config.maxWatchersPerKey} watches at once on one gateway; close one or use another key`);
+      }
       const queue = new EventQueue<WatchEvent>(deps.config.watchBufferSize);
       const subscription = deps.hub.subscribe(
         {
           tenantId,
+          keyId,
           endpointIds: input.endpointIds.length > 0 ? new Set(input.endpointIds) : null,
           jobIds: input.jobIds.length > 0 ? new Set(input.jobIds) : null,
         },
         (event) => queue.push(event),
         () => queue.close(),
       );
+      // The key was checked when the watch opened; if it is revoked later, the watch ends (UNAUTHENTICATED).
+      let revoked = false;
+      const release = deps.watchKeys.hold(keyId, () => {
+        revoked = true;
+        queue.close();
+      });
       try {
         const ready = await Promise.race([subscription.ready.then(() => true), new Promise<false>((resolve) => context.signal.addEventListener('abort', () => resolve(false), { once: true }))]);
         if (!ready) return;
@@ -81,6 +92,7 @@ export function watchService(deps: ServiceDeps): ServiceImpl<typeof WatchService
         }
         for (;;) {
           const next = await queue.next(deps.config.heartbeatMs, context.signal);
+          if (next === 'closed' && revoked) throw new TickwiseError('unauthenticated', 'the API key was revoked');
           if (next === 'closed') return;
           if (next === 'timeout') {
             yield heartbeat();
@@ -93,6 +105,7 @@ export function watchService(deps: ServiceDeps): ServiceImpl<typeof WatchService
           }
         }
       } finally {
+        release();
         subscription.close();
         queue.close();
       }
