@@ -10,8 +10,11 @@ export interface ClaimLoopOptions {
   metrics: NodeMetrics;
   /** How many more machines the node may hold now. */
   room(): number;
-  /** Takes the claimed machines; the loop claims again once it resolves. */
-  accept(rows: EndpointRow[]): Promise<void>;
+  /**
+   * Takes the claimed machines; the loop claims again once it resolves. `sentAt` (performance.now())
+   * is when the claim statement was sent: their leases run from no earlier than that.
+   */
+  accept(rows: EndpointRow[], sentAt: number): Promise<void>;
   onError(message: string, error: Error): void;
 }
 
@@ -71,7 +74,7 @@ export class ClaimLoop {
         if (claimMs > config.claimAheadMs) {
           log.warn('a claim took longer than the claim-ahead window: slots may start late', { claimMs: Math.round(claimMs), claimAheadMs: config.claimAheadMs, claimed: rows.length });
         }
-        if (rows.length > 0) await this.options.accept(rows);
+        if (rows.length > 0) await this.options.accept(rows, started);
         backoff = 100;
         if (rows.length === limit || this.stopping) continue;
         const next = await nextDueAt(this.options.pool, buckets);

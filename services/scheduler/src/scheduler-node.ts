@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { applyPersonsPause, planWrite } from '@tickwise/catalog';
-import { activeHints, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
+import { activeHints, connectionSafetyOf, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
 import { step, type EndpointSnapshot, type Hint } from '@tickwise/machines';
 import type { Logger } from '@tickwise/platform';
 import { admit, personsPause, type HeldRow, type HowHeld } from './admission.ts';
@@ -8,6 +8,7 @@ import { ClaimLoop } from './claim-loop.ts';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { currentHints, HintReplanner } from './hint-replanner.ts';
+import { leaseDeadline, mayDispatch, renewedDeadline } from './lease-deadline.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { NodeMetrics, type NodeCounts } from './metrics.ts';
 import { requestFor } from './request.ts';
@@ -38,6 +39,8 @@ interface Held {
   /** Hints changed since `hints` were read (a notification): re-read them before planning. */
   hintsStale?: boolean;
   transitions: TransitionRow[];
+  /** When the lease may end, by this node's reckoning (performance.now(); see lease-deadline.ts). */
+  leaseDeadline: number;
   timer?: NodeJS.Timeout;
   inFlight?: Promise<void>;
 }
@@ -88,8 +91,8 @@ export class SchedulerNode {
     setMaxListeners(0, this.shutdown.signal);
     const parts = { pool, config, log, metrics: this.metrics, onError: (message: string, error: Error) => this.logDbError(message, error) };
     const room = () => config.maxInFlight - this.held.size;
-    this.claims = new ClaimLoop({ ...parts, room, accept: (rows) => this.accept(rows, 'claimed') });
-    this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), accept: (rows) => this.accept(rows, 'takeover') });
+    this.claims = new ClaimLoop({ ...parts, room, accept: (rows, sentAt) => this.accept(rows, 'claimed', sentAt) });
+    this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), renewed: (ids, sentAt) => this.leasesRenewed(ids, sentAt), accept: (rows, sentAt) => this.accept(rows, 'takeover', sentAt) });
     this.hints = new HintReplanner({ ...parts, markHeldStale: (id) => this.markHintsStale(id), replanned: (machine) => machine.changed && machine.state === 'idle' && machine.nextRunAt && this.claims.wakeFor(machine.nextRunAt.getTime()) });
     this.retention = config.prune ? new Retention({ pool, retentionMs: config.runRetentionMs, onError: (error) => this.logDbError('pruning failed', error) }) : undefined;
   }
@@ -154,6 +157,7 @@ export class SchedulerNode {
     // missed (a listener reconnecting), and YugabyteDB before 2025.2.3 has none.
     this.listener = startListener({
       connectionString: this.options.connectionString,
+      safety: connectionSafetyOf(this.pool),
       channels: [WAKE_CHANNEL, HINTS_CHANNEL],
       onNotify: (channel, payload) => (channel === HINTS_CHANNEL ? this.hints.notified(payload) : this.claims.wake()),
       onStatus: (status, error) => {
@@ -166,15 +170,18 @@ export class SchedulerNode {
 
   // --- the data path -----------------------------------------------------------------------------
 
-  /** Claimed or taken-over machines: each is admitted, then dispatched at its slot or planned at once. */
-  private async accept(rows: HeldRow[], how: HowHeld): Promise<void> {
+  /**
+   * Claimed or taken-over machines, leased by a statement sent at `sentAt`: each is admitted, then
+   * dispatched at its slot or planned at once.
+   */
+  private async accept(rows: HeldRow[], how: HowHeld, sentAt: number): Promise<void> {
     const hints = await activeHints(this.pool, rows.map((row) => row.id));
     const now = new Date();
     for (const row of rows) {
       try {
         const admission = admit(row, how, now, this.config);
         const slot = admission.kind === 'dispatch' ? admission.slot : (row.claimedSlot ?? now);
-        const held: Held = { row, snapshot: admission.snapshot, version: row.version, slot, at: slot, attempt: 1, hints: hints.get(row.id) ?? [], hintVersion: row.hintVersion, transitions: admission.transitions };
+        const held: Held = { row, snapshot: admission.snapshot, version: row.version, slot, at: slot, attempt: 1, hints: hints.get(row.id) ?? [], hintVersion: row.hintVersion, transitions: admission.transitions, leaseDeadline: leaseDeadline(sentAt, this.config.leaseMs) };
         this.held.set(row.id, held);
         if (admission.kind === 'dispatch') {
           held.at = admission.at;
@@ -192,7 +199,11 @@ export class SchedulerNode {
     }
   }
 
-  /** Dispatches at `held.at`, never before it: timers may fire early by a millisecond, so re-check. */
+  /**
+   * Dispatches at `held.at`, never before it: timers may fire early by a millisecond, so re-check.
+   * Never once the lease may have run out either (renewals stopped landing: the database is out of
+   * reach): the slot is dropped, and a peer takes the machine over when the lease expires.
+   */
   private dispatchWhenDue(held: Held): void {
     const wait = held.at.getTime() - Date.now();
     if (wait > 0) {
@@ -200,6 +211,12 @@ export class SchedulerNode {
       return;
     }
     held.timer = undefined;
+    if (!mayDispatch(held.leaseDeadline, performance.now(), this.config.leaseMs)) {
+      this.metrics.leaseLost();
+      this.log.warn('lease may have expired before the slot (no renewal landed): slot dropped, a peer takes the machine over', { endpoint: held.row.id, slot: held.slot.toISOString(), attempt: held.attempt, deadlineMsAgo: Math.round(performance.now() - held.leaseDeadline) });
+      this.letGo(held);
+      return;
+    }
     const flight = this.run(held).catch((error: Error) => {
       // A bug, not an outcome: keep the node up; the lease runs out and a peer retries the slot.
       this.log.error('run failed', { endpoint: held.row.id, error: error.message, stack: error.stack });
@@ -323,6 +340,8 @@ export class SchedulerNode {
   }
 
   private letGo(held: Held): void {
+    // Taken over anew by this node (its own lease had run out, e.g. behind a partition): the newer hold stays.
+    if (this.held.get(held.row.id) !== held) return;
     this.held.delete(held.row.id);
     if (this.held.size === this.config.maxInFlight - 1) this.claims.wake();
     // Hints changed after the plan was made: the machine is free now, re-plan it at once.
@@ -347,6 +366,14 @@ export class SchedulerNode {
     } catch (error) {
       held.hintsStale = true;
       this.logDbError('could not re-read hints before planning', error as Error);
+    }
+  }
+
+  /** Renewed leases hold a lease longer from when the renewal was sent (see lease-deadline.ts). */
+  private leasesRenewed(ids: string[], sentAt: number): void {
+    for (const id of ids) {
+      const held = this.held.get(id);
+      if (held) held.leaseDeadline = renewedDeadline(held.leaseDeadline, sentAt, this.config.leaseMs);
     }
   }
 
