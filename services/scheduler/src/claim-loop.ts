@@ -3,6 +3,13 @@ import type { Logger } from '@tickwise/platform';
 import type { SchedulerConfig } from './config.ts';
 import type { NodeMetrics } from './metrics.ts';
 
+/**
+ * Longest wait between failed claims. Short, because it is also how long claiming may lag behind a
+ * database that came back (a partition healed, a restart): one failing claim per node every 2 s
+ * costs a database next to nothing.
+ */
+const MAX_BACKOFF_MS = 2_000;
+
 export interface ClaimLoopOptions {
   pool: Pool;
   config: Pick<SchedulerConfig, 'workerId' | 'claimBatch' | 'leaseMs' | 'claimAheadMs' | 'pollIntervalMs'>;
@@ -82,7 +89,7 @@ export class ClaimLoop {
       } catch (error) {
         this.options.onError('claim failed', error as Error);
         await this.sleep(Date.now() + backoff);
-        backoff = Math.min(5_000, backoff * 2);
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
     }
   }
