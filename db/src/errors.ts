@@ -36,7 +36,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
  */
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code))) {
+  // 25P03 / 57P05: the server ended a session left idle (in a transaction / at all) too long.
+  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '25P03' || code === '57P05' || NETWORK_CODES.has(code))) {
     return true;
   }
   const message = (error as Error | null)?.message ?? '';

@@ -85,12 +85,23 @@ export async function detectFlavour(db: Queryable): Promise<DbFlavour> {
   return rows[0]?.version.includes('-YB-') ? 'yugabyte' : 'postgres';
 }
 
-/** Runs `work` in one transaction on one client; rolls back on any error. */
+/**
+ * Runs `work` in one transaction on one client; rolls back on any error. The server ends the
+ * transaction if it sits idle longer than the pool's query timeout: should this process be cut off
+ * mid-transaction, its row locks go then, not when the server's TCP gives up on the connection
+ * (hours), and peers claiming with SKIP LOCKED do not skip those rows meanwhile. SET LOCAL lasts
+ * only the transaction, so a pooler in transaction mode takes it, unlike a startup parameter.
+ */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // The server may end the session between two statements (that idle limit, a restart): the error
+  // must not go unhandled and crash the process; the next statement fails instead.
+  const onError = (error: Error) => (broken ??= error);
+  client.on('error', onError);
   try {
-    await client.query('BEGIN');
+    const idleLimitMs = connectionSafetyOf(pool).queryTimeoutMs;
+    await client.query(idleLimitMs > 0 ? `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${Math.round(idleLimitMs)}` : 'BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
@@ -99,6 +110,7 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
     throw error;
   } finally {
+    client.removeListener('error', onError);
     // A client whose connection broke is destroyed rather than returned to the pool.
     client.release(broken);
   }

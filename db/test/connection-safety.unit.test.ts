@@ -50,7 +50,7 @@ describe('isConnectionError', () => {
     expect(isConnectionError(new Error(message))).toBe(true);
   });
 
-  it.each(['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', '08006'])('counts code %s', (code) => {
+  it.each(['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', '08006', '25P03', '57P05'])('counts code %s', (code) => {
     expect(isConnectionError(Object.assign(new Error('x'), { code }))).toBe(true);
   });
 
