@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LOAD_BALANCE_MODES, type SmartDriverOptions } from '@tickwise/db';
+import { connectionSafetyFromEnv, LOAD_BALANCE_MODES, type ConnectionSafety, type SmartDriverOptions } from '@tickwise/db';
 import { createLogger, envChoice, envPort, envText, invalidConfig, LOG_FORMATS, LOG_LEVELS, TickwiseError, type LogFormat, type Logger, type LogLevel } from '@tickwise/platform';
 
 /**
@@ -21,6 +21,8 @@ export interface CliSettings {
   logFormat: LogFormat;
   /** Set when TICKWISE_YB_LOAD_BALANCE asks for the YugabyteDB smart driver. */
   smartDriver: SmartDriverOptions | undefined;
+  /** Every pool's connect and query timeouts and keepalive (TICKWISE_DB_CONNECT_TIMEOUT, _QUERY_TIMEOUT, _KEEPALIVE). */
+  connectionSafety: ConnectionSafety;
 }
 
 const TOPOLOGY_KEYS = /^[^.,:\s]+\.[^.,:\s]+\.[^.,:\s]+(:\d+)?(,[^.,:\s]+\.[^.,:\s]+\.[^.,:\s]+(:\d+)?)*$/;
@@ -56,6 +58,7 @@ export function readSettings(env: NodeJS.ProcessEnv): CliSettings {
     // Readable on a terminal, JSON lines for a log collector.
     logFormat: envChoice(env, 'TICKWISE_LOG_FORMAT', LOG_FORMATS, 'json or pretty') ?? (process.stderr.isTTY ? 'pretty' : 'json'),
     smartDriver: parseSmartDriver(env),
+    connectionSafety: connectionSafetyFromEnv(env),
   };
 }
 

@@ -1,12 +1,17 @@
-import { openPool as openDbPool, pendingMigrations, type Pool } from '@tickwise/db';
+import { openPool as openDbPool, pendingMigrations, type ConnectionSafety, type Pool } from '@tickwise/db';
 import { invalidConfig, type Logger } from '@tickwise/platform';
 import type { CliSettings } from '../settings.ts';
 
-/** The pool of a command: plain `pg`, or the YugabyteDB smart driver when the settings ask for it. */
-export function openPool(settings: CliSettings, connectionString: string, log: Logger, max = 10): Promise<Pool> {
+/**
+ * The pool of a command: plain `pg`, or the YugabyteDB smart driver when the settings ask for it,
+ * with the connection safety of the settings (`safety` overrides a field for this command).
+ */
+export function openPool(settings: CliSettings, connectionString: string, log: Logger, max = 10, safety: Partial<ConnectionSafety> = {}): Promise<Pool> {
   return openDbPool({
     connectionString,
     max,
+    ...settings.connectionSafety,
+    ...safety,
     smartDriver: settings.smartDriver,
     onIdleError: (error) => log.warn('database connection dropped', { error: error.message }),
   });

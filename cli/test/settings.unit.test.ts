@@ -18,6 +18,12 @@ describe('CLI settings', () => {
     expect(() => readSettings({ TICKWISE_LOG_FORMAT: 'json', ...env })).toThrow(new TickwiseError('invalid_config', message));
   });
 
+  it('reads the database connection safety for every pool (TICKWISE_DB_*)', () => {
+    expect(readSettings({ TICKWISE_LOG_FORMAT: 'json' }).connectionSafety).toEqual({ connectTimeoutMs: 5_000, queryTimeoutMs: 10_000, keepAliveMs: 5_000 });
+    expect(readSettings({ TICKWISE_LOG_FORMAT: 'json', TICKWISE_DB_QUERY_TIMEOUT: '3s', TICKWISE_DB_CONNECT_TIMEOUT: '1s', TICKWISE_DB_KEEPALIVE: '2s' }).connectionSafety).toEqual({ connectTimeoutMs: 1_000, queryTimeoutMs: 3_000, keepAliveMs: 2_000 });
+    expect(() => readSettings({ TICKWISE_LOG_FORMAT: 'json', TICKWISE_DB_QUERY_TIMEOUT: 'fast' })).toThrow(/^TICKWISE_DB_QUERY_TIMEOUT must be a duration/);
+  });
+
   it('names DATABASE_URL when a command needs it', () => {
     expect(() => requireDatabaseUrl(readSettings({ TICKWISE_LOG_FORMAT: 'json' }), 'scheduler')).toThrow(/DATABASE_URL is not set: "tickwise scheduler" needs a database/);
   });

@@ -26,12 +26,20 @@ export function isRetryable(error: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
-/** Errors that mean the connection or server went away (restart, network), not a bad statement. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+
+/**
+ * Errors that mean the connection or server went away (restart, network), not a bad statement.
+ * A query that got no answer within the query timeout ("Query read timeout") is one too: behind a
+ * silent partition that is the only error there is, and callers must wait and retry, not give up.
+ * So is a connection that could not be set up in time, or no free client in time (every one hung).
+ */
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT')) {
+  // 25P03 / 57P05: the server ended a session left idle (in a transaction / at all) too long.
+  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '25P03' || code === '57P05' || NETWORK_CODES.has(code))) {
     return true;
   }
   const message = (error as Error | null)?.message ?? '';
-  return /Connection terminated|connection error|Client has encountered a connection error|not queryable/i.test(message);
+  return /Connection terminated|connection error|Client has encountered a connection error|not queryable|Query read timeout|timeout exceeded when trying to connect|timeout expired/i.test(message);
 }

@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export * from './retry.ts';
 export * from './pool.ts';
+export * from './connection-safety.ts';
 export * from './ids.ts';
 export * from './migrate.ts';
 export * from './embedded.ts';

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { clientSafetyConfig, type ConnectionSafety } from './connection-safety.ts';
 
 export const WAKE_CHANNEL = 'tickwise_wake';
 
@@ -11,6 +12,12 @@ export interface ListenerOptions {
   onStatus?: (status: ListenerStatus, error?: Error) => void;
   /** Longest wait between reconnect attempts. */
   maxBackoffMs?: number;
+  /**
+   * Connect and query timeouts and TCP keepalive (defaults where left out; pass the pool's,
+   * `connectionSafetyOf(pool)`). Keepalive is what finds this quiet connection dead behind a silent
+   * partition: it errors, and the listener reconnects once the network is back.
+   */
+  safety?: Partial<ConnectionSafety>;
 }
 
 export interface Listener {
@@ -46,7 +53,7 @@ export function startListener(options: ListenerOptions): Listener {
 
   async function connect(): Promise<void> {
     if (closed) return;
-    const next = new pg.Client({ connectionString: options.connectionString, application_name: 'tickwise-listener' });
+    const next = new pg.Client({ connectionString: options.connectionString, application_name: 'tickwise-listener', ...clientSafetyConfig(options.safety) });
     client = next;
     let failed = false;
     const fail = (error?: Error) => {

@@ -34,7 +34,8 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const pool = createPool({ connectionString: url.toString(), max: 4 });
+  // No query timeout: filling a million rows or a VACUUM may rightly take longer than the default's 10 s.
+  const pool = createPool({ connectionString: url.toString(), max: 4, queryTimeoutMs: 0 });
   await migrate(pool);
   return {
     url: url.toString(),

@@ -4,6 +4,13 @@ import type { SchedulerConfig } from './config.ts';
 import type { ClaimShare } from './fair-share.ts';
 import type { NodeMetrics } from './metrics.ts';
 
+/**
+ * Longest wait between failed claims. Short, because it is also how long claiming may lag behind a
+ * database that came back (a partition healed, a restart): one failing claim per node every 2 s
+ * costs a database next to nothing.
+ */
+const MAX_BACKOFF_MS = 2_000;
+
 export interface ClaimLoopOptions {
   pool: Pool;
   config: Pick<SchedulerConfig, 'workerId' | 'claimBatch' | 'leaseMs' | 'claimAheadMs' | 'pollIntervalMs'>;
@@ -13,8 +20,11 @@ export interface ClaimLoopOptions {
   room(): number;
   /** What a claim of up to `limit` machines due by `horizon` may take, tenants sharing the node fairly. */
   share(horizon: Date, limit: number): Promise<ClaimShare>;
-  /** Takes the claimed machines; the loop claims again once it resolves. */
-  accept(rows: EndpointRow[]): Promise<void>;
+  /**
+   * Takes the claimed machines; the loop claims again once it resolves. `sentAt` (performance.now())
+   * is when the claim statement was sent: their leases run from no earlier than that.
+   */
+  accept(rows: EndpointRow[], sentAt: number): Promise<void>;
   onError(message: string, error: Error): void;
 }
 
@@ -84,7 +94,7 @@ export class ClaimLoop {
         if (claimMs > config.claimAheadMs) {
           log.warn('a claim took longer than the claim-ahead window: slots may start late', { claimMs: Math.round(claimMs), claimAheadMs: config.claimAheadMs, claimed: rows.length });
         }
-        if (rows.length > 0) await this.options.accept(rows);
+        if (rows.length > 0) await this.options.accept(rows, started);
         backoff = 100;
         if (rows.length === limit || this.stopping) continue;
         this.leftOut = new Set(excludedTenants);
@@ -93,7 +103,7 @@ export class ClaimLoop {
       } catch (error) {
         this.options.onError('claim failed', error as Error);
         await this.sleep(Date.now() + backoff);
-        backoff = Math.min(5_000, backoff * 2);
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
     }
   }

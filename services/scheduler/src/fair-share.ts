@@ -23,3 +23,30 @@ export function claimShare(maxInFlight: number, held: ReadonlyMap<string, number
 export function isCrowded(maxInFlight: number, held: number, claiming: number): boolean {
   return (held + claiming) * 2 >= maxInFlight;
 }
+
+/** How long a tenant seen with work counts as one sharing the node. */
+const TENANT_MEMORY_MS = 30_000;
+
+/**
+ * A node's memory of the tenants sharing it, and the share of its next claim. The database is asked
+ * which tenants have work due only while the node is crowded: the common case costs no query. A
+ * tenant seen with work a moment ago still counts: between its slots it has nothing due, and its
+ * next one must find room.
+ */
+export class TenantShares {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly options: { maxInFlight: number; tenantsDue: (horizon: Date) => Promise<string[]>; now?: () => number }) {}
+
+  /** The share of a claim of up to `limit` machines due by `horizon`, given the tenants of the machines held. */
+  async next(heldTenants: readonly string[], horizon: Date, limit: number): Promise<ClaimShare> {
+    const { maxInFlight } = this.options;
+    if (!isCrowded(maxInFlight, heldTenants.length, limit)) return { excluded: [], most: maxInFlight };
+    const held = new Map<string, number>();
+    for (const tenant of heldTenants) held.set(tenant, (held.get(tenant) ?? 0) + 1);
+    const now = (this.options.now ?? Date.now)();
+    for (const tenant of [...held.keys(), ...(await this.options.tenantsDue(horizon))]) this.seen.set(tenant, now);
+    for (const [tenant, at] of this.seen) if (now - at > TENANT_MEMORY_MS) this.seen.delete(tenant);
+    return claimShare(maxInFlight, held, this.seen.keys());
+  }
+}

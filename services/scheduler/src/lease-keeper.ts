@@ -13,10 +13,12 @@ export interface LeaseKeeperOptions {
   held(): string[];
   /** A lease the node held is no longer its own (a peer took the machine over). */
   lost(id: string): void;
+  /** These leases were renewed by a statement sent at `sentAt` (performance.now()). */
+  renewed(ids: string[], sentAt: number): void;
   /** How many more machines the node may hold now. */
   room(): number;
-  /** Takes machines taken over from a peer whose lease expired: their slot runs again. */
-  accept(rows: TakenOverRow[]): Promise<void>;
+  /** Takes machines taken over from a peer whose lease expired: their slot runs again. Leased from no earlier than `sentAt`. */
+  accept(rows: TakenOverRow[], sentAt: number): Promise<void>;
   onError(message: string, error: Error): void;
 }
 
@@ -43,7 +45,10 @@ export class LeaseKeeper {
     const ids = this.options.held();
     if (ids.length === 0) return;
     const { pool, config } = this.options;
+    // Taken before the statement leaves: the database's new lease runs from no earlier than this.
+    const sentAt = performance.now();
     const kept = await withRetry(() => renewLeases(pool, config.workerId, ids, config.leaseMs));
+    this.options.renewed([...kept], sentAt);
     for (const id of ids) if (!kept.has(id)) this.options.lost(id);
   }
 
@@ -51,10 +56,11 @@ export class LeaseKeeper {
     const room = this.options.room();
     if (room <= 0) return;
     const { pool, config, metrics, log } = this.options;
+    const sentAt = performance.now();
     const rows = await withRetry(() => takeOverExpired(pool, config.workerId, Math.min(room, config.claimBatch), config.leaseMs));
     if (rows.length === 0) return;
     metrics.tookOver(rows.length);
     log.info('took over expired leases', { count: rows.length, from: [...new Set(rows.map((row) => row.previousOwner))] });
-    await this.options.accept(rows);
+    await this.options.accept(rows, sentAt);
   }
 }

@@ -1,15 +1,17 @@
 import { setMaxListeners } from 'node:events';
 import { applyPersonsPause, planWrite } from '@tickwise/catalog';
-import { activeHints, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type EndpointRow, type Listener, type MachineWrite, type Pool, type RunRecord, type TransitionRow } from '@tickwise/db';
-import { step, type EndpointSnapshot, type Hint } from '@tickwise/machines';
+import { activeHints, connectionSafetyOf, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type Listener, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
+import { step } from '@tickwise/machines';
 import type { Logger } from '@tickwise/platform';
 import { admit, personsPause, type HeldRow, type HowHeld } from './admission.ts';
 import { ClaimLoop } from './claim-loop.ts';
-import { claimShare, isCrowded, type ClaimShare } from './fair-share.ts';
+import { TenantShares } from './fair-share.ts';
 import type { SchedulerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { currentHints, HintReplanner } from './hint-replanner.ts';
+import { leaseDeadline, mayDispatch, renewedDeadline } from './lease-deadline.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
+import type { Held } from './held.ts';
 import { NodeMetrics, type NodeCounts } from './metrics.ts';
 import { requestFor } from './request.ts';
 import { Retention } from './retention.ts';
@@ -21,33 +23,8 @@ import { BatchWriter } from './writer.ts';
 /** Most tenants with due work a crowded node asks about (each is a share; more would be shares of nothing). */
 const TENANTS_ASKED = 1_000;
 
-/** How long a tenant seen with work counts as one sharing the node. */
-const TENANT_MEMORY_MS = 30_000;
-
 /** A call still in flight after this long is persisted as `running`. */
 const MARK_RUNNING_AFTER_MS = 250;
-
-/** A machine this node holds a lease on, from claim until its commit lands. */
-interface Held {
-  row: EndpointRow;
-  snapshot: EndpointSnapshot;
-  /** The version in the database; every write is guarded by it. */
-  version: number;
-  /** The slot being run: it names every attempt's Idempotency-Key. */
-  slot: Date;
-  /** When the next attempt starts: the slot, a retry's time, or a Retry-After's. */
-  at: Date;
-  /** The number of the next attempt at the slot. */
-  attempt: number;
-  hints: Hint[];
-  /** The hint_version read before `hints`: the plan after the run accounts for it. */
-  hintVersion: number;
-  /** Hints changed since `hints` were read (a notification): re-read them before planning. */
-  hintsStale?: boolean;
-  transitions: TransitionRow[];
-  timer?: NodeJS.Timeout;
-  inFlight?: Promise<void>;
-}
 
 export interface SchedulerStats extends NodeCounts {
   held: number;
@@ -77,10 +54,9 @@ export class SchedulerNode {
   private readonly leases: LeaseKeeper;
   private readonly hints: HintReplanner;
   private readonly retention: Retention | undefined;
+  private readonly shares: TenantShares;
   private readonly shutdown = new AbortController();
   private readonly held = new Map<string, Held>();
-  /** Tenants seen holding or waiting for work while the node was crowded, and when. */
-  private readonly tenantsSeen = new Map<string, number>();
   private listener: Listener | undefined;
   private started = false;
   private stopping = false;
@@ -97,8 +73,9 @@ export class SchedulerNode {
     setMaxListeners(0, this.shutdown.signal);
     const parts = { pool, config, log, metrics: this.metrics, onError: (message: string, error: Error) => this.logDbError(message, error) };
     const room = () => config.maxInFlight - this.held.size;
-    this.claims = new ClaimLoop({ ...parts, room, share: (horizon, limit) => this.claimShare(horizon, limit), accept: (rows) => this.accept(rows, 'claimed') });
-    this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), accept: (rows) => this.accept(rows, 'takeover') });
+    this.shares = new TenantShares({ maxInFlight: config.maxInFlight, tenantsDue: (horizon) => tenantsWithDueWork(pool, horizon, TENANTS_ASKED) });
+    this.claims = new ClaimLoop({ ...parts, room, share: (horizon, limit) => this.shares.next([...this.held.values()].map((held) => held.row.tenantId), horizon, limit), accept: (rows, sentAt) => this.accept(rows, 'claimed', sentAt) });
+    this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), renewed: (ids, sentAt) => this.leasesRenewed(ids, sentAt), accept: (rows, sentAt) => this.accept(rows, 'takeover', sentAt) });
     this.hints = new HintReplanner({ ...parts, markHeldStale: (id) => this.markHintsStale(id), replanned: (machine) => machine.changed && machine.state === 'idle' && machine.nextRunAt && this.claims.wakeFor(machine.nextRunAt.getTime()) });
     this.retention = config.prune ? new Retention({ pool, retentionMs: config.runRetentionMs, onError: (error) => this.logDbError('pruning failed', error) }) : undefined;
   }
@@ -163,6 +140,7 @@ export class SchedulerNode {
     // missed (a listener reconnecting), and YugabyteDB before 2025.2.3 has none.
     this.listener = startListener({
       connectionString: this.options.connectionString,
+      safety: connectionSafetyOf(this.pool),
       channels: [WAKE_CHANNEL, HINTS_CHANNEL],
       onNotify: (channel, payload) => (channel === HINTS_CHANNEL ? this.hints.notified(payload) : this.claims.wake()),
       onStatus: (status, error) => {
@@ -175,15 +153,18 @@ export class SchedulerNode {
 
   // --- the data path -----------------------------------------------------------------------------
 
-  /** Claimed or taken-over machines: each is admitted, then dispatched at its slot or planned at once. */
-  private async accept(rows: HeldRow[], how: HowHeld): Promise<void> {
+  /**
+   * Claimed or taken-over machines, leased by a statement sent at `sentAt`: each is admitted, then
+   * dispatched at its slot or planned at once.
+   */
+  private async accept(rows: HeldRow[], how: HowHeld, sentAt: number): Promise<void> {
     const hints = await activeHints(this.pool, rows.map((row) => row.id));
     const now = new Date();
     for (const row of rows) {
       try {
         const admission = admit(row, how, now, this.config);
         const slot = admission.kind === 'dispatch' ? admission.slot : (row.claimedSlot ?? now);
-        const held: Held = { row, snapshot: admission.snapshot, version: row.version, slot, at: slot, attempt: 1, hints: hints.get(row.id) ?? [], hintVersion: row.hintVersion, transitions: admission.transitions };
+        const held: Held = { row, snapshot: admission.snapshot, version: row.version, slot, at: slot, attempt: 1, hints: hints.get(row.id) ?? [], hintVersion: row.hintVersion, transitions: admission.transitions, leaseDeadline: leaseDeadline(sentAt, this.config.leaseMs) };
         this.held.set(row.id, held);
         if (admission.kind === 'dispatch') {
           held.at = admission.at;
@@ -201,7 +182,11 @@ export class SchedulerNode {
     }
   }
 
-  /** Dispatches at `held.at`, never before it: timers may fire early by a millisecond, so re-check. */
+  /**
+   * Dispatches at `held.at`, never before it: timers may fire early by a millisecond, so re-check.
+   * Never once the lease may have run out either (renewals stopped landing: the database is out of
+   * reach): the slot is dropped, and a peer takes the machine over when the lease expires.
+   */
   private dispatchWhenDue(held: Held): void {
     const wait = held.at.getTime() - Date.now();
     if (wait > 0) {
@@ -209,6 +194,12 @@ export class SchedulerNode {
       return;
     }
     held.timer = undefined;
+    if (!mayDispatch(held.leaseDeadline, performance.now(), this.config.leaseMs)) {
+      this.metrics.leaseLost();
+      this.log.warn('lease may have expired before the slot (no renewal landed): slot dropped, a peer takes the machine over', { endpoint: held.row.id, slot: held.slot.toISOString(), attempt: held.attempt, deadlineMsAgo: Math.round(performance.now() - held.leaseDeadline) });
+      this.letGo(held);
+      return;
+    }
     const flight = this.run(held).catch((error: Error) => {
       // A bug, not an outcome: keep the node up; the lease runs out and a peer retries the slot.
       this.log.error('run failed', { endpoint: held.row.id, error: error.message, stack: error.stack });
@@ -332,6 +323,8 @@ export class SchedulerNode {
   }
 
   private letGo(held: Held): void {
+    // Taken over anew by this node (its own lease had run out, e.g. behind a partition): the newer hold stays.
+    if (this.held.get(held.row.id) !== held) return;
     this.held.delete(held.row.id);
     if (this.held.size === this.config.maxInFlight - 1) this.claims.wake();
     else this.claims.released(held.row.tenantId);
@@ -340,20 +333,6 @@ export class SchedulerNode {
   }
 
   // --- what the parts tell the node --------------------------------------------------------------
-
-  /** How the next claim shares this node among tenants; the database is asked only when it is crowded. */
-  private async claimShare(horizon: Date, limit: number): Promise<ClaimShare> {
-    const { maxInFlight } = this.config;
-    if (!isCrowded(maxInFlight, this.held.size, limit)) return { excluded: [], most: maxInFlight };
-    const held = new Map<string, number>();
-    for (const { row } of this.held.values()) held.set(row.tenantId, (held.get(row.tenantId) ?? 0) + 1);
-    // A tenant seen with work a moment ago still counts: between its slots it has nothing due, and its
-    // next one must find room.
-    const now = Date.now();
-    for (const tenant of [...held.keys(), ...(await tenantsWithDueWork(this.pool, horizon, TENANTS_ASKED))]) this.tenantsSeen.set(tenant, now);
-    for (const [tenant, seen] of this.tenantsSeen) if (now - seen > TENANT_MEMORY_MS) this.tenantsSeen.delete(tenant);
-    return claimShare(maxInFlight, held, this.tenantsSeen.keys());
-  }
 
   private markHintsStale(id: string): boolean {
     const held = this.held.get(id);
@@ -371,6 +350,14 @@ export class SchedulerNode {
     } catch (error) {
       held.hintsStale = true;
       this.logDbError('could not re-read hints before planning', error as Error);
+    }
+  }
+
+  /** Renewed leases hold a lease longer from when the renewal was sent (see lease-deadline.ts). */
+  private leasesRenewed(ids: string[], sentAt: number): void {
+    for (const id of ids) {
+      const held = this.held.get(id);
+      if (held) held.leaseDeadline = renewedDeadline(held.leaseDeadline, sentAt, this.config.leaseMs);
     }
   }
 
