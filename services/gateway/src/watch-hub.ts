@@ -1,4 +1,4 @@
-import { glanceMachines, HINTS_CHANNEL, latestRunIds, machineVersions, RUN_EVENTS_CHANNEL, runsAfter, startListener, WAKE_CHANNEL, type Listener, type MachineGlance, type Pool, type StoredRun } from '@tickwise/db';
+import { connectionSafetyOf, glanceMachines, HINTS_CHANNEL, latestRunIds, type Listener, type MachineGlance, machineVersions, type Pool, RUN_EVENTS_CHANNEL, runsAfter, startListener, type StoredRun, WAKE_CHANNEL } from '@tickwise/db';
 import type { Logger } from '@tickwise/platform';
 
 export type WatchEvent =
@@ -141,6 +141,7 @@ export class WatchHub {
     if (this.listener) return;
     this.listener = startListener({
       connectionString: this.options.connectionString,
+      safety: connectionSafetyOf(this.options.pool),
       channels: [RUN_EVENTS_CHANNEL, WAKE_CHANNEL, HINTS_CHANNEL],
       onNotify: () => this.wake(),
       onStatus: (status, error) => {

@@ -1,9 +1,8 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
 import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
-import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, type TargetPolicy } from '@tickwise/platform';
-import { withWebhookHeaders, type SecretSource } from './signing.ts';
-import { policyLookup, TARGET_DENIED } from './target-lookup.ts';
+import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
+import type { SecretSource } from './signing.ts';
 
 export const MAX_CAPTURED_BYTES = 64 * 1024;
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { formatSigningSecret, parseSigningSecret } from '@tickwise/catalog';
 import { verifyWebhook, WebhookVerificationError } from '../../../docs/snippets/verify-webhook.ts';
 import { createPool } from '@tickwise/db';
-import { SigningSecretCache, signWebhook, withWebhookHeaders } from '../src/signing.ts';
+import { signWebhook, withWebhookHeaders } from '@tickwise/platform';
+import { SigningSecretCache } from '../src/signing.ts';
 
 // The Standard Webhooks specification's published test vector.
 const VECTOR = {

@@ -1,4 +1,4 @@
-import { NOTICES_CHANNEL, NOTIFICATIONS_CHANNEL, startListener, type Listener, type Pool } from '@tickwise/db';
+import { connectionSafetyOf, type Listener, NOTICES_CHANNEL, NOTIFICATIONS_CHANNEL, type Pool, startListener } from '@tickwise/db';
 import type { RunEvent } from '@tickwise/events';
 import type { Logger, TargetPolicy } from '@tickwise/platform';
 import { DeliveryWorker } from './delivery-worker.ts';
@@ -58,6 +58,7 @@ export class Notifier {
     if (this.options.listen !== false) {
       this.listener = startListener({
         connectionString: this.options.connectionString,
+        safety: connectionSafetyOf(this.options.pool),
         channels: [NOTICES_CHANNEL, NOTIFICATIONS_CHANNEL],
         onNotify: (channel) => (channel === NOTICES_CHANNEL ? this.pokeReader() : this.worker.poke()),
         onStatus: (status, error) => {

@@ -1,4 +1,4 @@
-import { advanceCursor, countRunEvents, leaseCursor, readRunEvents, runEventIds, runEventsByIds, releaseCursor, RUN_EVENTS_CHANNEL, startListener, uuid7Floor, uuid7Time, type Listener, type Pool, type StoredRunEvent } from '@tickwise/db';
+import { advanceCursor, connectionSafetyOf, countRunEvents, leaseCursor, type Listener, type Pool, readRunEvents, releaseCursor, RUN_EVENTS_CHANNEL, runEventIds, runEventsByIds, startListener, type StoredRunEvent, uuid7Floor, uuid7Time } from '@tickwise/db';
 import { decodeRunEventMessage, type RunEvent } from '@tickwise/events';
 import { checkInteger, invalidConfig, TickwiseError, type Logger } from '@tickwise/platform';
 import type { RunEventBatch, RunEventSource } from './types.ts';
@@ -60,6 +60,7 @@ export class DatabaseRunEventSource implements RunEventSource {
     if (this.options.listen !== false) {
       this.listener = startListener({
         connectionString: this.options.connectionString,
+        safety: connectionSafetyOf(this.options.pool),
         channels: [RUN_EVENTS_CHANNEL],
         onNotify: () => this.poke(),
         onStatus: (status, error) => {

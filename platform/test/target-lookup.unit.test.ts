@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { describe, expect, it } from 'vitest';
-import { parseTargetPolicy, TickwiseError } from '@tickwise/platform';
+import { TickwiseError } from '../src/errors.ts';
+import { parseTargetPolicy } from '../src/target-policy.ts';
 import { policyLookup } from '../src/target-lookup.ts';
 
 describe('policyLookup (the target policy on every resolved address, when connecting)', () => {
