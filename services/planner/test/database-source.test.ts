@@ -160,7 +160,9 @@ describe('DatabaseRunEventSource', () => {
     });
     const first = await commit([newId(), newId()]);
     await waitDelivered(started, first);
-    [poison] = await commit();
+    // Named before it is committed: the source may hand it over before commit() returns.
+    poison = newId();
+    await commit([poison]);
     const after = await commit();
     await waitDelivered(started, [poison!, ...after]);
 

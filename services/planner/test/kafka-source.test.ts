@@ -152,6 +152,7 @@ describe.skipIf(!kafka)('KafkaRunEventSource on a real broker, with Debezium cap
       lateness_ms: 3,
       error_kind: 'http_status',
       attempt: 1,
+      last_attempt: true,
       planned_source: 'baseline',
       retry_after_ms: 30_000,
       worker: 'kafka-source-test',
