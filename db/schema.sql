@@ -587,6 +587,14 @@ AS $function$
   RETURNING expired.lease_owner, e
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tickwise_tenant_count()
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT count(DISTINCT tenant_id)::integer FROM jobs WHERE archived_at IS NULL
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tickwise_tenants_due(p_horizon timestamp with time zone, p_limit integer)
  RETURNS SETOF uuid
  LANGUAGE sql

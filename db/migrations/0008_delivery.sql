@@ -161,13 +161,20 @@ $$;
 
 --- step tickwise_tenants_due
 -- The tenants with machines due by p_horizon (at most p_limit of them), for a node sharing its
--- capacity fairly among them. Walks the due index; a node asks only while it is crowded.
+-- capacity fairly among them. It walks every due machine: a node asks only while it is crowded,
+-- several tenants have jobs, and at most a few times a second.
 CREATE OR REPLACE FUNCTION tickwise_tenants_due(p_horizon timestamptz, p_limit integer)
 RETURNS SETOF uuid LANGUAGE sql STABLE AS $$
   SELECT DISTINCT c.tenant_id FROM endpoints c
    WHERE c.state IN ('idle', 'paused') AND c.archived_at IS NULL AND c.next_run_at <= p_horizon
      AND (c.lease_owner IS NULL OR c.lease_expires_at < now())
    LIMIT p_limit
+$$;
+
+--- step tickwise_tenant_count
+-- How many tenants have live jobs: a node shares its capacity only when there are several.
+CREATE OR REPLACE FUNCTION tickwise_tenant_count() RETURNS integer LANGUAGE sql STABLE AS $$
+  SELECT count(DISTINCT tenant_id)::integer FROM jobs WHERE archived_at IS NULL
 $$;
 
 --- step tickwise_next_due_at_fair

@@ -30,6 +30,12 @@ export async function tenantsWithDueWork(db: Queryable, horizon: Date, limit: nu
   return rows.map((row) => row.tenant_id);
 }
 
+/** How many tenants have live jobs. */
+export async function tenantCount(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT tickwise_tenant_count() AS n');
+  return rows[0]?.n ?? 0;
+}
+
 /** The earliest time a machine of the buckets falls due, leaving out `excludedTenants`' machines. */
 export async function nextDueAt(db: Queryable, buckets: readonly number[], excludedTenants: readonly string[] = []): Promise<Date | null> {
   const { rows } = await db.query<{ at: Date | null }>('SELECT tickwise_next_due_at($1::smallint[], $2::uuid[]) AS at', [buckets, excludedTenants]);

@@ -26,6 +26,10 @@ export function isCrowded(maxInFlight: number, held: number, claiming: number): 
 
 /** How long a tenant seen with work counts as one sharing the node. */
 const TENANT_MEMORY_MS = 30_000;
+/** How long the number of tenants is taken as known. */
+const TENANT_COUNT_MS = 10_000;
+/** How long the tenants with work due are taken as known (asking walks every due machine). */
+const TENANTS_DUE_MS = 250;
 
 /**
  * A node's memory of the tenants sharing it, and the share of its next claim. The database is asked
@@ -35,17 +39,26 @@ const TENANT_MEMORY_MS = 30_000;
  */
 export class TenantShares {
   private readonly seen = new Map<string, number>();
+  private tenants = { count: 0, at: -Infinity };
+  private due = { at: -Infinity };
 
-  constructor(private readonly options: { maxInFlight: number; tenantsDue: (horizon: Date) => Promise<string[]>; now?: () => number }) {}
+  constructor(private readonly options: { maxInFlight: number; tenantsDue: (horizon: Date) => Promise<string[]>; tenantCount: () => Promise<number>; now?: () => number }) {}
 
   /** The share of a claim of up to `limit` machines due by `horizon`, given the tenants of the machines held. */
   async next(heldTenants: readonly string[], horizon: Date, limit: number): Promise<ClaimShare> {
     const { maxInFlight } = this.options;
     if (!isCrowded(maxInFlight, heldTenants.length, limit)) return { excluded: [], most: maxInFlight };
+    const now = (this.options.now ?? Date.now)();
+    // A deployment of one tenant never shares: one cheap count every few seconds says so.
+    if (now - this.tenants.at > TENANT_COUNT_MS) this.tenants = { count: await this.options.tenantCount(), at: now };
+    if (this.tenants.count <= 1) return { excluded: [], most: maxInFlight };
     const held = new Map<string, number>();
     for (const tenant of heldTenants) held.set(tenant, (held.get(tenant) ?? 0) + 1);
-    const now = (this.options.now ?? Date.now)();
-    for (const tenant of [...held.keys(), ...(await this.options.tenantsDue(horizon))]) this.seen.set(tenant, now);
+    for (const tenant of held.keys()) this.seen.set(tenant, now);
+    if (now - this.due.at > TENANTS_DUE_MS) {
+      for (const tenant of await this.options.tenantsDue(horizon)) this.seen.set(tenant, now);
+      this.due = { at: now };
+    }
     for (const [tenant, at] of this.seen) if (now - at > TENANT_MEMORY_MS) this.seen.delete(tenant);
     return claimShare(maxInFlight, held, this.seen.keys());
   }

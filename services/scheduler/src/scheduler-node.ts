@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { applyPersonsPause, planWrite } from '@tickwise/catalog';
-import { activeHints, connectionSafetyOf, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type Listener, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
+import { activeHints, connectionSafetyOf, tenantCount, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type Listener, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
 import { step } from '@tickwise/machines';
 import type { Logger } from '@tickwise/platform';
 import { admit, personsPause, type HeldRow, type HowHeld } from './admission.ts';
@@ -73,7 +73,7 @@ export class SchedulerNode {
     setMaxListeners(0, this.shutdown.signal);
     const parts = { pool, config, log, metrics: this.metrics, onError: (message: string, error: Error) => this.logDbError(message, error) };
     const room = () => config.maxInFlight - this.held.size;
-    this.shares = new TenantShares({ maxInFlight: config.maxInFlight, tenantsDue: (horizon) => tenantsWithDueWork(pool, horizon, TENANTS_ASKED) });
+    this.shares = new TenantShares({ maxInFlight: config.maxInFlight, tenantsDue: (horizon) => tenantsWithDueWork(pool, horizon, TENANTS_ASKED), tenantCount: () => tenantCount(pool) });
     this.claims = new ClaimLoop({ ...parts, room, share: (horizon, limit) => this.shares.next([...this.held.values()].map((held) => held.row.tenantId), horizon, limit), accept: (rows, sentAt) => this.accept(rows, 'claimed', sentAt) });
     this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), renewed: (ids, sentAt) => this.leasesRenewed(ids, sentAt), accept: (rows, sentAt) => this.accept(rows, 'takeover', sentAt) });
     this.hints = new HintReplanner({ ...parts, markHeldStale: (id) => this.markHintsStale(id), replanned: (machine) => machine.changed && machine.state === 'idle' && machine.nextRunAt && this.claims.wakeFor(machine.nextRunAt.getTime()) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimShare, isCrowded } from '../src/fair-share.ts';
+import { claimShare, isCrowded, TenantShares } from '../src/fair-share.ts';
 
 describe('claimShare: how a crowded node shares its next claim among tenants', () => {
   it('lets one tenant alone use all of the node, however much it holds', () => {
@@ -23,5 +23,29 @@ describe('claimShare: how a crowded node shares its next claim among tenants', (
     expect(isCrowded(20, 4, 5)).toBe(false);
     expect(isCrowded(20, 0, 10)).toBe(true);
     expect(isCrowded(20, 10, 0)).toBe(true);
+  });
+});
+
+describe('TenantShares: what a node asks the database, and remembers', () => {
+  it('asks nothing while not crowded, and only the tenant count when one tenant has jobs', async () => {
+    const asked: string[] = [];
+    const shares = new TenantShares({ maxInFlight: 20, tenantsDue: async () => (asked.push('due'), ['a']), tenantCount: async () => (asked.push('count'), 1), now: () => 0 });
+    expect(await shares.next(['a'], new Date(), 1)).toEqual({ excluded: [], most: 20 });
+    expect(asked).toEqual([]);
+    expect(await shares.next(Array(15).fill('a'), new Date(), 5)).toEqual({ excluded: [], most: 20 });
+    expect(await shares.next(Array(15).fill('a'), new Date(), 5)).toEqual({ excluded: [], most: 20 });
+    expect(asked).toEqual(['count']);
+  });
+
+  it('remembers a tenant seen with work for a while, so its next slot finds room between its runs', async () => {
+    let now = 0;
+    let due = ['a', 'b'];
+    const shares = new TenantShares({ maxInFlight: 20, tenantsDue: async () => due, tenantCount: async () => 2, now: () => now });
+    expect(await shares.next(Array(10).fill('a'), new Date(), 10)).toEqual({ excluded: ['a'], most: 10 });
+    due = ['a'];
+    now = 10_000;
+    expect(await shares.next(Array(10).fill('a'), new Date(), 10)).toEqual({ excluded: ['a'], most: 10 });
+    now = 40_001;
+    expect(await shares.next(Array(10).fill('a'), new Date(), 10)).toEqual({ excluded: [], most: 20 });
   });
 });
