@@ -6,3 +6,5 @@ export * from './metrics.ts';
 export * from './ids.ts';
 export * from './target-policy.ts';
 export * from './kafka-log.ts';
+export * from './secrets-key.ts';
+export * from './secret-box.ts';
