@@ -7,3 +7,4 @@ export * from './planning.ts';
 export * from './cron.ts';
 export * from './zone-time.ts';
 export * from './schedule-preview.ts';
+export * from './secret-refs.ts';
