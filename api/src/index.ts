@@ -10,3 +10,5 @@ export * from './gen/tickwise/v1/resources_pb.ts';
 export * from './gen/tickwise/v1/run_service_pb.ts';
 export * from './gen/tickwise/v1/watch_service_pb.ts';
 export { specMessage } from './spec-message.ts';
+export * from './gen/tickwise/v1/secret_service_pb.ts';
+export * from './gen/tickwise/v1/signing_service_pb.ts';
