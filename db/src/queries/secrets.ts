@@ -61,15 +61,16 @@ export async function existingSecretNames(db: Queryable, tenantId: string, names
   return new Set(rows.map((row) => row.name));
 }
 
-export async function insertSecret(db: Queryable, tenantId: string, name: string, sealed: SealedSecret): Promise<SecretRow> {
-  const { rows } = await db.query<RawRow>(`INSERT INTO secrets (tenant_id, name, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`, [
+/** A new secret; null when one of that name was inserted meanwhile (then update it). */
+export async function insertSecret(db: Queryable, tenantId: string, name: string, sealed: SealedSecret): Promise<SecretRow | null> {
+  const { rows } = await db.query<RawRow>(`INSERT INTO secrets (tenant_id, name, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`, [
     tenantId,
     name,
     sealed.keyId,
     sealed.nonce,
     sealed.ciphertext,
   ]);
-  return toRow(rows[0]!);
+  return rows[0] ? toRow(rows[0]) : null;
 }
 
 /** A new value (`touch`: it counts as set now) or, for a key rotation, the same value under another key. */
