@@ -8,7 +8,7 @@ type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallbac
 import type { Pool } from '@tickwise/db';
 import { authInterceptor, errorInterceptor } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, SecretService, SigningService, WatchService } from '@tickwise/api';
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
 import { metricsInterceptor } from './metrics.ts';
 import { apiKeyService } from './services/api-key-service.ts';
@@ -20,6 +20,8 @@ import { analysisService, runService } from './services/run-service.ts';
 import { watchService } from './services/watch-service.ts';
 import { nodeService } from './services/node-service.ts';
 import { overviewService } from './services/overview-service.ts';
+import { secretService } from './services/secret-service.ts';
+import { signingService } from './services/signing-service.ts';
 import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
 
@@ -92,6 +94,7 @@ function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): N
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { pool, config, log } = options;
+  if (!config.secretsKeys.current) log.warn('TICKWISE_SECRETS_KEY is not set: SetSecret is refused (FAILED_PRECONDITION) until it is; calls that use secrets need it on the scheduler nodes too');
   const hub = new WatchHub({ pool, connectionString: options.connectionString, pollIntervalMs: config.watchPollIntervalMs, minIntervalMs: config.watchMinIntervalMs, log });
   const deps: ServiceDeps = { pool, log, config, hub, now: options.now ?? (() => new Date()) };
   const routes = (router: ConnectRouter) => {
@@ -104,6 +107,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     router.service(ApiKeyService, apiKeyService(deps));
     router.service(OverviewService, overviewService(deps));
     router.service(NodeService, nodeService(deps));
+    router.service(SecretService, secretService(deps));
+    router.service(SigningService, signingService(deps));
   };
   const handler = connectNodeAdapter({
     routes,
