@@ -1,6 +1,6 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
-import { AnalysisService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, EndpointService, HintService, JobService, NodeService, OverviewService, RunService, SigningService, WatchService } from '@tickwise/api';
 
 /** Every API the page calls, with the key the person signed in with. Same origin: the gateway serves both. */
 export interface Api {
@@ -12,6 +12,7 @@ export interface Api {
   analyses: Client<typeof AnalysisService>;
   nodes: Client<typeof NodeService>;
   watch: Client<typeof WatchService>;
+  signing: Client<typeof SigningService>;
 }
 
 export function createApi(key: string, baseUrl = location.origin): Api {
@@ -29,6 +30,7 @@ export function createApi(key: string, baseUrl = location.origin): Api {
     analyses: createClient(AnalysisService, transport),
     nodes: createClient(NodeService, transport),
     watch: createClient(WatchService, transport),
+    signing: createClient(SigningService, transport),
   };
 }
 
