@@ -17,6 +17,7 @@ export async function schedulerCommand(settings: CliSettings, env: NodeJS.Proces
     // A node that could not decrypt the secrets calls use says so now, not at its first call.
     const { secrets } = await checkSecretsKeys(pool, config.secretsKeys, { decrypts: true });
     if (secrets > 0) log.info('secrets', { stored: secrets, key: config.secretsKeys.current?.id });
+    else if (!config.secretsKeys.current) log.warn('TICKWISE_SECRETS_KEY is not set: no secret is stored yet, but once one is, calls that use it fail (secret_missing) until this node has the key');
     const node = new SchedulerNode({ pool, connectionString, config, log });
     // Up before the node, so a taken port stops the command before it claims anything.
     const ops = await serveOps(opsSettings, async () => {

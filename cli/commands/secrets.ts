@@ -3,7 +3,7 @@ import { checkSecretValue, rotateSecretsKey } from '@tickwise/catalog';
 import { ListSecretsResponseSchema, type Secret } from '@tickwise/api';
 import { SECRET_NAME, SECRET_NAME_RULE } from '@tickwise/machines';
 import { secretsKeyringFromEnv } from '@tickwise/platform';
-import { printJson, withApi } from '../api-client.ts';
+import { printJson, readApiSettings, withApi } from '../api-client.ts';
 import { dateOf } from '../api-format.ts';
 import { invalidArgument, loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { relativeTime, renderTable } from '../table.ts';
@@ -43,6 +43,8 @@ export async function secretsCommand(settings: () => CliSettings, argv: string[]
 
   if (action === 'rotate-key') return rotateKey(settings(), env);
   if (action === 'set') {
+    // Settings first: nobody should type a secret only to learn that TICKWISE_URL is missing.
+    readApiSettings(env, 'secrets');
     const value = await readSecretValue(name!);
     try {
       checkSecretValue(value);
