@@ -3,7 +3,7 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { parseApiKey } from '@tickwise/gateway';
 import { nameSchema } from '@tickwise/machines';
-import { AnalysisService, BadRequestSchema, type Endpoint, EndpointService, HintService, type Job, JobService, NotificationService, RunService } from '@tickwise/api';
+import { AnalysisService, BadRequestSchema, type Endpoint, EndpointService, HintService, type Job, JobService, NotificationService, RunService, SecretService, SigningService } from '@tickwise/api';
 import { envText, invalidConfig, isTickwiseError, isUuid, TickwiseError, type ErrorCode, type FieldViolation } from '@tickwise/platform';
 import { invalidArgument } from './settings.ts';
 
@@ -124,6 +124,8 @@ export class Api {
   readonly hints: Client<typeof HintService>;
   readonly analyses: Client<typeof AnalysisService>;
   readonly notifications: Client<typeof NotificationService>;
+  readonly secrets: Client<typeof SecretService>;
+  readonly signing: Client<typeof SigningService>;
 
   constructor(readonly settings: ApiSettings) {
     const bearer: Interceptor = (next) => (request) => {
@@ -137,6 +139,8 @@ export class Api {
     this.hints = createClient(HintService, transport);
     this.analyses = createClient(AnalysisService, transport);
     this.notifications = createClient(NotificationService, transport);
+    this.secrets = createClient(SecretService, transport);
+    this.signing = createClient(SigningService, transport);
   }
 
   /** A job by id or name (an archived one only when no live one has the name). */

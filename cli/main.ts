@@ -31,6 +31,9 @@ over the API (TICKWISE_URL, TICKWISE_API_KEY; --json prints the API's JSON; --he
   hints <endpoint>         active hints (--all: past ones too)
   notifications            what the jobs' notify targets were told, with status, attempts, last error
   smoke                    checks a deployment end to end: the API, a recent synthetic run, the planner
+  secrets set|list|delete  the tenant's named secrets, written {{secrets.NAME}} in endpoints
+                           (secrets rotate-key: on DATABASE_URL; "tickwise secrets --help")
+  signing create|rotate|revoke|list [--endpoint E]   signing secrets (whsec_…, shown once)
 
 Settings are environment variables; README.md lists every one.`;
 
@@ -42,6 +45,8 @@ const OWN_ARGS: Record<string, (argv: string[]) => Promise<number>> = {
   hints: async (argv) => (await import('./commands/hints.ts')).hintsCommand(argv, process.env),
   notifications: async (argv) => (await import('./commands/notifications.ts')).notificationsCommand(argv, process.env),
   smoke: async (argv) => (await import('./commands/smoke.ts')).smokeCommand(argv, process.env),
+  secrets: async (argv) => (await import('./commands/secrets.ts')).secretsCommand(() => readSettings(process.env), argv, process.env),
+  signing: async (argv) => (await import('./commands/signing.ts')).signingCommand(argv, process.env),
 };
 
 /** Commands that take only the shared options (-f and --dry-run are apply's). */

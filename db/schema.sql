@@ -227,6 +227,20 @@ CREATE TABLE public.runs (
 );
 CREATE INDEX runs_endpoint_idx ON public.runs USING btree (endpoint_id, id DESC);
 
+CREATE TABLE public.secrets (
+  tenant_id uuid NOT NULL,
+  name text NOT NULL,
+  key_id text NOT NULL,
+  nonce bytea NOT NULL,
+  ciphertext bytea NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT secrets_pkey PRIMARY KEY (tenant_id, name),
+  CONSTRAINT secrets_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id),
+  CONSTRAINT secrets_name_format CHECK (name ~ '^[A-Za-z][A-Za-z0-9_-]{0,62}$'::text),
+  CONSTRAINT secrets_nonce_length CHECK (octet_length(nonce) = 12)
+);
+
 CREATE TABLE public.signing_secrets (
   id uuid NOT NULL,
   tenant_id uuid,

@@ -12,3 +12,5 @@ export * from './gen/tickwise/v1/run_service_pb.ts';
 export * from './gen/tickwise/v1/watch_service_pb.ts';
 export { specMessage } from './spec-message.ts';
 export { notifyMessages } from './notify-message.ts';
+export * from './gen/tickwise/v1/secret_service_pb.ts';
+export * from './gen/tickwise/v1/signing_service_pb.ts';

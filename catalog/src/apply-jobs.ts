@@ -2,6 +2,7 @@ import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEF
 import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint, type NotifyTarget } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, TickwiseError, type FieldViolation, type TargetPolicy } from '@tickwise/platform';
 import { planWrite, userPauseOf } from './machine-writes.ts';
+import { checkSecretRefs } from './secrets.ts';
 
 export interface JobInput {
   name: string;
@@ -93,6 +94,7 @@ export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: 
   try {
     return await withRetry(() =>
       inTransaction(pool, async (client) => {
+        await checkSecretRefs(client, tenantId, jobs.flatMap((job, jobIndex) => job.endpoints.map((spec, index) => ({ path: `jobs[${jobIndex}].endpoints[${index}]`, spec }))));
         const changes: ApplyChange[] = [];
         for (const job of jobs) {
           const existing = await lockJobByName(client, tenantId, job.name);
@@ -124,6 +126,7 @@ export async function createJob(pool: Pool, tenantId: string, job: JobInput, opt
   try {
     return await withRetry(() =>
       inTransaction(pool, async (client) => {
+        await checkSecretRefs(client, tenantId, job.endpoints.map((spec, index) => ({ path: `endpoints[${index}]`, spec })));
         const existing = await lockJobByName(client, tenantId, job.name);
         if (existing && existing.archivedAt === null) throw new TickwiseError('already_exists', `job "${job.name}" already exists (id ${existing.id})`);
         const result = await applyJob(client, tenantId, existing, job, now(), random);
@@ -168,6 +171,7 @@ export async function createEndpoint(pool: Pool, tenantId: string, jobId: string
         const job = await lockJob(client, tenantId, jobId);
         if (!job) throw new TickwiseError('not_found', `job ${jobId} does not exist`);
         if (job.archivedAt !== null) throw new TickwiseError('failed_precondition', `job "${job.name}" is archived: create it again to restore it`);
+        await checkSecretRefs(client, tenantId, [{ path: '', spec: input }]);
         const row = (await lockEndpointsOfJob(client, jobId)).find((each) => each.name === input.name);
         if (row && row.archivedAt === null) throw new TickwiseError('already_exists', `endpoint "${input.name}" of job "${job.name}" already exists (id ${row.id})`);
         const spec = toEndpointSpec(input);
@@ -205,6 +209,7 @@ export async function updateEndpoint(pool: Pool, tenantId: string, endpointId: s
       if (!row) throw new TickwiseError('not_found', `endpoint ${endpointId} does not exist`);
       if (row.archivedAt !== null) throw new TickwiseError('failed_precondition', `endpoint "${row.name}" is archived: create it again in its job to restore it`);
       if (canonicalJson(row.spec) === canonicalJson(spec)) return { action: 'unchanged' };
+      await checkSecretRefs(client, tenantId, [{ path: '', spec }]);
       await updateEndpointSpec(client, row.id, spec);
       const hints = (await activeHints(client, [row.id])).get(row.id) ?? [];
       const note = await replanIfFree(client, row, spec, hints, now(), random);

@@ -5,3 +5,4 @@ export { replanForHints, REPLAN_MAX_LIMIT, type ReplanForHintsOptions, type Repl
 export { archiveJob, archiveEndpoint, setJobPause } from './archive.ts';
 export { changeHints, triggerNow, MANUAL_HINT_SOURCE, TRIGGER_HINT_TTL_MS, type HintPlan } from './trigger.ts';
 export * from './signing.ts';
+export * from './secrets.ts';

@@ -1,4 +1,5 @@
-import { applyJobs } from '@tickwise/catalog';
+import { applyJobs, type JobInput } from '@tickwise/catalog';
+import { inlineCredentialHeaders } from '@tickwise/machines';
 import { isTickwiseError, targetPolicyFromEnv } from '@tickwise/platform';
 import { jobsFileError, readJobsFile } from '../jobs-file.ts';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
@@ -12,6 +13,7 @@ import { remoteApply } from './remote-apply.ts';
  */
 export async function applyCommand(settings: CliSettings, file: string, dryRun: boolean, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const jobs = readJobsFile(file);
+  for (const line of credentialSuggestions(file, jobs)) console.error(line);
   if (env.TICKWISE_URL) return remoteApply(env, file, jobs, dryRun);
   const endpoints = jobs.reduce((sum, job) => sum + job.endpoints.length, 0);
   if (dryRun) {
@@ -36,4 +38,21 @@ export async function applyCommand(settings: CliSettings, file: string, dryRun: 
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * One line per header that carries a credential written inline (anyone with a read key would see
+ * it masked, a write key in clear, and it sits in the database as written): the secret to store it
+ * as, and what to write instead. A suggestion only: the apply goes on. Pure.
+ */
+export function credentialSuggestions(file: string, jobs: readonly JobInput[]): string[] {
+  return jobs.flatMap((job, jobIndex) =>
+    job.endpoints.flatMap((endpoint, index) =>
+      inlineCredentialHeaders(endpoint.headers).map((header) => {
+        const name = `${job.name}_${endpoint.name}_${header}`.toUpperCase().replace(/[^A-Z0-9_]+/g, '_').replace(/^[^A-Z]+/, '').slice(0, 63) || 'CREDENTIAL';
+        const scheme = /^(Bearer|Basic|Token|Digest|ApiKey|Key)\s+/i.exec(endpoint.headers[header]!)?.[0] ?? '';
+        return `${file}: header ${header} of jobs[${jobIndex}].endpoints[${index}] (${job.name}/${endpoint.name}) looks like a credential written inline: store it with "tickwise secrets set ${name}" and write "${header}: ${scheme}{{secrets.${name}}}"`;
+      }),
+    ),
+  );
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { applyJobs } from '@tickwise/catalog';
+import { applyJobs, checkSecretsKeys } from '@tickwise/catalog';
 import { migrate, overview, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
 import { gatewayConfigFromEnv } from '@tickwise/gateway';
 import { startPlannerService } from '@tickwise/planner';
@@ -7,6 +7,7 @@ import { invalidConfig } from '@tickwise/platform';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { demoJob } from '../dev/demo-job.ts';
 import { DEV_KEY_NAME, freshDevKey } from '../dev/dev-key.ts';
+import { devSecretsKey } from '../dev/secrets-key.ts';
 import { startSyntheticServer } from '../dev/synthetic-server.ts';
 import { loggerFor, type CliSettings } from '../settings.ts';
 import { openPool, untilSignal } from './common.ts';
@@ -21,9 +22,10 @@ const STATUS_EVERY_MS = 15_000;
  */
 export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv): Promise<number> {
   const log = loggerFor(settings, 'dev');
-  const config = schedulerConfigFromEnv(env);
+  const secretsKey = devSecretsKey(settings.dataDir, env);
+  const config = schedulerConfigFromEnv(secretsKey.env);
   // On a laptop the API (with an admin key printed on the terminal) stays on loopback unless asked otherwise.
-  const gatewayConfig = gatewayConfigFromEnv({ ...env, TICKWISE_GATEWAY_HOST: env.TICKWISE_GATEWAY_HOST || '127.0.0.1' });
+  const gatewayConfig = gatewayConfigFromEnv({ ...secretsKey.env, TICKWISE_GATEWAY_HOST: env.TICKWISE_GATEWAY_HOST || '127.0.0.1' });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error: Error) => log.warn('stop failed', { error: error.message }));
@@ -50,6 +52,8 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     stops.push(() => pool.end());
     const migrated = await migrate(pool);
     console.log(`• schema: ${migrated.applied.length === 0 ? 'up to date' : `${migrated.applied.length} migration step(s) applied`} (${migrated.flavour})`);
+    const { secrets } = await checkSecretsKeys(pool, config.secretsKeys, { decrypts: true });
+    console.log(`• ${secretsKey.note}${secrets > 0 ? `; ${secrets} secret(s) stored` : ''}`);
 
     const synthetic = await startSyntheticServer(settings.syntheticPort).catch((error: Error) => {
       throw invalidConfig(`could not serve the synthetic endpoints on port ${settings.syntheticPort}: ${error.message}. Set TICKWISE_SYNTHETIC_PORT to use another port.`);

@@ -1,3 +1,4 @@
+import { checkSecretsKeys } from '@tickwise/catalog';
 import { gatewayConfigFromEnv, startGateway, type Gateway, type GatewayOptions } from '@tickwise/gateway';
 import { invalidConfig } from '@tickwise/platform';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
@@ -22,6 +23,8 @@ export async function gatewayCommand(settings: CliSettings, env: NodeJS.ProcessE
   const pool = await openPool(settings, connectionString, log, 10);
   try {
     await requireCurrentSchema(pool);
+    // Secrets set here must open on the nodes: a key that matches none of the stored ones stops it.
+    await checkSecretsKeys(pool, config.secretsKeys, { decrypts: false });
     const gateway = await listenGateway({ pool, connectionString, config, log });
     log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect', paths: '/healthz /readyz /metrics' });
     const signal = await untilSignal(log);

@@ -1,3 +1,4 @@
+import { checkSecretsKeys } from '@tickwise/catalog';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { TickwiseError } from '@tickwise/platform';
 import { databaseReachable, opsSettingsFromEnv, serveOps } from '../ops-server.ts';
@@ -13,6 +14,10 @@ export async function schedulerCommand(settings: CliSettings, env: NodeJS.Proces
   const pool = await openPool(settings, connectionString, log, 8);
   try {
     await requireCurrentSchema(pool);
+    // A node that could not decrypt the secrets calls use says so now, not at its first call.
+    const { secrets } = await checkSecretsKeys(pool, config.secretsKeys, { decrypts: true });
+    if (secrets > 0) log.info('secrets', { stored: secrets, key: config.secretsKeys.current?.id });
+    else if (!config.secretsKeys.current) log.warn('TICKWISE_SECRETS_KEY is not set: no secret is stored yet, but once one is, calls that use it fail (secret_missing) until this node has the key');
     const node = new SchedulerNode({ pool, connectionString, config, log });
     // Up before the node, so a taken port stops the command before it claims anything.
     const ops = await serveOps(opsSettings, async () => {

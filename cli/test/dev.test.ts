@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,11 @@ describe('tickwise dev (what npm start runs)', () => {
       const listed = await fetch(`${apiUrl}/tickwise.v1.JobService/ListJobs`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: '{}' });
       expect(listed.status).toBe(200);
       expect(((await listed.json()) as { jobs: { name: string }[] }).jobs.map((job) => job.name)).toContain('demo');
+      // The key for secrets is made in the data folder, readable by this user only, and in use.
+      expect(stdout).toContain(`secrets key made in ${join(dataDir, 'secrets.key')} (mode 0600`);
+      expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
+      const set = await fetch(`${apiUrl}/tickwise.v1.SecretService/SetSecret`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: '{"name":"DEV","value":"dev-value"}' });
+      expect(set.status).toBe(200);
       const refused = await fetch(`${apiUrl}/tickwise.v1.JobService/ListJobs`, { method: 'POST', headers: { authorization: 'Bearer tw_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'content-type': 'application/json' }, body: '{}' });
       expect(refused.status).toBe(401);
       const client = new pg.Client({ connectionString: url });

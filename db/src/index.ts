@@ -20,6 +20,7 @@ export * from './queries/analyses.ts';
 export * from './queries/planner-reads.ts';
 export * from './queries/replan.ts';
 export * from './queries/signing-secrets.ts';
+export * from './queries/secrets.ts';
 export * from './queries/tenants.ts';
 export * from './queries/api-keys.ts';
 export * from './queries/runs.ts';

@@ -2,6 +2,7 @@ import { cronProblem } from './cron.ts';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '@tickwise/platform/duration';
 import { OVERLAP_POLICIES, pauseAfterSchema, retryInputSchema, successInputSchema, type RetryPolicy, type SuccessRule } from './delivery.ts';
+import { referenceProblemsOf, urlHasCredentials } from './secret-refs.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -112,7 +113,10 @@ const jitterSchema = z.union([
 export const endpointInputSchema = z
   .strictObject({
     name: nameSchema,
-    url: z.string().refine(isHttpUrl, 'must be an absolute http:// or https:// URL'),
+    url: z
+      .string()
+      .refine(isHttpUrl, 'must be an absolute http:// or https:// URL')
+      .refine((url) => !urlHasCredentials(url), 'must not hold a user name or password (user:pass@ is never sent, and anyone who reads the endpoint would see it): send the credentials in a header with a secret instead, e.g. Authorization: Basic {{secrets.NAME}} (tickwise secrets set NAME)'),
     method: z.enum(HTTP_METHODS).default('GET'),
     headers: z
       .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'is not a valid header name'), z.string())
@@ -137,6 +141,7 @@ export const endpointInputSchema = z
     pauseAfter: pauseAfterSchema.optional(),
   })
   .superRefine((e, ctx) => {
+    for (const problem of referenceProblemsOf(e)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     if (e.body !== undefined && e.method === 'GET') {
       ctx.addIssue({ code: 'custom', path: ['body'], message: 'a GET request cannot carry a body (use POST, PUT, PATCH or DELETE)' });
     }

@@ -8,3 +8,4 @@ export * from './cron.ts';
 export * from './zone-time.ts';
 export * from './schedule-preview.ts';
 export * from './notify.ts';
+export * from './secret-refs.ts';

@@ -8,3 +8,5 @@ export * from './target-policy.ts';
 export * from './kafka-log.ts';
 export * from './webhook-signing.ts';
 export * from './target-lookup.ts';
+export * from './secrets-key.ts';
+export * from './secret-box.ts';

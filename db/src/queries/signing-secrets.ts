@@ -106,3 +106,14 @@ export async function revokeSigningSecretRow(db: Queryable, id: string): Promise
   );
   return rows[0] ? toRow(rows[0]) : null;
 }
+
+/** The secret of that id when it belongs to the tenant (the tenant's own, or one of its endpoints'), else null. */
+export async function signingSecretOfTenant(db: Queryable, tenantId: string, id: string): Promise<SigningSecretRow | null> {
+  const { rows } = await db.query<RawRow>(
+    `SELECT s.id, s.tenant_id, s.endpoint_id, s.created_at, s.expires_at, s.revoked_at
+       FROM signing_secrets s LEFT JOIN endpoints e ON e.id = s.endpoint_id
+      WHERE s.id = $1 AND (s.tenant_id = $2 OR e.tenant_id = $2)`,
+    [id, tenantId],
+  );
+  return rows[0] ? toRow(rows[0]) : null;
+}

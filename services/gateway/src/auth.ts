@@ -5,7 +5,7 @@ import { authenticate, type Caller } from './api-keys.ts';
 import type { AuthLimits } from './auth-limits.ts';
 import { TickwiseError, type Logger } from '@tickwise/platform';
 import { toConnectError } from './errors.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, SecretService, SigningService, WatchService } from '@tickwise/api';
 
 const RANK: Record<ApiKeyRole, number> = { read: 0, write: 1, admin: 2 };
 
@@ -36,6 +36,10 @@ export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
   ...roles(NodeService, { listLeases: 'read' }),
   ...roles(NotificationService, { listNotifications: 'read' }),
   ...roles(ApiKeyService, { createApiKey: 'admin', listApiKeys: 'admin', revokeApiKey: 'admin' }),
+  // Values are write-only: a read key sees names; setting one is a change like any other.
+  ...roles(SecretService, { setSecret: 'write', listSecrets: 'read', deleteSecret: 'write' }),
+  // A signing secret is a credential shown once, like an API key: admin makes, rotates and revokes them.
+  ...roles(SigningService, { createSigningSecret: 'admin', rotateSigningSecret: 'admin', revokeSigningSecret: 'admin', listSigningSecrets: 'read' }),
 ]);
 
 const callerKey = createContextKey<Caller | null>(null, { description: 'the authenticated caller' });

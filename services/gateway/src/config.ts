@@ -1,4 +1,4 @@
-import { checkInteger, DEFAULT_TARGET_POLICY, envCount, envDuration, envPort, envText, invalidConfig, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/platform';
+import { checkInteger, DEFAULT_TARGET_POLICY, envCount, envDuration, envPort, envText, invalidConfig, NO_SECRETS_KEYS, type SecretsKeyring, secretsKeyringFromEnv, type TargetPolicy, targetPolicyFromEnv } from '@tickwise/platform';
 
 export interface GatewayConfig {
   host: string;
@@ -37,6 +37,8 @@ export interface GatewayConfig {
   authNegativeCacheMs: number;
   /** Endpoint URLs are checked against it when written (TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS). */
   targetPolicy: TargetPolicy;
+  /** The key SetSecret encrypts with (TICKWISE_SECRETS_KEY); without one, SetSecret is refused. Never printed. */
+  secretsKeys: SecretsKeyring;
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
@@ -60,6 +62,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   authFailuresPerMinute: 60,
   authNegativeCacheMs: 5_000,
   targetPolicy: DEFAULT_TARGET_POLICY,
+  secretsKeys: NO_SECRETS_KEYS,
 };
 
 /** Bounds of the durations (ms) a variable sets: checked when read, with the variable's name, and again in the config. */
@@ -119,12 +122,13 @@ const COUNTS: readonly [string, keyof GatewayConfig, { min: number; max: number 
 
 /**
  * TICKWISE_GATEWAY_HOST, TICKWISE_GATEWAY_PORT, TICKWISE_WATCH_HEARTBEAT, TICKWISE_WATCH_POLL_INTERVAL,
- * the connection, watch and authentication limits of DURATIONS and COUNTS, and the scheduler's
+ * the connection, watch and authentication limits of DURATIONS and COUNTS, the scheduler's
  * TICKWISE_ALLOW_TARGETS / TICKWISE_DENY_TARGETS (the same lists on both, so an endpoint the nodes
- * would refuse to call is refused when written).
+ * would refuse to call is refused when written), and TICKWISE_SECRETS_KEY(_FILE) with
+ * TICKWISE_SECRETS_OLD_KEY(_FILE), the nodes' keys (a secret set here must open there).
  */
 export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv): GatewayConfig {
-  const overrides: Partial<GatewayConfig> = { targetPolicy: targetPolicyFromEnv(env) };
+  const overrides: Partial<GatewayConfig> = { targetPolicy: targetPolicyFromEnv(env), secretsKeys: secretsKeyringFromEnv(env) };
   const host = envText(env, 'TICKWISE_GATEWAY_HOST');
   if (host !== undefined) overrides.host = host;
   const port = envPort(env, 'TICKWISE_GATEWAY_PORT');

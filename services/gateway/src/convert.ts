@@ -1,7 +1,7 @@
 import { fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { ListValueSchema, timestampFromDate, ValueSchema } from '@bufbuild/protobuf/wkt';
 import type { Analysis, ApiKeyRow, EndpointView, HistoryStep, JobView, SkippedEntry, StoredHint, StoredRun } from '@tickwise/db';
-import { restoreSnapshot, type HintKind as StoredHintKind, type MachineState as StoredState } from '@tickwise/machines';
+import { maskInlineCredentials, maskUrlCredentials, restoreSnapshot, type HintKind as StoredHintKind, type MachineState as StoredState } from '@tickwise/machines';
 import { formatDuration } from '@tickwise/platform';
 import { HintKind, MachineState, Role, RunStatus } from '@tickwise/api';
 import { notifyMessages, specMessage } from '@tickwise/api';
@@ -43,12 +43,18 @@ function pauseMessage(row: EndpointView) {
   return row.pausedReason === null ? undefined : { reason: row.pausedReason, until: ts(row.pausedUntil), pausedAt: ts(row.pausedAt) };
 }
 
-export function endpointMessage(row: EndpointView) {
+/**
+ * An endpoint as the API shows it. `maskCredentials` (read keys): credentials written inline in its
+ * headers (Authorization, Cookie, *-Key, *-Token, *-Secret) and a URL's user:pass@ are shown as
+ * `***`; `{{secrets.NAME}}` references are shown as written, since they hold no value.
+ */
+export function endpointMessage(row: EndpointView, view: { maskCredentials?: boolean } = {}) {
+  const spec = view.maskCredentials ? { ...row.spec, url: maskUrlCredentials(row.spec.url), headers: maskInlineCredentials(row.spec.headers ?? {}) } : row.spec;
   return {
     id: row.id,
     jobId: row.jobId,
     name: row.name,
-    spec: specMessage(row.name, row.spec),
+    spec: specMessage(row.name, spec),
     state: STATE_TO_ENUM[row.state],
     nextRunAt: ts(row.nextRunAt),
     reason: row.reason ?? '',

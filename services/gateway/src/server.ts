@@ -9,7 +9,7 @@ import type { Pool } from '@tickwise/db';
 import { authInterceptor, errorInterceptor, peerAddressKey } from './auth.ts';
 import { AuthLimits } from './auth-limits.ts';
 import type { GatewayConfig } from './config.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, SecretService, SigningService, WatchService } from '@tickwise/api';
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
 import { gatewayMetrics, metricsInterceptor } from './metrics.ts';
 import { ConnectionGuard } from './connection-guard.ts';
@@ -23,6 +23,8 @@ import { watchService } from './services/watch-service.ts';
 import { nodeService } from './services/node-service.ts';
 import { overviewService } from './services/overview-service.ts';
 import { notificationService } from './services/notification-service.ts';
+import { secretService } from './services/secret-service.ts';
+import { signingService } from './services/signing-service.ts';
 import { prepareUi, type UiOptions } from './ui-assets.ts';
 import { WatchHub } from './watch-hub.ts';
 import { WatchKeys } from './watch-keys.ts';
@@ -120,6 +122,7 @@ function withUi(ui: Awaited<ReturnType<typeof prepareUi>>, next: NodeHandler): N
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { pool, config, log } = options;
+  if (!config.secretsKeys.current) log.warn('TICKWISE_SECRETS_KEY is not set: SetSecret is refused (FAILED_PRECONDITION) until it is; calls that use secrets need it on the scheduler nodes too');
   const hub = new WatchHub({ pool, connectionString: options.connectionString, pollIntervalMs: config.watchPollIntervalMs, minIntervalMs: config.watchMinIntervalMs, log });
   const watchKeys = new WatchKeys(pool, config.watchKeyRecheckMs, log);
   const deps: ServiceDeps = { pool, log, config, hub, watchKeys, now: options.now ?? (() => new Date()) };
@@ -134,6 +137,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     router.service(OverviewService, overviewService(deps));
     router.service(NodeService, nodeService(deps));
     router.service(NotificationService, notificationService(deps));
+    router.service(SecretService, secretService(deps));
+    router.service(SigningService, signingService(deps));
   };
   const handler = connectNodeAdapter({
     routes,

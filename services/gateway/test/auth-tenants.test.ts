@@ -4,7 +4,9 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { insertAnalyses, newId } from '@tickwise/db';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROCEDURE_ROLES } from '../src/index.ts';
-import { AnalysisService, ApiKeyService, EndpointService, HintKind, HintService, JobService, NotificationService, OverviewService, Role, RunService, WatchService } from '@tickwise/api';
+import { randomBytes } from 'node:crypto';
+import { AnalysisService, ApiKeyService, EndpointService, HintKind, HintService, JobService, NotificationService, OverviewService, Role, RunService, SecretService, SigningService, WatchService } from '@tickwise/api';
+import { SecretsKey } from '@tickwise/platform';
 import { internalErrors, PROTOCOLS, spec, transportFor, useGateway } from '../../../test/support/gateway.ts';
 
 async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
@@ -16,11 +18,11 @@ async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
   throw new Error('expected the call to fail');
 }
 
-const SERVICES: DescService[] = [JobService, EndpointService, RunService, HintService, AnalysisService, WatchService, ApiKeyService];
+const SERVICES: DescService[] = [JobService, EndpointService, RunService, HintService, AnalysisService, WatchService, ApiKeyService, SecretService, SigningService];
 
 describe('API keys and tenants', () => {
-  const fx = useGateway();
-  const ids = { job: '', endpoint: '', run: '', hint: '', analysis: '', key: '' };
+  const fx = useGateway({ secretsKeys: { current: new SecretsKey(randomBytes(32)), previous: null } });
+  const ids = { job: '', endpoint: '', run: '', hint: '', analysis: '', key: '', signing: '' };
 
   beforeAll(async () => {
     const { job } = await fx.client(JobService, fx.a.keys.write).createJob({ name: 'secret-job', endpoints: [spec('secret', 'http://127.0.0.1:1/secret', '1h')] });
@@ -37,6 +39,8 @@ describe('API keys and tenants', () => {
     ids.analysis = newId();
     await insertAnalyses(fx.db.pool, [{ id: ids.analysis, endpointId: ids.endpoint, planner: 'heuristic', trigger: 't', inputs: {}, toolCalls: [], reasoning: null, model: null, tokensIn: null, tokensOut: null, durationMs: 1, outcome: 'no_change', outcomeDetail: null, hintIds: [] }]);
     ids.key = (await fx.client(ApiKeyService, fx.a.keys.admin).listApiKeys({})).apiKeys[0]!.id;
+    ids.signing = (await fx.client(SigningService, fx.a.keys.admin).createSigningSecret({ endpointId: ids.endpoint })).signingSecret!.id;
+    await fx.client(SecretService, fx.a.keys.write).setSecret({ name: 'A_TOKEN', value: 'tenant-a-value' });
   });
 
   it('refuses calls without a key, with a malformed one, an unknown one, a wrong secret or a revoked one: UNAUTHENTICATED, over every protocol', async () => {
@@ -97,8 +101,8 @@ describe('API keys and tenants', () => {
         }
       }
     }
-    // 14 write procedures refused to a read key; 3 admin ones refused to read and write keys.
-    expect(checked).toBe(20);
+    // 16 write procedures refused to a read key; 6 admin ones refused to read and write keys.
+    expect(checked).toBe(28);
   });
 
   it('never lets a key of tenant B see or change anything of tenant A, whatever ids it sends', async () => {
@@ -108,6 +112,8 @@ describe('API keys and tenants', () => {
         fx.db.pool.query('SELECT * FROM endpoints WHERE tenant_id = $1 ORDER BY id', [fx.a.id]),
         fx.db.pool.query('SELECT * FROM hints WHERE endpoint_id = $1 ORDER BY id', [ids.endpoint]),
         fx.db.pool.query('SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY id', [fx.a.id]),
+        fx.db.pool.query('SELECT * FROM secrets WHERE tenant_id = $1 ORDER BY name', [fx.a.id]),
+        fx.db.pool.query('SELECT * FROM signing_secrets WHERE endpoint_id = $1 ORDER BY id', [ids.endpoint]),
       ]);
       return JSON.stringify(tables.map((table) => table.rows.map((row: Record<string, unknown>) => ({ ...row, last_used_at: null }))));
     };
@@ -139,13 +145,19 @@ describe('API keys and tenants', () => {
       ['AnalysisService/ListAnalyses', () => fx.client(AnalysisService, b).listAnalyses({ endpointId: ids.endpoint })],
       ['AnalysisService/GetAnalysis', () => fx.client(AnalysisService, b).getAnalysis({ analysisId: ids.analysis })],
       ['ApiKeyService/RevokeApiKey', () => fx.client(ApiKeyService, b).revokeApiKey({ apiKeyId: ids.key })],
+      ['SecretService/DeleteSecret', () => fx.client(SecretService, b).deleteSecret({ name: 'A_TOKEN' })],
+      ['SigningService/CreateSigningSecret', () => fx.client(SigningService, b).createSigningSecret({ endpointId: ids.endpoint })],
+      ['SigningService/RotateSigningSecret', () => fx.client(SigningService, b).rotateSigningSecret({ endpointId: ids.endpoint })],
+      ['SigningService/RevokeSigningSecret', () => fx.client(SigningService, b).revokeSigningSecret({ signingSecretId: ids.signing })],
+      ['SigningService/ListSigningSecrets', () => fx.client(SigningService, b).listSigningSecrets({ endpointId: ids.endpoint })],
       ['WatchService/Watch', async () => { for await (const _ of fx.client(WatchService, b).watch({ endpointIds: [ids.endpoint] })) break; }],
       ['WatchService/Watch (job)', async () => { for await (const _ of fx.client(WatchService, b, 'grpc').watch({ jobIds: [ids.job] })) break; }],
     ];
     for (const [name, attack] of attacks) {
       const error = await failure(attack);
       expect(error.code, name).toBe(Code.NotFound);
-      expect(error.rawMessage, name).not.toContain('secret');
+      // Nothing of A's is named back ("secret" is the name of A's endpoint, "secret-job" of its job).
+      expect(error.rawMessage, name).not.toMatch(/secret-job|"secret"|tenant-a-value/);
     }
     // Lists answer with B's own data only, even when filtered by A's ids.
     expect((await jobs.listJobs({ includeArchived: true })).jobs).toEqual([]);
@@ -153,10 +165,12 @@ describe('API keys and tenants', () => {
     expect((await fx.client(ApiKeyService, b).listApiKeys({})).apiKeys.every((key) => !key.name.startsWith('ci'))).toBe(true);
     expect((await fx.client(OverviewService, b).listEndpointSummaries({ jobId: ids.job })).summaries).toEqual([]);
     expect((await fx.client(NotificationService, b).listNotifications({ endpointId: ids.endpoint, jobId: ids.job })).notifications).toEqual([]);
+    expect((await fx.client(SecretService, b).listSecrets({})).secrets).toEqual([]);
+    expect((await fx.client(SigningService, b).listSigningSecrets({})).signingSecrets).toEqual([]);
     expect(await dumpA()).toBe(before);
     // Every procedure that takes an id of another tenant's object is in the sweep above; the rest only list or create the caller's own.
     const swept = new Set(attacks.map(([name]) => name.split(' ')[0]));
-    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases', 'NotificationService/ListNotifications'];
+    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases', 'SecretService/SetSecret', 'SecretService/ListSecrets', 'NotificationService/ListNotifications'];
     expect([...PROCEDURE_ROLES.keys()].map((key) => key.replace('tickwise.v1.', '')).filter((key) => !swept.has(key) && !ownOnly.includes(key))).toEqual([]);
     expect(internalErrors(fx)).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointService, HintKind, HintService, JobService, type MachineChange, MachineState, OverviewService, type Run, WatchService } from '@tickwise/api';
+import { EndpointService, HintKind, HintService, JobService, type MachineChange, MachineState, OverviewService, type Run, SigningService, WatchService } from '@tickwise/api';
 import { waitFor } from '../../../test/support/wait.ts';
 import { startHttpTarget } from '../../../test/support/http-target.ts';
 import { resolveGatewayConfig, startGateway, type Gateway } from '../src/index.ts';
@@ -163,6 +163,20 @@ describe.skipIf(!chromiumPath)('the visualizer in Chromium, against a running st
       expect(await button.getAttribute('title')).toBe('needs a write key; this key is read');
     }
     expect(await page.locator('.read-only').textContent()).toContain('Read-only key');
+  });
+
+  it('says whether the calls are signed, and whose secrets sign them', async () => {
+    await fresh();
+    const slow = ids.get('slow')!;
+    await signIn(page, stack.gateway.url, stack.keys.read, `#/endpoint/${slow}`);
+    await page.locator('.signing[data-signed-by=none]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('.signing').textContent()).toBe('calls not signed (no signing secret for this endpoint or its tenant)');
+    const { signingSecret } = await api(SigningService, stack.keys.admin).createSigningSecret({ endpointId: slow });
+    await page.reload();
+    await page.locator('.signing[data-signed-by=endpoint]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('.signing').textContent()).toBe("calls signed (Standard Webhooks) with this endpoint's own secret (1 active)");
+    await api(SigningService, stack.keys.admin).revokeSigningSecret({ signingSecretId: signingSecret!.id });
+    expect(problems).toEqual([]);
   });
 
   it('shows the next runs of the schedule in UTC and Paris time, marking the DST shift', async () => {

@@ -1,4 +1,5 @@
-import { checkBoolean, checkInteger, checkProcessId, DEFAULT_TARGET_POLICY, defaultProcessId, formatDuration, invalidConfig, namingVariables, overridesFromEnv, targetPolicyFromEnv, type TargetPolicy } from '@tickwise/platform';
+import { checkBoolean, checkInteger, checkProcessId, DEFAULT_TARGET_POLICY, defaultProcessId, formatDuration, invalidConfig, namingVariables, NO_SECRETS_KEYS, overridesFromEnv, secretsKeyringFromEnv, targetPolicyFromEnv, type SecretsKeyring, type TargetPolicy } from '@tickwise/platform';
+import { DEFAULT_SECRETS_REFRESH_MS } from './secret-values.ts';
 import { DEFAULT_SIGNING_REFRESH_MS } from './signing.ts';
 
 export interface SchedulerConfig {
@@ -36,6 +37,10 @@ export interface SchedulerConfig {
   targetPolicy: TargetPolicy;
   /** How often signing secrets are reloaded: a new, rotated or revoked secret applies within it. */
   signingRefreshMs: number;
+  /** The keys secrets are decrypted with (TICKWISE_SECRETS_KEY, TICKWISE_SECRETS_OLD_KEY); never printed. */
+  secretsKeys: SecretsKeyring;
+  /** How often secrets are reloaded: a set or deleted secret applies within it. */
+  secretsRefreshMs: number;
 }
 
 export const SCHEDULER_DEFAULTS: Omit<SchedulerConfig, 'workerId'> = {
@@ -52,6 +57,8 @@ export const SCHEDULER_DEFAULTS: Omit<SchedulerConfig, 'workerId'> = {
   listen: true,
   targetPolicy: DEFAULT_TARGET_POLICY,
   signingRefreshMs: DEFAULT_SIGNING_REFRESH_MS,
+  secretsKeys: NO_SECRETS_KEYS,
+  secretsRefreshMs: DEFAULT_SECRETS_REFRESH_MS,
 };
 
 /** Environment variables of a scheduler node, with the config field each sets. */
@@ -69,6 +76,7 @@ export const SCHEDULER_ENV = {
   TICKWISE_HINT_POLL: 'hintPollMs',
   TICKWISE_LISTEN: 'listen',
   TICKWISE_SIGNING_REFRESH: 'signingRefreshMs',
+  TICKWISE_SECRETS_REFRESH: 'secretsRefreshMs',
 } as const;
 
 /** Validates a config once, with messages that name the setting. Throws `invalid_config`. */
@@ -84,6 +92,7 @@ export function resolveSchedulerConfig(overrides: Partial<SchedulerConfig> = {})
   checkInteger('runRetentionMs', config.runRetentionMs, 60_000, 3_650 * 86_400_000);
   checkInteger('hintPollMs', config.hintPollMs, 10, 600_000);
   checkInteger('signingRefreshMs', config.signingRefreshMs, 100, 600_000);
+  checkInteger('secretsRefreshMs', config.secretsRefreshMs, 100, 600_000);
   checkBoolean('prune', config.prune);
   checkBoolean('listen', config.listen);
   if (config.claimAheadMs * 2 >= config.leaseMs) {
@@ -97,6 +106,7 @@ export function resolveSchedulerConfig(overrides: Partial<SchedulerConfig> = {})
 export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv): SchedulerConfig {
   const overrides = overridesFromEnv(env, SCHEDULER_ENV, { workerId: 'text', prune: 'flag', listen: 'flag', claimBatch: 'count', maxInFlight: 'count' }) as Partial<SchedulerConfig>;
   overrides.targetPolicy = targetPolicyFromEnv(env);
+  overrides.secretsKeys = secretsKeyringFromEnv(env);
   return namingVariables(SCHEDULER_ENV, () => resolveSchedulerConfig(overrides));
 }
 

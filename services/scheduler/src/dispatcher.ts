@@ -2,11 +2,13 @@ import { Agent, errors as undiciErrors, request } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
 import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
+import { maskOutcome, secretNamesOf, withSecretValues } from './call-secrets.ts';
+import type { SecretValues } from './secret-values.ts';
 import type { SecretSource } from './signing.ts';
 
 export const MAX_CAPTURED_BYTES = 64 * 1024;
 
-export const ERROR_KINDS = ['http_status', 'assertion', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing'] as const;
+export const ERROR_KINDS = ['http_status', 'assertion', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing', 'secret_missing'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 export interface DispatchRequest {
@@ -19,6 +21,8 @@ export interface DispatchRequest {
   success?: SuccessRule;
   /** Sign the call (Standard Webhooks) if the endpoint, or else its tenant, has signing secrets. */
   sign?: SignAs;
+  /** Whose `{{secrets.NAME}}` the URL, headers and body may reference. */
+  tenantId?: string | null;
 }
 
 export interface SignAs {
@@ -33,6 +37,8 @@ export interface DispatcherOptions {
   policy?: TargetPolicy;
   /** Where signing secrets come from; without one no call is signed. */
   secrets?: SecretSource;
+  /** Where the values of `{{secrets.NAME}}` come from; without one a call that references a secret is not sent. */
+  values?: SecretValues;
 }
 
 /** What one call came to: a run's outcome fields, with the error kind from the closed set above. */
@@ -72,11 +78,13 @@ class ShutdownAbort extends Error {
 export class Dispatcher {
   private readonly policy: TargetPolicy;
   private readonly secrets: SecretSource | undefined;
+  private readonly values: SecretValues | undefined;
   private readonly agent: Agent;
 
   constructor(options: DispatcherOptions = {}) {
     this.policy = options.policy ?? DEFAULT_TARGET_POLICY;
     this.secrets = options.secrets;
+    this.values = options.values;
     // Every new connection resolves through the policy: the addresses checked are the ones connected to.
     this.agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1, connect: { lookup: policyLookup(this.policy) } });
   }
@@ -86,9 +94,25 @@ export class Dispatcher {
    * a target the policy denies, secrets that cannot be loaded, shutdown, an answer the success rule
    * does not accept) comes back as an outcome.
    * The deadline covers headers and body; at most 64 KiB of the body is kept and the rest is not
-   * read. A signed call is signed over exactly the bytes sent, at the time it is sent.
+   * read. A signed call is signed over exactly the bytes sent, at the time it is sent. The values of
+   * the secrets a call references are put in here, and masked (`***`) in the body and error kept;
+   * a call whose secrets cannot all be had is not sent (`secret_missing`).
    */
   async call(target: DispatchRequest, shutdown: AbortSignal): Promise<CallOutcome> {
+    const names = secretNamesOf(target);
+    if (names.length === 0) return this.send(target, shutdown);
+    const started = performance.now();
+    let resolved: Awaited<ReturnType<SecretValues['valuesFor']>>;
+    try {
+      resolved = this.values && target.tenantId ? await this.values.valuesFor(target.tenantId, names) : { problem: 'this node has no secrets store' };
+    } catch (error) {
+      resolved = { problem: `the secrets could not be loaded: ${(error as Error).message}` };
+    }
+    if ('problem' in resolved) return failure(Math.round((performance.now() - started) * 100) / 100, 'secret_missing', `not sent: ${resolved.problem}`);
+    return maskOutcome(await this.send(withSecretValues(target, resolved.values), shutdown), resolved.values.values());
+  }
+
+  private async send(target: DispatchRequest, shutdown: AbortSignal): Promise<CallOutcome> {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
     const controller = new AbortController();

@@ -6,3 +6,5 @@ export * from './metrics.ts';
 export { admit, personsPause, type Admission, type HeldRow, type HowHeld } from './admission.ts';
 export { requestFor, idempotencyKey } from './request.ts';
 export { runRecord, type CallMade } from './run-record.ts';
+export { SecretValueCache, DEFAULT_SECRETS_REFRESH_MS, type SecretValues } from './secret-values.ts';
+export { maskSecretValues, withSecretValues, secretNamesOf } from './call-secrets.ts';

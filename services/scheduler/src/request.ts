@@ -13,7 +13,8 @@ export function idempotencyKey(endpointId: string, slot: Date): string {
  * The HTTP call of one attempt at a slot: the endpoint's own request plus the headers Tickwise sets
  * (they win over the spec's; the spec cannot name them). Every attempt at a slot carries the same
  * Idempotency-Key and webhook-id, and its number in X-Tickwise-Attempt. Signed when the endpoint, or
- * else its tenant, has signing secrets. Pure; executes nothing.
+ * else its tenant, has signing secrets. `{{secrets.NAME}}` references stay as written: the dispatcher
+ * puts the values in when it sends the call. Pure; executes nothing.
  */
 export function requestFor(row: EndpointRow, slot: Date, runId: string, attempt: number): DispatchRequest {
   const { spec } = row;
@@ -33,5 +34,6 @@ export function requestFor(row: EndpointRow, slot: Date, runId: string, attempt:
     },
     ...(spec.success ? { success: spec.success } : {}),
     sign: { endpointId: row.id, tenantId: row.tenantId, webhookId: key },
+    tenantId: row.tenantId,
   };
 }

@@ -17,6 +17,7 @@ import { requestFor } from './request.ts';
 import { Retention } from './retention.ts';
 import { nextAttempt, notBeforeOf } from './retry.ts';
 import { runRecord } from './run-record.ts';
+import { SecretValueCache } from './secret-values.ts';
 import { SigningSecretCache } from './signing.ts';
 import { BatchWriter } from './writer.ts';
 
@@ -68,7 +69,8 @@ export class SchedulerNode {
     this.log = log;
     this.metrics = new NodeMetrics(config.workerId);
     this.writer = new BatchWriter(pool, config.workerId, log, this.metrics);
-    this.dispatcher = new Dispatcher({ policy: config.targetPolicy, secrets: new SigningSecretCache(pool, { refreshMs: config.signingRefreshMs, log }) });
+    const values = new SecretValueCache(pool, { keyring: config.secretsKeys, refreshMs: config.secretsRefreshMs, log });
+    this.dispatcher = new Dispatcher({ policy: config.targetPolicy, secrets: new SigningSecretCache(pool, { refreshMs: config.signingRefreshMs, log }), values });
     // Every call in flight listens for the shutdown signal.
     setMaxListeners(0, this.shutdown.signal);
     const parts = { pool, config, log, metrics: this.metrics, onError: (message: string, error: Error) => this.logDbError(message, error) };

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TARGET_POLICY, parseTargetPolicy } from '@tickwise/platform';
+import { DEFAULT_TARGET_POLICY, parseSecretsKey, parseTargetPolicy } from '@tickwise/platform';
 import { describeConfig, resolveSchedulerConfig, SCHEDULER_DEFAULTS, schedulerConfigFromEnv } from '@tickwise/scheduler';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
 
 describe('scheduler settings', () => {
   it('has defaults and reads durations, counts and flags from the environment', () => {
@@ -19,6 +21,8 @@ describe('scheduler settings', () => {
       TICKWISE_HINT_POLL: '250ms',
       TICKWISE_LISTEN: 'false',
       TICKWISE_SIGNING_REFRESH: '2s',
+      TICKWISE_SECRETS_REFRESH: '3s',
+      TICKWISE_SECRETS_KEY: KEY,
       TICKWISE_DENY_TARGETS: '127.0.0.0/8, ::1',
     });
     expect(config).toEqual({
@@ -36,7 +40,10 @@ describe('scheduler settings', () => {
       listen: false,
       targetPolicy: parseTargetPolicy({ deny: '127.0.0.0/8, ::1' }),
       signingRefreshMs: 2_000,
+      secretsRefreshMs: 3_000,
+      secretsKeys: { current: expect.objectContaining({ id: parseSecretsKey(KEY, 'k').id }), previous: null },
     });
+    expect(schedulerConfigFromEnv({}).secretsKeys).toEqual({ current: null, previous: null });
     expect(schedulerConfigFromEnv({}).targetPolicy).toBe(DEFAULT_TARGET_POLICY);
   });
 
@@ -51,6 +58,8 @@ describe('scheduler settings', () => {
     [{ TICKWISE_HINT_POLL: '1h' }, 'TICKWISE_HINT_POLL: hintPollMs must be an integer between 10 and 600000, got 3600000'],
     [{ TICKWISE_LISTEN: 'no' }, 'TICKWISE_LISTEN must be true or false, got "no"'],
     [{ TICKWISE_SIGNING_REFRESH: '10ms' }, 'TICKWISE_SIGNING_REFRESH: signingRefreshMs must be an integer between 100 and 600000, got 10'],
+    [{ TICKWISE_SECRETS_REFRESH: '1h' }, 'TICKWISE_SECRETS_REFRESH: secretsRefreshMs must be an integer between 100 and 600000, got 3600000'],
+    [{ TICKWISE_SECRETS_KEY: 'c2hvcnQ=' }, 'TICKWISE_SECRETS_KEY must be the base64 of 32 bytes, it holds 5 (make one with: openssl rand -base64 32)'],
     [{ TICKWISE_DENY_TARGETS: '10.0.0.1/8' }, 'TICKWISE_DENY_TARGETS: entry "10.0.0.1/8" has bits set past its /8 prefix (did you mean 10.0.0.0/8?)'],
     [{ TICKWISE_ALLOW_TARGETS: 'https://hooks.example.com' }, 'TICKWISE_ALLOW_TARGETS: entry "https://hooks.example.com" is a URL; give a host name, an IP address or a CIDR'],
     [{ TICKWISE_WORKER_ID: 'has space' }, 'TICKWISE_WORKER_ID: workerId must be 1-100 letters, digits, ".", "_", ":" or "-", got "has space"'],

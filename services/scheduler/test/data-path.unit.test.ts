@@ -106,6 +106,7 @@ describe('requestFor: the HTTP call of a run', () => {
       timeoutMs: 10_000,
       headers: { 'x-team': 'ops', 'x-tickwise-endpoint': ENDPOINT, 'x-tickwise-run': 'run-1', 'x-tickwise-scheduled-at': SLOT.toISOString(), 'x-tickwise-attempt': '1', 'idempotency-key': key },
       sign: { endpointId: ENDPOINT, tenantId: TENANT, webhookId: key },
+      tenantId: TENANT,
     });
   });
 

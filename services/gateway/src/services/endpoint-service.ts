@@ -53,13 +53,13 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
     },
 
     async getEndpoint(request, context) {
-      const { tenantId } = callerOf(context);
+      const { tenantId, role } = callerOf(context);
       const { endpointId } = parse(endpointIdSchema, request);
-      return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, endpointId)) };
+      return { endpoint: endpointMessage(await loadEndpoint(deps, tenantId, endpointId), { maskCredentials: role === 'read' }) };
     },
 
     async listEndpoints(request, context) {
-      const { tenantId } = callerOf(context);
+      const { tenantId, role } = callerOf(context);
       const input = parse(listSchema, request);
       const afterId = decodePageToken(input.pageToken, isUuid);
       const rows = await listEndpoints(deps.pool, tenantId, {
@@ -70,7 +70,7 @@ export function endpointService(deps: ServiceDeps): ServiceImpl<typeof EndpointS
         namePrefix: input.namePrefix,
         includeArchived: input.includeArchived,
       });
-      return { endpoints: rows.map(endpointMessage), nextPageToken: nextToken(rows, input.pageSize, (row) => row.id) };
+      return { endpoints: rows.map((row) => endpointMessage(row, { maskCredentials: role === 'read' })), nextPageToken: nextToken(rows, input.pageSize, (row) => row.id) };
     },
 
     async updateEndpoint(request, context) {

@@ -1,6 +1,6 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
-import { AnalysisService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, WatchService } from '@tickwise/api';
+import { AnalysisService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, SigningService, WatchService } from '@tickwise/api';
 
 /** Every API the page calls, with the key the person signed in with. Same origin: the gateway serves both. */
 export interface Api {
@@ -13,6 +13,7 @@ export interface Api {
   nodes: Client<typeof NodeService>;
   watch: Client<typeof WatchService>;
   notifications: Client<typeof NotificationService>;
+  signing: Client<typeof SigningService>;
 }
 
 export function createApi(key: string, baseUrl = location.origin): Api {
@@ -31,6 +32,7 @@ export function createApi(key: string, baseUrl = location.origin): Api {
     nodes: createClient(NodeService, transport),
     watch: createClient(WatchService, transport),
     notifications: createClient(NotificationService, transport),
+    signing: createClient(SigningService, transport),
   };
 }
 

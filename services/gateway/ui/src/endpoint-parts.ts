@@ -1,6 +1,6 @@
 import { toJson } from '@bufbuild/protobuf';
 import { ListValueSchema, timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { type Analysis, type Endpoint, type Hint, HintKind, type Machine, type PreviewScheduleResponse, type Run, RunStatus, type Transition } from '@tickwise/api';
+import { type Analysis, type Endpoint, type Hint, HintKind, type ListSigningSecretsResponse, type Machine, type PreviewScheduleResponse, type Run, RunStatus, SignedBy, type Transition } from '@tickwise/api';
 import { h, type Child } from './dom.ts';
 import { ago, clip, clock, countdown, formatMs, stateName } from './format.ts';
 
@@ -14,6 +14,23 @@ export function specLine(endpoint: Endpoint): HTMLElement {
   const schedule = spec?.schedule?.kind;
   const every = schedule?.case === 'every' ? `every ${schedule.value}` : schedule?.case === 'cron' ? `cron "${schedule.value.expression}" (${schedule.value.timezone || 'UTC'})` : '';
   return h('p', { class: 'spec' }, h('code', {}, `${spec?.method || 'GET'} ${spec?.url ?? ''}`), ` · ${every}`, spec?.minInterval ? ` · min ${spec.minInterval}` : '', spec?.maxInterval ? ` · max ${spec.maxInterval}` : '', spec?.jitter ? ` · jitter ${spec.jitter}` : '');
+}
+
+/** Whether the endpoint's calls carry a Standard Webhooks signature, and whose secrets make it. */
+export function signingLine(signing: ListSigningSecretsResponse | null, failure: string | null): HTMLElement {
+  const active = signing?.signingSecrets.filter((secret) => secret.active).length ?? 0;
+  const text =
+    failure !== null
+      ? `signing: ${failure}`
+      : signing === null
+        ? 'signing: …'
+        : signing.signedBy === SignedBy.ENDPOINT
+          ? `calls signed (Standard Webhooks) with this endpoint's own secret${active === 1 ? '' : 's'} (${active} active)`
+          : signing.signedBy === SignedBy.TENANT
+            ? "calls signed (Standard Webhooks) with the tenant's secrets"
+            : 'calls not signed (no signing secret for this endpoint or its tenant)';
+  const state = signing === null ? 'unknown' : signing.signedBy === SignedBy.ENDPOINT ? 'endpoint' : signing.signedBy === SignedBy.TENANT ? 'tenant' : 'none';
+  return h('p', { class: 'spec signing', 'data-signed-by': state }, text);
 }
 
 /** When it runs next and why: the governor's reason and what decided it. */

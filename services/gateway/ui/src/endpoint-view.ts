@@ -6,7 +6,7 @@ import { describeError } from './api.ts';
 import { canWrite, type App, type View } from './app.ts';
 import { shallowEqual } from '@xstate/store';
 import { fill, flash, h } from './dom.ts';
-import { analysesCard, factsCard, hintsCard, nextRunCard, previewTable, specLine, timelineCard } from './endpoint-parts.ts';
+import { analysesCard, factsCard, hintsCard, nextRunCard, previewTable, signingLine, specLine, timelineCard } from './endpoint-parts.ts';
 import { createEndpointStore, PREVIEW_RUNS, previewOutdated, RUNS, TRANSITIONS, type EndpointContext } from './endpoint-store.ts';
 import { follow } from './follow.ts';
 import { notificationsCard } from './notifications-card.ts';
@@ -29,6 +29,7 @@ export function endpointView(app: App, endpointId: string): View {
   const chart = new Statechart(chartLayout, chartGraph.initial);
   const title = h('h2', {}, 'loading…');
   const spec = h('div', {});
+  const signing = h('div', {}, signingLine(null, null));
   const error = h('div', { class: 'error', role: 'alert', hidden: true });
   const status = h('p', { class: 'action-status', role: 'status', 'aria-live': 'polite' });
   const side = h('div', { class: 'side' });
@@ -215,7 +216,12 @@ export function endpointView(app: App, endpointId: string): View {
       const [{ endpoint }, runs] = await Promise.all([app.api.endpoints.getEndpoint({ endpointId }), app.api.runs.listRuns({ endpointId, pageSize: RUNS })]);
       const job = endpoint ? (await app.api.jobs.getJob({ jobId: endpoint.jobId }).catch(() => ({ job: undefined }))).job : undefined;
       store.trigger.endpointLoaded({ endpoint, jobName: job?.name ?? '', runs: runs.runs, notify: job?.notify ?? [] });
-      await Promise.all([loadMachine(), loadSide(), loadPreview(), loadNotifications()]);
+      // Whether calls are signed changes only when a person changes the secrets: read once per visit.
+      const signed = app.api.signing.listSigningSecrets({ endpointId }).then(
+        (response) => fill(signing, signingLine(response, null)),
+        (failure: unknown) => fill(signing, signingLine(null, describeError(failure))),
+      );
+      await Promise.all([loadMachine(), loadSide(), loadPreview(), loadNotifications(), signed]);
     } catch (failure) {
       store.trigger.failed({ message: describeError(failure) });
     }
@@ -233,6 +239,7 @@ export function endpointView(app: App, endpointId: string): View {
     { class: 'endpoint', 'data-endpoint-id': endpointId },
     title,
     spec,
+    signing,
     error,
     h('div', { class: 'toolbar' }, actions, pauseForm, status),
     h('div', { class: 'upper' }, h('div', { class: 'card chart-card' }, h('h3', {}, 'Statechart'), chart.element), side),

@@ -798,7 +798,7 @@ export type Run = Message<"tickwise.v1.Run"> & {
 
   /**
    * http_status, assertion, timeout, connection_refused, connection_reset, dns, tls, invalid_url,
-   * aborted, network, target_denied, signing.
+   * aborted, network, target_denied, signing, secret_missing.
    *
    * @generated from field: string error_kind = 12;
    */
@@ -810,7 +810,8 @@ export type Run = Message<"tickwise.v1.Run"> & {
   errorMessage: string;
 
   /**
-   * The first 64 KiB of the response body; only in GetRun.
+   * The first 64 KiB of the response body; only in GetRun. The values of the secrets the call used
+   * are masked (***).
    *
    * @generated from field: optional string response_body = 14;
    */
