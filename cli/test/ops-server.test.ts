@@ -180,8 +180,11 @@ describe('the ops endpoints of tickwise scheduler and tickwise planner', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(() => `/readyz 200 (stderr: ${run.output.stderr})`, async () => (await get(`${base}/readyz`)).status === 200, 30_000);
-      const metrics = (await get(`${base}/metrics`)).text;
-      expect(metrics).toMatch(/tickwise_planner_consumer_lag\{planner="ops-planner",source="database"\} \d+/);
+      // The lag is absent until the source has read once: wait for it rather than race it.
+      const metrics = await waitFor('the consumer lag on /metrics', async () => {
+        const text = (await get(`${base}/metrics`)).text;
+        return /tickwise_planner_consumer_lag\{planner="ops-planner",source="database"\} \d+/.test(text) ? text : null;
+      });
       expect(metrics).toContain('tickwise_planner_endpoints{planner="ops-planner"} 0');
       await doomed.drop();
       const down = await waitFor('/readyz 503', async () => {
