@@ -1,5 +1,6 @@
-import { assign, createActor, initialTransition, setup, type ActorScope, type SnapshotFrom } from 'xstate';
+import { assign, setup } from 'xstate';
 import { TickwiseError } from '@tickwise/platform/errors';
+import { compileMachine, transitionOf, type PlainSnapshot } from './compiled-machine.ts';
 import type { PlanSource } from './governor.ts';
 
 export const MACHINE_STATES = ['idle', 'due', 'running', 'planning', 'paused'] as const;
@@ -71,8 +72,9 @@ const replan = assign<EndpointContext, EndpointEvent, undefined, EndpointEvent, 
 
 /**
  * The endpoint actor: idle → due → running → planning → idle, plus paused.
- * Timers are not part of it (the database holds `next_run_at`); the scheduler drives it with
- * `transition()`, so it is pure and executes nothing.
+ * Timers are not part of it (the database holds `next_run_at`); it declares no side effects, so it
+ * is pure. This definition is the only one: `step` runs it compiled into a table (see
+ * compiled-machine.ts; tests prove the table and XState agree), the visualizer draws it.
  */
 export const endpointMachine = setup({
   types: { context: {} as EndpointContext, events: {} as EndpointEvent },
@@ -128,7 +130,11 @@ export const endpointMachine = setup({
   },
 });
 
-export type EndpointSnapshot = SnapshotFrom<typeof endpointMachine>;
+/** A machine's state and context: plain JSON-shaped data, as XState's snapshots hold them. */
+export type EndpointSnapshot = PlainSnapshot;
+
+/** The machine above, read once into a lookup table: what every `step` consults. */
+const TRANSITIONS = compileMachine(endpointMachine.config as Parameters<typeof compileMachine>[0]);
 
 /** One step of the machine as it is recorded in the transition history. */
 export interface TransitionRecord {
@@ -151,27 +157,9 @@ export function stateOf(snapshot: EndpointSnapshot): MachineState {
 
 /** The machine of a new endpoint, in `planning`. Pure. */
 export function createEndpointSnapshot(at: Date): { snapshot: EndpointSnapshot; record: TransitionRecord } {
-  const [snapshot] = initialTransition(endpointMachine);
+  const snapshot: EndpointSnapshot = { value: endpointMachine.config.initial as MachineState, context: INITIAL_CONTEXT };
   return { snapshot, record: { from: null, to: stateOf(snapshot), event: 'CREATE', at: at.toISOString() } };
 }
-
-/**
- * XState's `transition(machine, snapshot, event)` builds a throwaway actor (and with it an initial
- * state) on every call: more than half the cost of a run's four steps. This is the same pure
- * machine transition with one inert scope built once; the machine declares no actions to execute.
- */
-const inertSelf = createActor(endpointMachine);
-const inertScope = {
-  self: inertSelf,
-  system: inertSelf.system,
-  id: '',
-  sessionId: '',
-  defer: () => {},
-  emit: () => {},
-  logger: () => {},
-  stopChild: () => {},
-  actionExecutor: () => {},
-} as unknown as ActorScope<EndpointSnapshot, EndpointEvent>;
 
 /**
  * Applies one event; throws a `failed_precondition` TickwiseError (reason `illegal_transition`) if the machine does not allow it.
@@ -179,8 +167,7 @@ const inertScope = {
  */
 export function step(snapshot: EndpointSnapshot, event: EndpointEvent, at: Date): { snapshot: EndpointSnapshot; record: TransitionRecord } {
   const from = stateOf(snapshot);
-  const next = endpointMachine.transition(snapshot, event, inertScope);
-  // XState hands back the very same snapshot when no transition is enabled for the event.
-  if (next === snapshot) throw illegalTransition(from, event.type);
+  const next = transitionOf(TRANSITIONS, snapshot, event);
+  if (next === null) throw illegalTransition(from, event.type);
   return { snapshot: next, record: { from, to: stateOf(next), event: event.type, at: at.toISOString() } };
 }

@@ -2,6 +2,7 @@ export * from './endpoint-spec.ts';
 export * from './delivery.ts';
 export * from './governor.ts';
 export * from './endpoint-machine.ts';
+export * from './compiled-machine.ts';
 export * from './snapshot.ts';
 export * from './planning.ts';
 export * from './cron.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointMachine, INITIAL_CONTEXT, MACHINE_STATES, type EndpointContext, type EndpointSnapshot, type MachineState } from './endpoint-machine.ts';
+import { INITIAL_CONTEXT, MACHINE_STATES, type EndpointContext, type EndpointSnapshot, type MachineState } from './endpoint-machine.ts';
 
 /** Bump when the persisted shape changes; `restoreSnapshot` migrates or rebuilds older ones. */
 export const SNAPSHOT_SCHEMA_VERSION = 1;
@@ -51,8 +51,8 @@ export function restoreSnapshot(stored: unknown, row: RowFacts): { snapshot: End
   const parsed = persistedSchema.safeParse(stored);
   if (parsed.success && parsed.data.value === row.state) {
     const context = parsed.data.context as EndpointContext;
-    return { snapshot: endpointMachine.resolveState({ value: parsed.data.value, context }), rebuilt: false };
+    return { snapshot: { value: parsed.data.value, context }, rebuilt: false };
   }
   const context: EndpointContext = { ...INITIAL_CONTEXT, nextRunAt: row.nextRunAt?.toISOString() ?? null, reason: 'machine rebuilt from an unreadable snapshot' };
-  return { snapshot: endpointMachine.resolveState({ value: row.state, context }), rebuilt: true };
+  return { snapshot: { value: row.state, context }, rebuilt: true };
 }

@@ -14,16 +14,25 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** CPU seconds used by every live process whose command is `postgres` (the server and its backends). */
-export function postgresCpuSeconds(): number {
+/**
+ * CPU seconds used by the PostgreSQL server whose postmaster is `postmasterPid` and its backends;
+ * without one, by every live process whose command is `postgres` (a server the bench did not start).
+ */
+export function postgresCpuSeconds(postmasterPid?: number): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(entry));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      if (postmasterPid === undefined || Number(entry) === postmasterPid || parentOf(Number(entry)) === postmasterPid) total += cpuSeconds(Number(entry));
     } catch {
       // the process ended meanwhile
     }
   }
   return total;
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }

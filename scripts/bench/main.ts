@@ -2,11 +2,14 @@
  * `npm run bench`: the scheduler's figures on the machine it runs on.
  *   1. executions/s end to end (claim → HTTP to a local no-op target → run recorded → next run
  *      planned) with 1 and 2 scheduler processes and many endpoints due at once;
+ *      then graphile-worker on the same work (scripts/bench/peer.ts), printing both rates and the ratio;
  *   2. lateness (dispatch start − scheduled slot) at a steady 1,000 calls/s;
  *   3. the cost of a claim as the endpoints table grows to 1,000,000 rows with few due;
  *   and hints, planner (see their files), api (the gateway, scripts/bench/api.ts).
  * Settings: DATABASE_URL (else embedded PostgreSQL 15), BENCH_ENDPOINTS (default 20000),
- * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000).
+ * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000),
+ * BENCH_PEER_MODES (graphile-worker's modes run beside the throughput part; default batched,default;
+ * empty: none), BENCH_TWO_PROCESSES (false: the throughput part runs one scheduler process only).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,11 +17,14 @@ import { claimDue } from '@tickwise/db';
 import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
 import { apiBench } from './api.ts';
 import { hintsBench } from './hints.ts';
+import { peerThroughput, waitForCalls, type PeerMode } from './peer.ts';
 import { plannerBench } from './planner.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const TWO_PROCESSES = process.env.BENCH_TWO_PROCESSES !== 'false';
+const PEER_MODES = (process.env.BENCH_PEER_MODES ?? 'batched,default').split(',').filter(Boolean) as PeerMode[];
 const CLAIM_SIZES = (process.env.BENCH_CLAIM_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const SCHEDULER_ENV = { TICKWISE_CLAIM_BATCH: '500', TICKWISE_MAX_IN_FLIGHT: '1000', TICKWISE_CLAIM_AHEAD: '200ms', TICKWISE_CATCH_UP_GRACE: '1h' };
 
@@ -36,19 +42,20 @@ async function throughput(processes: number) {
     await sleep(start.getTime() - Date.now() - 100);
     const cpuBefore = {
       schedulers: nodes.reduce((sum, node) => sum + cpuSeconds(node.pid!), 0),
-      postgres: postgresCpuSeconds(),
+      postgres: postgresCpuSeconds(db.postmasterPid),
       target: cpuSeconds(target.process.pid!),
     };
-    const deadline = Date.now() + 120_000;
+    const counted = await waitForCalls(target.url, ENDPOINTS);
+    // Every call answered: wait for the last runs to be recorded and planned, so their cost is counted.
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoints WHERE next_run_at > $1', [start]);
       if (rows[0]!.n >= ENDPOINTS || Date.now() > deadline) break;
-      // Polling is a scan of the table: rarely, so the bench does not compete with what it measures.
-      await sleep(1_000);
+      await sleep(200);
     }
     const cpu = {
       schedulers: nodes.reduce((sum, node) => sum + cpuSeconds(node.pid!), 0) - cpuBefore.schedulers,
-      postgres: postgresCpuSeconds() - cpuBefore.postgres,
+      postgres: postgresCpuSeconds(db.postmasterPid) - cpuBefore.postgres,
       target: cpuSeconds(target.process.pid!) - cpuBefore.target,
     };
     await stopAll(nodes);
@@ -60,8 +67,9 @@ async function throughput(processes: number) {
     const planned = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoints WHERE next_run_at > $1 AND state = $2', [start, 'idle'])).rows[0]!.n;
     const perRun = (cpuSecondsUsed: number) => Math.round((cpuSecondsUsed * 1e6) / runs);
     const cpuMicrosPerRun = { schedulers: perRun(cpu.schedulers), postgres: perRun(cpu.postgres), target: perRun(cpu.target) };
-    const figure = { processes, endpoints: ENDPOINTS, runs, duplicates: runs - distinct_slots, replanned: planned, seconds: round(seconds, 2), executionsPerSecond: Math.round(runs / seconds), cpuMicrosPerRun };
-    console.log(`throughput, ${processes} scheduler process(es): ${figure.executionsPerSecond} executions/s (${runs} runs in ${figure.seconds}s, ${figure.duplicates} duplicates, ${planned} re-planned)`);
+    // Executions/s as counted at the target (first call to last), the way the peer is counted.
+    const figure = { processes, endpoints: ENDPOINTS, runs, duplicates: runs - distinct_slots, replanned: planned, seconds: round(counted.seconds, 2), executionsPerSecond: counted.perSecond, recordedSeconds: round(seconds, 2), cpuMicrosPerRun };
+    console.log(`throughput, ${processes} scheduler process(es): ${figure.executionsPerSecond} executions/s at the target (${counted.calls} calls in ${figure.seconds}s over ${counted.connections} connections; ${runs} runs recorded in ${figure.recordedSeconds}s, ${figure.duplicates} duplicates, ${planned} re-planned)`);
     console.log(`  CPU per execution: scheduler ${cpuMicrosPerRun.schedulers} µs, PostgreSQL ${cpuMicrosPerRun.postgres} µs, target ${cpuMicrosPerRun.target} µs`);
     return figure;
   } finally {
@@ -156,8 +164,24 @@ const only = process.argv[2];
 if (!only || only === 'throughput') {
   const one = await throughput(1);
   await settle();
-  results.throughput = [one, await throughput(2)];
-  await settle();
+  const figures = [one];
+  if (TWO_PROCESSES) {
+    figures.push(await throughput(2));
+    await settle();
+  }
+  results.throughput = figures;
+  const peers = [];
+  for (const mode of PEER_MODES) {
+    const peer = await peerThroughput(mode, ENDPOINTS);
+    console.log(`  Tickwise (one process) / graphile-worker ${mode}: ${(one.executionsPerSecond / peer.callsPerSecond).toFixed(2)}x`);
+    peers.push({ ...peer, ratio: round(one.executionsPerSecond / peer.callsPerSecond, 2) });
+    await settle();
+  }
+  results.peer = peers;
+}
+if (only === 'peer') {
+  results.peer = [];
+  for (const mode of PEER_MODES) (results.peer as unknown[]).push(await peerThroughput(mode, ENDPOINTS));
 }
 if (!only || only === 'lateness') {
   results.lateness = await lateness();

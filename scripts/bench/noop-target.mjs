@@ -1,11 +1,33 @@
-// A local no-op HTTP target for the benchmark: answers every request with 200 "ok" over keep-alive.
+// A local no-op HTTP target for the benchmark: answers every request with 200 "ok" over keep-alive,
+// and counts the calls it answers, so every contender is measured the same way, at the target.
+// GET /__stats answers {"calls", "firstMs", "lastMs", "connections"} (epoch ms of the first and last
+// call; connections opened so far);
+// POST /__reset starts the count again. Neither is counted.
 import { createServer } from 'node:http';
 
+let calls = 0;
+let firstMs = 0;
+let lastMs = 0;
+let connections = 0;
+
 const server = createServer((request, response) => {
+  if (request.url === '/__stats') return response.end(JSON.stringify({ calls, firstMs, lastMs, connections }));
+  if (request.url === '/__reset') {
+    calls = 0;
+    firstMs = lastMs = 0;
+    return response.end('reset');
+  }
+  const now = Date.now();
+  if (calls === 0) firstMs = now;
+  calls += 1;
+  lastMs = now;
   request.resume();
   request.on('end', () => response.end('ok'));
 });
 server.keepAliveTimeout = 60_000;
+server.on('connection', () => {
+  connections += 1;
+});
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   process.stdout.write(`${server.address().port}\n`);
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -10,6 +10,8 @@ import { freePort } from '../../test/support/ports.ts';
 
 export interface BenchDatabase {
   url: string;
+  /** The embedded server's postmaster (undefined on DATABASE_URL's server): whose CPU is counted. */
+  postmasterPid?: number;
   pool: Pool;
   close(): Promise<void>;
 }
@@ -18,10 +20,12 @@ export interface BenchDatabase {
 export async function benchDatabase(name: string): Promise<BenchDatabase> {
   let adminUrl = process.env.DATABASE_URL;
   let stopServer = async () => {};
+  let postmasterPid: number | undefined;
   if (!adminUrl) {
     const dataDir = mkdtempSync(join(tmpdir(), 'tickwise-bench-'));
     const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), settings: { shared_buffers: '512MB', track_functions: 'all', ...(process.env.BENCH_STATEMENTS ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}), ...(process.env.BENCH_LOCK_LOG ? { log_lock_waits: 'on', deadlock_timeout: '20ms' } : {}) }, log: process.env.BENCH_LOCK_LOG ? (line) => console.error(line) : undefined });
     adminUrl = server.urlFor('postgres');
+    postmasterPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     stopServer = async () => {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -37,8 +41,10 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   // No query timeout: filling a million rows or a VACUUM may rightly take longer than the default's 10 s.
   const pool = createPool({ connectionString: url.toString(), max: 4, queryTimeoutMs: 0 });
   await migrate(pool);
+  if (process.env.BENCH_SQL) await pool.query(readFileSync(process.env.BENCH_SQL, 'utf8'));
   return {
     url: url.toString(),
+    postmasterPid,
     pool,
     async close() {
       if (process.env.BENCH_STATEMENTS) {
@@ -96,6 +102,23 @@ export function startTarget(): Promise<{ url: string; process: ChildProcess }> {
     child.stdout!.once('data', (chunk: Buffer) => resolve({ url: `http://127.0.0.1:${chunk.toString().trim()}`, process: child }));
     child.once('exit', (code) => reject(new Error(`no-op target exited with ${code}`)));
   });
+}
+
+export interface TargetCount {
+  calls: number;
+  /** Connections the target accepted. */
+  connections: number;
+  /** From the target's first call to its last. */
+  seconds: number;
+  perSecond: number;
+}
+
+/** What the no-op target has answered so far (see noop-target.mjs). */
+export async function targetCount(targetUrl: string): Promise<TargetCount> {
+  const response = await fetch(`${targetUrl}/__stats`);
+  const { calls, firstMs, lastMs, connections } = (await response.json()) as { calls: number; firstMs: number; lastMs: number; connections: number };
+  const seconds = (lastMs - firstMs) / 1_000;
+  return { calls, connections, seconds, perSecond: seconds > 0 ? Math.round(calls / seconds) : 0 };
 }
 
 /** Scheduler nodes as separate processes, as in production (`tickwise scheduler`). */
