@@ -1,5 +1,5 @@
 import type { Queryable } from '../pool.ts';
-import { toEndpointRow, type EndpointRow, type RawEndpointRow } from './endpoint-row.ts';
+import { ENDPOINT_ROW_COLUMNS, toEndpointRow, type EndpointRow, type RawEndpointRow } from './endpoint-row.ts';
 
 export interface ClaimOptions {
   worker: string;
@@ -13,7 +13,7 @@ export interface ClaimOptions {
 
 /** Claims machines due by `horizon` (idle → due, or expired pauses) under a lease. */
 export async function claimDue(db: Queryable, options: ClaimOptions): Promise<EndpointRow[]> {
-  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM tickwise_claim_due($1, $2, $3, $4, $5::smallint[], $6::uuid[])', [
+  const { rows } = await db.query<RawEndpointRow>(`SELECT ${ENDPOINT_ROW_COLUMNS} FROM tickwise_claim_due($1, $2, $3, $4, $5::smallint[], $6::uuid[])`, [
     options.worker,
     options.limit,
     options.leaseMs,

@@ -1,5 +1,5 @@
 import { persistSnapshot, stateOf, type EndpointSnapshot, type MachineState, type PersistedSnapshot } from '@tickwise/machines';
-import { toColumns } from '../columns.ts';
+import type { Columns } from '../columns.ts';
 import type { Queryable } from '../pool.ts';
 import { runColumns, type RunRecord } from './run-record.ts';
 
@@ -65,6 +65,23 @@ export function machineWrite(id: string, expectedVersion: number, snapshot: Endp
   };
 }
 
+/** A machine write as `tickwise_commit` reads it (`jsonb_to_recordset`), field by field as runColumns. Pure. */
+function machineColumns(write: MachineWrite): Columns<MachineWrite> {
+  return {
+    id: write.id,
+    expected_version: write.expectedVersion,
+    state: write.state,
+    snapshot: write.snapshot,
+    next_run_at: write.nextRunAt,
+    reason: write.reason,
+    claimed_slot: write.claimedSlot,
+    transitions: write.transitions,
+    planned_hint_version: write.plannedHintVersion,
+    attempt: write.attempt,
+    notice: write.notice,
+  };
+}
+
 export interface Committed {
   version: number;
   /** A person's pause present on the row after the write. */
@@ -81,7 +98,7 @@ export async function commitMachines(db: Queryable, worker: string | null, runs:
   const { rows } = await db.query<{ endpoint_id: string; version: number; paused_reason: string | null; paused_until: Date | null }>('SELECT * FROM tickwise_commit($1, $2::jsonb, $3::jsonb)', [
     worker,
     JSON.stringify(runs.map(runColumns)),
-    JSON.stringify(machines.map(toColumns)),
+    JSON.stringify(machines.map(machineColumns)),
   ]);
   return new Map(
     rows.map((row) => [row.endpoint_id, { version: row.version, pause: row.paused_reason === null ? null : { reason: row.paused_reason, until: row.paused_until } }]),

@@ -1,4 +1,4 @@
-import { toColumns } from '../columns.ts';
+import type { Columns } from '../columns.ts';
 
 export const RUN_STATUSES = ['succeeded', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -43,7 +43,30 @@ export interface RunRecord {
 /** What one call came to: the fields of a run the call decides, and no others. */
 export type RunOutcome = Pick<RunRecord, 'status' | 'httpStatus' | 'durationMs' | 'errorKind' | 'errorMessage' | 'responseBody' | 'responseTruncated' | 'retryAfterMs'>;
 
-/** The run as `runs` spells its columns (what `tickwise_commit` populates the rows from). Pure. */
-export function runColumns(run: RunRecord) {
-  return toColumns(run);
+/**
+ * The run as `runs` spells its columns (what `tickwise_commit` populates the rows from). Spelled out
+ * field by field: every run then has the same shape, which JSON.stringify serialises fastest, and
+ * the type still fails to compile if a field of RunRecord is left out. Pure.
+ */
+export function runColumns(run: RunRecord): Columns<RunRecord> {
+  return {
+    id: run.id,
+    endpoint_id: run.endpointId,
+    job_id: run.jobId,
+    slot: run.slot,
+    attempt: run.attempt,
+    last_attempt: run.lastAttempt,
+    worker: run.worker,
+    status: run.status,
+    http_status: run.httpStatus,
+    duration_ms: run.durationMs,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    error_kind: run.errorKind,
+    error_message: run.errorMessage,
+    response_body: run.responseBody,
+    response_truncated: run.responseTruncated,
+    planned_source: run.plannedSource,
+    retry_after_ms: run.retryAfterMs,
+  };
 }
