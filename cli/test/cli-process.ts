@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { TEST_TARGET_ENV } from '../../test/support/targets.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -11,10 +12,11 @@ export interface CliResult {
 
 /**
  * Runs the real CLI (`node bin/tickwise.mjs ...`) from the repository root. The settings that pick
- * a database or an API are dropped from the inherited environment; `env` sets what the test wants.
+ * a database or an API are dropped from the inherited environment; private targets are allowed
+ * (TEST_TARGET_ENV: the tests' targets are on 127.0.0.1); `env` sets what the test wants.
  */
 export function tickwise(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn' };
+  const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn', ...TEST_TARGET_ENV };
   for (const name of ['DATABASE_URL', 'TICKWISE_URL', 'TICKWISE_API_KEY']) delete full[name];
   Object.assign(full, env);
   return new Promise((resolve, reject) => {
