@@ -1,5 +1,5 @@
 import { gatewayConfigFromEnv, startGateway, type Gateway, type GatewayOptions } from '@tickwise/gateway';
-import { invalidConfig } from '@tickwise/platform';
+import { describeTargetPolicy, invalidConfig } from '@tickwise/platform';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
 
@@ -23,7 +23,7 @@ export async function gatewayCommand(settings: CliSettings, env: NodeJS.ProcessE
   try {
     await requireCurrentSchema(pool);
     const gateway = await listenGateway({ pool, connectionString, config, log });
-    log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect', paths: '/healthz /readyz /metrics' });
+    log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect', paths: '/healthz /readyz /metrics', targets: describeTargetPolicy(config.targetPolicy) });
     const signal = await untilSignal(log);
     log.info('stopping', { signal });
     await gateway.close();
