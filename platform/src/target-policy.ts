@@ -1,7 +1,10 @@
 import { TickwiseError } from './errors.ts';
-import { embeddedIpv4, formatIp, inRange, maskIp, parseIpAddress, type EmbeddedIpv4, type Ip } from './ip-address.ts';
+import { embeddedIpv4, formatIp, maskIp, parseIpAddress, type EmbeddedIpv4, type Ip } from './ip-address.ts';
 import { envFlag } from './settings.ts';
 import { isLoopbackName, reachesThisHost, SPECIAL_KIND_LABELS, SPECIAL_RANGES, specialRangeOf, THIS_HOST } from './special-addresses.ts';
+import { describeRule, matchesIp, matchesName, parseEntry, parseList, type TargetRule } from './target-rules.ts';
+
+export type { RuleSource, TargetRule } from './target-rules.ts';
 
 /**
  * Which hosts outbound calls may reach. Cloud metadata is always denied; private and special
@@ -32,13 +35,6 @@ export interface PrivateOrigin {
   readonly port: number;
 }
 
-export type RuleSource = 'built-in' | 'TICKWISE_ALLOW_TARGETS' | 'TICKWISE_DENY_TARGETS';
-
-export type TargetRule =
-  | { readonly kind: 'name'; readonly text: string; readonly source: RuleSource; readonly name: string }
-  | { readonly kind: 'wildcard'; readonly text: string; readonly source: RuleSource; readonly suffix: string }
-  | { readonly kind: 'cidr'; readonly text: string; readonly source: RuleSource; readonly version: 4 | 6; readonly base: bigint; readonly prefix: number };
-
 export type TargetVerdict = { allowed: true } | { allowed: false; rule: string; message: string };
 
 /** The setting that lifts the private refusal. */
@@ -67,9 +63,6 @@ export const BUILT_IN_DENIED_TARGETS = [
   'metadata.google.internal',
   '100.100.100.200',
 ] as const;
-
-/** One label of a host name (underscores are tolerated: some internal names have them). */
-const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 
 const BUILT_IN_DENY: readonly TargetRule[] = BUILT_IN_DENIED_TARGETS.map((entry) => parseEntry(entry, 'built-in'));
 
@@ -130,15 +123,6 @@ export function describeTargetPolicy(policy: TargetPolicy): string {
   return `${allow}; ${privately}; deny cloud metadata${own.length > 0 ? `, ${own.join(', ')}` : ''}`;
 }
 
-function parseList(raw: string | undefined, variable: RuleSource): TargetRule[] {
-  if (raw === undefined) return [];
-  return raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-    .map((entry) => parseEntry(entry, variable));
-}
-
 /** Refuses an allow entry nothing could ever match: it would be a silent dead letter. */
 function checkAllowEntry(rule: TargetRule, allowPrivate: boolean): void {
   const fail = (why: string) => new TickwiseError('invalid_config', `TICKWISE_ALLOW_TARGETS: entry "${rule.text}" ${why}`, { reason: 'invalid_target_entry' });
@@ -152,67 +136,6 @@ function checkAllowEntry(rule: TargetRule, allowPrivate: boolean): void {
   if (BUILT_IN_DENY.some((denied) => denied.kind === 'cidr' && within(denied.base, denied.prefix, denied.version))) throw fail('is cloud metadata, which is always denied');
   const range = SPECIAL_RANGES.find((special) => within(special.base, special.prefix, special.version));
   if (!allowPrivate && range) throw fail(`lies within ${range.text}, ${SPECIAL_KIND_LABELS[range.kind].replace(/address$/, 'range')} (${PRIVATE_HINT})`);
-}
-
-function parseEntry(entry: string, source: RuleSource): TargetRule {
-  const fail = (why: string) => new TickwiseError('invalid_config', `${source}: entry "${entry}" ${why}`, { reason: 'invalid_target_entry' });
-  const text = entry.toLowerCase();
-  if (text.includes('://')) throw fail('is a URL; give a host name, an IP address or a CIDR');
-  if (text.includes('%')) throw fail('has an IPv6 zone id; zone ids are not supported');
-  if (text.includes('/')) return parseCidr(text, source, fail);
-  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const ip = ruleIp(bare);
-  if (ip) return { kind: 'cidr', text: entry, source, version: ip.version, base: ip.value, prefix: ip.version === 4 ? 32 : 128 };
-  if (text.startsWith('[') || text.includes(':')) {
-    if (/^[^:]+:\d+$/.test(text) || /^\[.*\]:\d+$/.test(text)) throw fail('has a port; give the host only (rules apply to every port)');
-    throw fail('is not a valid IPv6 address');
-  }
-  if (text === '*') {
-    throw fail(source === 'TICKWISE_ALLOW_TARGETS' ? 'would match every name; leave TICKWISE_ALLOW_TARGETS unset to allow every target' : 'would match every name; a wildcard needs a domain, as in "*.example.com"');
-  }
-  const wildcard = text.startsWith('*.');
-  const name = (wildcard ? text.slice(2) : text).replace(/\.$/, '');
-  if (name.includes('*')) throw fail('may have a wildcard only as its whole first label, as in "*.example.com"');
-  const labels = name.split('.');
-  if (name.length > 253 || !labels.every((label) => LABEL.test(label))) throw fail('is not a valid host name, IP address or CIDR');
-  if (labels.every((label) => /^\d+$/.test(label)) || /^\d+$/.test(labels[labels.length - 1]!)) {
-    throw fail('is not a valid IPv4 address (write all four parts, e.g. 10.0.0.1)');
-  }
-  return wildcard ? { kind: 'wildcard', text: entry, source, suffix: `.${name}` } : { kind: 'name', text: entry, source, name };
-}
-
-function parseCidr(text: string, source: RuleSource, fail: (why: string) => TickwiseError): TargetRule {
-  const [address = '', prefixText = '', ...rest] = text.split('/');
-  if (rest.length > 0) throw fail('has more than one "/"');
-  const ip = ruleIp(address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address);
-  if (!ip) throw fail(`is not a CIDR: "${address}" is not an IP address`);
-  const bits = ip.version === 4 ? 32 : 128;
-  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) throw fail(`has a bad prefix length: it must be a whole number from 0 to ${bits} for IPv${ip.version}`);
-  const prefix = Number(prefixText);
-  const base = maskIp(ip.value, bits, prefix);
-  if (base !== ip.value) throw fail(`has bits set past its /${prefix} prefix (did you mean ${formatIp({ version: ip.version, value: base })}/${prefix}?)`);
-  return { kind: 'cidr', text, source, version: ip.version, base, prefix };
-}
-
-/** An address of a rule; an IPv4-mapped one (::ffff:a.b.c.d) is written as its IPv4 address. */
-function ruleIp(text: string): Ip | null {
-  const ip = parseIpAddress(text);
-  const embedded = ip && embeddedIpv4(ip);
-  return embedded?.embedding === 'IPv4-mapped' ? embedded.ipv4 : ip;
-}
-
-function matchesName(host: string, rule: TargetRule): boolean {
-  if (rule.kind === 'name') return host === rule.name;
-  if (rule.kind === 'wildcard') return host.endsWith(rule.suffix);
-  return false;
-}
-
-function matchesIp(ip: Ip, rule: TargetRule): boolean {
-  return rule.kind === 'cidr' && inRange(ip, rule.version, rule.base, rule.prefix);
-}
-
-function describeRule(rule: TargetRule): string {
-  return rule.source === 'built-in' ? `the built-in deny "${rule.text}" (cloud metadata)` : `${rule.source} entry "${rule.text}"`;
 }
 
 function bareHost(url: URL): string {
