@@ -12,13 +12,13 @@ export interface CliResult {
 
 /**
  * Runs the real CLI (`node bin/tickwise.mjs ...`) from the repository root. The settings that pick
- * a database or an API are dropped from the inherited environment; private targets are allowed
- * (TEST_TARGET_ENV: the tests' targets are on 127.0.0.1); `env` sets what the test wants.
+ * a database or an API are dropped from the inherited environment; `env` sets what the test wants.
  */
 export function tickwise(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn', ...TEST_TARGET_ENV };
+  const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn' };
   for (const name of ['DATABASE_URL', 'TICKWISE_URL', 'TICKWISE_API_KEY']) delete full[name];
-  Object.assign(full, env);
+  // The tests' targets are on 127.0.0.1: private targets allowed unless `env` says otherwise.
+  Object.assign(full, TEST_TARGET_ENV, env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/tickwise.mjs', ...args], { cwd: REPO, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

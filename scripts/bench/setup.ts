@@ -102,7 +102,7 @@ export function startTarget(): Promise<{ url: string; process: ChildProcess }> {
   });
 }
 
-/** Scheduler nodes as separate processes, as in production (`tickwise scheduler`), allowed to call the no-op target on loopback. */
+/** Scheduler nodes as separate processes, as in production (`tickwise scheduler`). */
 export function startSchedulers(count: number, url: string, env: Record<string, string>): ChildProcess[] {
   const repo = new URL('../../', import.meta.url).pathname;
   return Array.from({ length: count }, (_, index) =>
