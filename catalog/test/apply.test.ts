@@ -4,6 +4,7 @@ import { applyJobs, setPause, type ApplyChange, type JobInput } from '@tickwise/
 import { bucketOf, claimDue, BUCKET_COUNT, machineHistory, newId, toEndpointRow, type EndpointRow, type RawEndpointRow } from '@tickwise/db';
 import { endpointInputSchema, toEndpointSpec } from '@tickwise/machines';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { TEST_TARGET_POLICY } from '../../test/support/targets.ts';
 
 const NOW = new Date('2030-05-01T10:15:00.000Z');
 const LATER = new Date('2030-05-01T10:20:00.000Z');
@@ -31,7 +32,7 @@ const billing = () =>
   ]);
 
 function apply(jobs: JobInput[], now = NOW): Promise<ApplyChange[]> {
-  return applyJobs(db.pool, jobs, { now: () => now, random: () => 0 });
+  return applyJobs(db.pool, jobs, { now: () => now, random: () => 0, targetPolicy: TEST_TARGET_POLICY });
 }
 
 async function endpointRow(jobName: string, name: string): Promise<EndpointRow & { pausedAt: Date | null; updatedAt: Date }> {

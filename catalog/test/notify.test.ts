@@ -16,7 +16,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const endpoint = (name: string) => endpointInputSchema.parse({ name, url: `http://127.0.0.1:1/${name}`, schedule: { every: '1h' } });
+// Never called: a documentation address (TEST-NET-1), which the default target policy lets through.
+const endpoint = (name: string) => endpointInputSchema.parse({ name, url: `http://192.0.2.1:1/${name}`, schedule: { every: '1h' } });
 const hooks = [
   { channel: 'webhook' as const, url: 'https://ops.example.com/hooks/tickwise', after: 3 },
   { channel: 'slack' as const, url: 'https://hooks.slack.com/services/T000/B000/XXX', after: 1 },

@@ -20,7 +20,7 @@ async function refusal(run: () => Promise<unknown>): Promise<TickwiseError> {
   throw new Error('expected a TickwiseError');
 }
 
-const endpoint = (name: string, extra: Record<string, unknown>) => endpointInputSchema.parse({ name, url: 'http://127.0.0.1:1/x', schedule: { every: '1h' }, ...extra });
+const endpoint = (name: string, extra: Record<string, unknown>) => endpointInputSchema.parse({ name, url: 'http://192.0.2.1:1/x', schedule: { every: '1h' }, ...extra });
 
 describe('secrets in the catalog', () => {
   let db: TestDatabase;

@@ -6,7 +6,8 @@ import { endpointInputSchema, toEndpointSpec } from '@tickwise/machines';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
 
 const NOW = new Date('2030-05-01T10:15:00.000Z');
-const endpoint = (name: string, every = '1h') => endpointInputSchema.parse({ name, url: `http://127.0.0.1:1/${name}`, schedule: { every } });
+// Never called: a documentation address (TEST-NET-1), which the default target policy lets through.
+const endpoint = (name: string, every = '1h') => endpointInputSchema.parse({ name, url: `http://192.0.2.1:1/${name}`, schedule: { every } });
 const job = (name: string, names: string[]): JobInput => ({ name, synthetic: false, endpoints: names.map((each) => endpoint(each)) });
 
 async function failure(promise: Promise<unknown>): Promise<TickwiseError> {
@@ -113,7 +114,7 @@ describe('the catalog with tenants', () => {
 
   it('triggers a free machine at once, and records the hint it honours so no node re-plans it again', async () => {
     // A yearly cron: the next baseline slot is far away.
-    const yearly = endpointInputSchema.parse({ name: 't', url: 'http://127.0.0.1:1/t', schedule: { cron: '0 0 1 1 *' } });
+    const yearly = endpointInputSchema.parse({ name: 't', url: 'http://192.0.2.1:1/t', schedule: { cron: '0 0 1 1 *' } });
     const { jobId } = await createJob(db.pool, a, { name: 'trigger', synthetic: false, endpoints: [yearly] });
     const [row] = await listEndpoints(db.pool, a, { limit: 1, jobId });
     const at = new Date(Date.now() + 1_000);

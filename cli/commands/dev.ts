@@ -3,7 +3,7 @@ import { applyJobs, checkSecretsKeys } from '@tickwise/catalog';
 import { migrate, overview, startEmbeddedPostgres, type EmbeddedServer } from '@tickwise/db';
 import { gatewayConfigFromEnv } from '@tickwise/gateway';
 import { startPlannerService } from '@tickwise/planner';
-import { invalidConfig } from '@tickwise/platform';
+import { allowPrivateOrigin, describeTargetPolicy, invalidConfig } from '@tickwise/platform';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { demoJob } from '../dev/demo-job.ts';
 import { DEV_KEY_NAME, freshDevKey } from '../dev/dev-key.ts';
@@ -60,18 +60,23 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     });
     stops.push(() => synthetic.close());
     console.log(`• synthetic endpoints at ${synthetic.url}/synthetic/{health,echo,flaky,slow}`);
+    // The synthetic server is on loopback, which the target policy refuses by default: let exactly
+    // its origin through (for the node, the gateway and the demo's apply) rather than every private
+    // address. TICKWISE_ALLOW_PRIVATE_TARGETS=true still opens them all for one's own local targets.
+    const targetPolicy = allowPrivateOrigin(config.targetPolicy, synthetic.url);
+    console.log(`• target policy: ${describeTargetPolicy(targetPolicy)}${targetPolicy.allowPrivate ? '' : ' (TICKWISE_ALLOW_PRIVATE_TARGETS=true to call your own local targets)'}`);
 
-    const gateway = await listenGateway({ pool, connectionString, config: gatewayConfig, log });
+    const gateway = await listenGateway({ pool, connectionString, config: { ...gatewayConfig, targetPolicy }, log });
     stops.push(() => gateway.close());
     const dev = await freshDevKey(pool);
     console.log(`• gateway at ${gateway.url} (gRPC, gRPC-Web, Connect; /healthz, /readyz, /metrics); admin key "${DEV_KEY_NAME}" of tenant "${dev.tenant}"${dev.revoked > 0 ? ` (the previous dev key${dev.revoked > 1 ? 's' : ''} revoked)` : ''}`);
     console.log(`• visualizer at ${gateway.url}/ui (sign in with the key below)`);
 
     const job = demoJob(synthetic.url);
-    await applyJobs(pool, [job]);
+    await applyJobs(pool, [job], { targetPolicy });
     console.log(`• demo job "${job.name}" (synthetic: true): ${job.endpoints.map((endpoint) => endpoint.name).join(', ')}`);
 
-    const node = new SchedulerNode({ pool, connectionString, config, log });
+    const node = new SchedulerNode({ pool, connectionString, config: { ...config, targetPolicy }, log });
     node.start();
     stops.push(() => node.stop());
     console.log(`• scheduler node ${config.workerId} (${describeConfig(config)})`);

@@ -1,6 +1,6 @@
 import { checkSecretsKeys } from '@tickwise/catalog';
 import { gatewayConfigFromEnv, startGateway, type Gateway, type GatewayOptions } from '@tickwise/gateway';
-import { invalidConfig } from '@tickwise/platform';
+import { describeTargetPolicy, invalidConfig } from '@tickwise/platform';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
 
@@ -26,7 +26,7 @@ export async function gatewayCommand(settings: CliSettings, env: NodeJS.ProcessE
     // Secrets set here must open on the nodes: a key that matches none of the stored ones stops it.
     await checkSecretsKeys(pool, config.secretsKeys, { decrypts: false });
     const gateway = await listenGateway({ pool, connectionString, config, log });
-    log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect', paths: '/healthz /readyz /metrics' });
+    log.info('gateway listening', { url: gateway.url, host: config.host, port: gateway.port, protocols: 'grpc, grpc-web, connect', paths: '/healthz /readyz /metrics', targets: describeTargetPolicy(config.targetPolicy) });
     const signal = await untilSignal(log);
     log.info('stopping', { signal });
     await gateway.close();

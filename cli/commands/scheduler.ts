@@ -1,6 +1,6 @@
 import { checkSecretsKeys } from '@tickwise/catalog';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
-import { TickwiseError } from '@tickwise/platform';
+import { describeTargetPolicy, TickwiseError } from '@tickwise/platform';
 import { databaseReachable, opsSettingsFromEnv, serveOps } from '../ops-server.ts';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema, untilSignal } from './common.ts';
@@ -26,7 +26,7 @@ export async function schedulerCommand(settings: CliSettings, env: NodeJS.Proces
     }, log);
     try {
       node.start();
-      log.info('scheduler node started', { worker: config.workerId, config: describeConfig(config) });
+      log.info('scheduler node started', { worker: config.workerId, config: describeConfig(config), targets: describeTargetPolicy(config.targetPolicy) });
       const signal = await untilSignal(log);
       log.info('stopping', { signal });
       await node.stop();

@@ -5,7 +5,7 @@ import { EndpointService, HintKind, HintService, JobService, MachineState, RunSe
 import { internalErrors, spec, useGateway } from '../../test/support/gateway.ts';
 import { startHttpTarget, type HttpTarget } from '../../test/support/http-target.ts';
 import { freePort } from '../../test/support/ports.ts';
-import { startNode } from '../../test/support/scheduler.ts';
+import { startNode, TEST_TARGET_POLICY } from '../../test/support/scheduler.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { tableRows, tickwise } from './cli-process.ts';
 
@@ -67,7 +67,7 @@ describe('the CLI over the API: endpoints, runs, hints', () => {
   it('follows the pages of the API past 500 endpoints, up to --limit', async () => {
     // Yearly cron endpoints in tenant B: none of them runs during the test.
     const many = Array.from({ length: 510 }, (_, index) => endpointInputSchema.parse({ name: `e${String(index).padStart(3, '0')}`, url: `${target.url}/many`, schedule: { cron: '0 0 1 1 *' } }));
-    await applyJobs(fx.db.pool, [{ name: 'bulk', synthetic: false, endpoints: many }], { tenantId: fx.b.id });
+    await applyJobs(fx.db.pool, [{ name: 'bulk', synthetic: false, endpoints: many }], { tenantId: fx.b.id, targetPolicy: TEST_TARGET_POLICY });
     const all = await cli(['endpoints', 'list', '--limit', '1000', '--json'], fx.b.keys.read);
     expect(all.code, all.stderr).toBe(0);
     expect((JSON.parse(all.stdout) as { endpoints: unknown[] }).endpoints).toHaveLength(510);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { TEST_TARGET_ENV } from '../../test/support/targets.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -14,9 +15,9 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI (`node bin/tickwise.mjs ...`) from the repository root. */
+/** Runs the real CLI (`node bin/tickwise.mjs ...`) from the repository root; private targets allowed (the files' URLs are on 127.0.0.1) unless `extraEnv` says otherwise. */
 function tickwise(args: string[], databaseUrl: string | undefined, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn', ...extraEnv };
+  const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn', ...TEST_TARGET_ENV, ...extraEnv };
   delete env.DATABASE_URL;
   if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
   return new Promise((resolve, reject) => {

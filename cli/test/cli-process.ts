@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { TEST_TARGET_ENV } from '../../test/support/targets.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -17,7 +18,8 @@ export interface CliResult {
 export function tickwise(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
   const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_LOG_LEVEL: 'warn' };
   for (const name of ['DATABASE_URL', 'TICKWISE_URL', 'TICKWISE_API_KEY', 'TICKWISE_SECRETS_KEY', 'TICKWISE_SECRETS_KEY_FILE', 'TICKWISE_SECRETS_OLD_KEY', 'TICKWISE_SECRETS_OLD_KEY_FILE']) delete full[name];
-  Object.assign(full, env);
+  // The tests' targets are on 127.0.0.1: private targets allowed unless `env` says otherwise.
+  Object.assign(full, TEST_TARGET_ENV, env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/tickwise.mjs', ...args], { cwd: REPO, env: full, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     child.stdin?.end(input);

@@ -32,6 +32,8 @@ describe('tickwise dev (what npm start runs)', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, TICKWISE_DATA_DIR: dataDir, TICKWISE_EMBEDDED_PG_PORT: String(pgPort), TICKWISE_SYNTHETIC_PORT: String(syntheticPort), TICKWISE_GATEWAY_PORT: String(gatewayPort), TICKWISE_LOG_FORMAT: 'json' };
     delete env.TICKWISE_GATEWAY_HOST;
     delete env.DATABASE_URL;
+    // Without the private opt-in: dev lets exactly its synthetic server through.
+    delete env.TICKWISE_ALLOW_PRIVATE_TARGETS;
     // The one-command start needs no Kafka and no model, whatever the machine running the tests has.
     delete env.KAFKA_BROKERS;
     delete env.OPENAI_API_KEY;
@@ -46,6 +48,7 @@ describe('tickwise dev (what npm start runs)', () => {
       expect(stdout).toContain(`PostgreSQL 15 (embedded) on 127.0.0.1:${pgPort}, data in ${join(dataDir, 'pg')}`);
       expect(stdout).toContain(`synthetic endpoints at http://127.0.0.1:${syntheticPort}/synthetic/`);
       expect(stdout).toMatch(/demo job "demo" \(synthetic: true\): health, echo, flaky, slow/);
+      expect(stdout).toContain(`target policy: allow any target; refuse private addresses except 127.0.0.1:${syntheticPort}; deny cloud metadata (TICKWISE_ALLOW_PRIVATE_TARGETS=true to call your own local targets)`);
       // The banner's line pastes into a shell: the gateway (on loopback) answers with its key.
       const [, apiUrl, apiKey] = /^TICKWISE_URL=(\S+) TICKWISE_API_KEY=(\S+)$/m.exec(stdout) ?? [];
       expect(apiUrl).toBe(`http://127.0.0.1:${gatewayPort}`);

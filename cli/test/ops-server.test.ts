@@ -10,13 +10,14 @@ import { startHttpTarget, type HttpTarget } from '../../test/support/http-target
 import { freePort } from '../../test/support/ports.ts';
 import { applyJob } from '../../test/support/scheduler.ts';
 import { memoryLogger } from '../../test/support/logger.ts';
+import { TEST_TARGET_ENV } from '../../test/support/targets.ts';
 import { waitFor } from '../../test/support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Starts the real `tickwise <command>`; resolves its exit code when it ends. */
 function tickwise(command: 'scheduler' | 'planner', env: NodeJS.ProcessEnv) {
-  const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_OPS_HOST: '127.0.0.1', ...env };
+  const full: NodeJS.ProcessEnv = { ...process.env, TICKWISE_LOG_FORMAT: 'json', TICKWISE_OPS_HOST: '127.0.0.1', ...TEST_TARGET_ENV, ...env };
   for (const name of ['KAFKA_BROKERS', 'OPENAI_API_KEY'] as const) delete full[name];
   const child = spawn(process.execPath, ['bin/tickwise.mjs', command], { cwd: REPO, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };

@@ -1,197 +1,164 @@
-import { isIP } from 'node:net';
 import { TickwiseError } from './errors.ts';
+import { embeddedIpv4, formatIp, maskIp, parseIpAddress, type EmbeddedIpv4, type Ip } from './ip-address.ts';
+import { envFlag } from './settings.ts';
+import { isLoopbackName, reachesThisHost, SPECIAL_KIND_LABELS, SPECIAL_RANGES, specialRangeOf, THIS_HOST } from './special-addresses.ts';
+import { describeRule, matchesIp, matchesName, parseEntry, parseList, type TargetRule } from './target-rules.ts';
+
+export type { RuleSource, TargetRule } from './target-rules.ts';
 
 /**
- * Which hosts outbound calls may reach. Deny rules always win; when an allow list is set, a target
- * must also match it. Rules are host names (`api.example.com`), wildcards (`*.example.com`: any
- * subdomain, not the name itself), IP addresses and CIDRs, IPv4 and IPv6. Ports are not part of a
- * rule. Checked twice: on the URL's host (`checkTarget`, at apply time and before a call), and on
- * every address a name resolves to, when the connection is made (the dispatcher's `policyLookup`), so a name that
- * resolves (or is re-pointed) to a denied address is refused.
+ * Which hosts outbound calls may reach. Cloud metadata is always denied; private and special
+ * addresses (special-addresses.ts: loopback, unspecified, private, link-local, CGNAT, ...) are
+ * refused unless TICKWISE_ALLOW_PRIVATE_TARGETS=true; then TICKWISE_DENY_TARGETS; and when an allow
+ * list is set, a target must also match it. Rules are host names (`api.example.com`), wildcards
+ * (`*.example.com`: any subdomain, not the name itself), IP addresses and CIDRs, IPv4 and IPv6.
+ * Ports are not part of a rule. An IPv6 address carrying an IPv4 one (IPv4-mapped, -compatible,
+ * -translated, NAT64, 6to4, Teredo) is judged as both. Checked twice: on the URL's host
+ * (`checkTarget`, at apply time and before a call), and on every address a name resolves to, when
+ * the connection is made (`policyLookup`), so a name that resolves (or is re-pointed) to a refused
+ * address is refused.
  */
 export interface TargetPolicy {
   /** `null`: every target not denied may be called. */
   readonly allow: readonly TargetRule[] | null;
   /** The built-in cloud metadata denies first, then TICKWISE_DENY_TARGETS. */
   readonly deny: readonly TargetRule[];
+  /** TICKWISE_ALLOW_PRIVATE_TARGETS: private and special addresses may be called (cloud metadata never). */
+  readonly allowPrivate: boolean;
+  /** IP-and-port origins let through the private refusal: `tickwise dev`'s synthetic server. */
+  readonly privateOrigins: readonly PrivateOrigin[];
 }
 
-export type RuleSource = 'built-in' | 'TICKWISE_ALLOW_TARGETS' | 'TICKWISE_DENY_TARGETS';
-
-export type TargetRule =
-  | { readonly kind: 'name'; readonly text: string; readonly source: RuleSource; readonly name: string }
-  | { readonly kind: 'wildcard'; readonly text: string; readonly source: RuleSource; readonly suffix: string }
-  | { readonly kind: 'cidr'; readonly text: string; readonly source: RuleSource; readonly version: 4 | 6; readonly base: bigint; readonly prefix: number };
+export interface PrivateOrigin {
+  readonly text: string;
+  readonly ip: Ip;
+  readonly port: number;
+}
 
 export type TargetVerdict = { allowed: true } | { allowed: false; rule: string; message: string };
 
-/**
- * Cloud instance metadata services: AWS/GCP/Azure/OpenStack (169.254.169.254), AWS ECS task
- * metadata (169.254.170.2), AWS IMDS over IPv6 (fd00:ec2::254), GCP's name for it, Alibaba Cloud
- * (100.100.100.200). Denied whatever the settings: a scheduler that calls URLs written by others
- * must never hand out its own cloud credentials. Nothing else is denied by default: the one-command
- * dev setup calls targets on localhost (see docs/webhooks.md for a production deny list).
- */
-export const BUILT_IN_DENIED_TARGETS = ['169.254.169.254', '169.254.170.2', 'fd00:ec2::254', 'metadata.google.internal', '100.100.100.200'] as const;
+/** The setting that lifts the private refusal. */
+export const ALLOW_PRIVATE_TARGETS = 'TICKWISE_ALLOW_PRIVATE_TARGETS';
 
-/** One label of a host name (underscores are tolerated: some internal names have them). */
-const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+const PRIVATE_HINT = `private targets are refused; ${ALLOW_PRIVATE_TARGETS}=true allows them`;
+
+/**
+ * Cloud instance metadata and host agents: AWS/GCP/Azure/OpenStack/DigitalOcean (169.254.169.254),
+ * AWS ECS task metadata (169.254.170.2), EKS Pod Identity (169.254.170.23, fd00:ec2::23), AWS IMDS
+ * over IPv6 (fd00:ec2::254), Tencent Cloud (169.254.0.23), Oracle Cloud's legacy endpoint
+ * (192.0.0.192), Azure's WireServer (168.63.129.16, a public address that hands out the VM's
+ * agent configuration), GCP's name for it, Alibaba Cloud (100.100.100.200). Denied whatever the
+ * settings, TICKWISE_ALLOW_PRIVATE_TARGETS included: a scheduler that calls URLs written by others
+ * must never hand out its own cloud credentials.
+ */
+export const BUILT_IN_DENIED_TARGETS = [
+  '169.254.169.254',
+  '169.254.170.2',
+  '169.254.170.23',
+  '169.254.0.23',
+  'fd00:ec2::254',
+  'fd00:ec2::23',
+  '192.0.0.192',
+  '168.63.129.16',
+  'metadata.google.internal',
+  '100.100.100.200',
+] as const;
 
 const BUILT_IN_DENY: readonly TargetRule[] = BUILT_IN_DENIED_TARGETS.map((entry) => parseEntry(entry, 'built-in'));
 
-/** The policy with no settings: only the built-in cloud metadata denies. */
-export const DEFAULT_TARGET_POLICY: TargetPolicy = { allow: null, deny: BUILT_IN_DENY };
+/** The policy with no settings: cloud metadata denied, private and special addresses refused. */
+export const DEFAULT_TARGET_POLICY: TargetPolicy = { allow: null, deny: BUILT_IN_DENY, allowPrivate: false, privateOrigins: [] };
 
 /**
- * Builds a policy from the comma-separated lists of TICKWISE_ALLOW_TARGETS and TICKWISE_DENY_TARGETS.
- * Empty entries are skipped; an unset or empty allow list means no allow list. Throws
- * TickwiseError `invalid_config` naming the variable and the entry. Pure; executes nothing.
+ * Builds a policy from the comma-separated lists of TICKWISE_ALLOW_TARGETS and TICKWISE_DENY_TARGETS
+ * and TICKWISE_ALLOW_PRIVATE_TARGETS (`allowPrivate`, default false). Empty entries are skipped; an
+ * unset or empty allow list means no allow list. Throws TickwiseError `invalid_config` naming the
+ * variable and the entry, also for an allow entry that can never be called (cloud metadata, or a
+ * private range while private targets are refused). Pure; executes nothing.
  */
-export function parseTargetPolicy(lists: { allow?: string | undefined; deny?: string | undefined }): TargetPolicy {
+export function parseTargetPolicy(lists: { allow?: string | undefined; deny?: string | undefined; allowPrivate?: boolean | undefined }): TargetPolicy {
+  const allowPrivate = lists.allowPrivate ?? false;
   const allow = parseList(lists.allow, 'TICKWISE_ALLOW_TARGETS');
   const deny = parseList(lists.deny, 'TICKWISE_DENY_TARGETS');
-  if (allow.length === 0 && deny.length === 0) return DEFAULT_TARGET_POLICY;
-  return { allow: allow.length > 0 ? allow : null, deny: [...BUILT_IN_DENY, ...deny] };
+  for (const rule of allow) checkAllowEntry(rule, allowPrivate);
+  if (allow.length === 0 && deny.length === 0 && !allowPrivate) return DEFAULT_TARGET_POLICY;
+  return { allow: allow.length > 0 ? allow : null, deny: [...BUILT_IN_DENY, ...deny], allowPrivate, privateOrigins: [] };
 }
 
-/** `parseTargetPolicy` over a process environment. Pure; executes nothing. */
+/**
+ * `parseTargetPolicy` over a process environment (TICKWISE_ALLOW_PRIVATE_TARGETS through the
+ * settings reader: `true` or `false`). Pure; executes nothing.
+ */
 export function targetPolicyFromEnv(env: NodeJS.ProcessEnv): TargetPolicy {
-  return parseTargetPolicy({ allow: env.TICKWISE_ALLOW_TARGETS, deny: env.TICKWISE_DENY_TARGETS });
+  return parseTargetPolicy({ allow: env.TICKWISE_ALLOW_TARGETS, deny: env.TICKWISE_DENY_TARGETS, allowPrivate: envFlag(env, ALLOW_PRIVATE_TARGETS) });
 }
 
-/** One line for logs: what the policy allows and denies. Pure. */
+/**
+ * The policy letting one origin (an IP literal and a port, as in `http://127.0.0.1:8788`) through
+ * the private refusal, and nothing else: how `tickwise dev` calls its own synthetic targets without
+ * opening every private address. Deny lists and cloud metadata still apply. Throws TickwiseError
+ * `invalid_argument` for anything but an http(s) URL on an IP literal. Pure; executes nothing.
+ */
+export function allowPrivateOrigin(policy: TargetPolicy, origin: string): TargetPolicy {
+  let url: URL | null = null;
+  try {
+    url = new URL(origin);
+  } catch {
+    // said below
+  }
+  const ip = url ? parseIpAddress(bareHost(url)) : null;
+  if (!url || !ip || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TickwiseError('invalid_argument', `a private origin must be an http(s) URL on an IP address, got "${origin}"`);
+  }
+  const port = portOf(url);
+  return { ...policy, privateOrigins: [...policy.privateOrigins, { text: `${url.hostname}:${port}`, ip, port }] };
+}
+
+/** One line for logs: what the policy allows, refuses and denies. Pure. */
 export function describeTargetPolicy(policy: TargetPolicy): string {
   const own = policy.deny.filter((rule) => rule.source !== 'built-in').map((rule) => rule.text);
   const allow = policy.allow ? `allow only ${policy.allow.map((rule) => rule.text).join(', ')}` : 'allow any target';
-  return `${allow}; deny cloud metadata${own.length > 0 ? `, ${own.join(', ')}` : ''}`;
+  const origins = policy.privateOrigins.map((origin) => origin.text);
+  const privately = policy.allowPrivate ? `private addresses allowed (${ALLOW_PRIVATE_TARGETS}=true)` : `refuse private addresses${origins.length > 0 ? ` except ${origins.join(', ')}` : ''}`;
+  return `${allow}; ${privately}; deny cloud metadata${own.length > 0 ? `, ${own.join(', ')}` : ''}`;
 }
 
-function parseList(raw: string | undefined, variable: RuleSource): TargetRule[] {
-  if (raw === undefined) return [];
-  return raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-    .map((entry) => parseEntry(entry, variable));
-}
-
-function parseEntry(entry: string, source: RuleSource): TargetRule {
-  const fail = (why: string) => new TickwiseError('invalid_config', `${source}: entry "${entry}" ${why}`, { reason: 'invalid_target_entry' });
-  const text = entry.toLowerCase();
-  if (text.includes('://')) throw fail('is a URL; give a host name, an IP address or a CIDR');
-  if (text.includes('%')) throw fail('has an IPv6 zone id; zone ids are not supported');
-  if (text.includes('/')) return parseCidr(text, source, fail);
-  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const ip = parseIp(bare);
-  if (ip) return { kind: 'cidr', text: entry, source, version: ip.version, base: ip.value, prefix: ip.version === 4 ? 32 : 128 };
-  if (text.startsWith('[') || text.includes(':')) {
-    if (/^[^:]+:\d+$/.test(text) || /^\[.*\]:\d+$/.test(text)) throw fail('has a port; give the host only (rules apply to every port)');
-    throw fail('is not a valid IPv6 address');
+/** Refuses an allow entry nothing could ever match: it would be a silent dead letter. */
+function checkAllowEntry(rule: TargetRule, allowPrivate: boolean): void {
+  const fail = (why: string) => new TickwiseError('invalid_config', `TICKWISE_ALLOW_TARGETS: entry "${rule.text}" ${why}`, { reason: 'invalid_target_entry' });
+  if (rule.kind === 'wildcard') return;
+  if (rule.kind === 'name') {
+    if (BUILT_IN_DENY.some((denied) => denied.kind === 'name' && denied.name === rule.name)) throw fail('is cloud metadata, which is always denied');
+    if (!allowPrivate && isLoopbackName(rule.name)) throw fail(`always means this host (${PRIVATE_HINT})`);
+    return;
   }
-  if (text === '*') {
-    throw fail(source === 'TICKWISE_ALLOW_TARGETS' ? 'would match every name; leave TICKWISE_ALLOW_TARGETS unset to allow every target' : 'would match every name; a wildcard needs a domain, as in "*.example.com"');
-  }
-  const wildcard = text.startsWith('*.');
-  const name = (wildcard ? text.slice(2) : text).replace(/\.$/, '');
-  if (name.includes('*')) throw fail('may have a wildcard only as its whole first label, as in "*.example.com"');
-  const labels = name.split('.');
-  if (name.length > 253 || !labels.every((label) => LABEL.test(label))) throw fail('is not a valid host name, IP address or CIDR');
-  if (labels.every((label) => /^\d+$/.test(label)) || /^\d+$/.test(labels[labels.length - 1]!)) {
-    throw fail('is not a valid IPv4 address (write all four parts, e.g. 10.0.0.1)');
-  }
-  return wildcard ? { kind: 'wildcard', text: entry, source, suffix: `.${name}` } : { kind: 'name', text: entry, source, name };
+  const within = (base: bigint, prefix: number, version: 4 | 6) => rule.version === version && rule.prefix >= prefix && maskIp(rule.base, version === 4 ? 32 : 128, prefix) === base;
+  if (BUILT_IN_DENY.some((denied) => denied.kind === 'cidr' && within(denied.base, denied.prefix, denied.version))) throw fail('is cloud metadata, which is always denied');
+  const range = SPECIAL_RANGES.find((special) => within(special.base, special.prefix, special.version));
+  if (!allowPrivate && range) throw fail(`lies within ${range.text}, ${SPECIAL_KIND_LABELS[range.kind].replace(/address$/, 'range')} (${PRIVATE_HINT})`);
 }
 
-function parseCidr(text: string, source: RuleSource, fail: (why: string) => TickwiseError): TargetRule {
-  const [address = '', prefixText = '', ...rest] = text.split('/');
-  if (rest.length > 0) throw fail('has more than one "/"');
-  const ip = parseIp(address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address);
-  if (!ip) throw fail(`is not a CIDR: "${address}" is not an IP address`);
-  const bits = ip.version === 4 ? 32 : 128;
-  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) throw fail(`has a bad prefix length: it must be a whole number from 0 to ${bits} for IPv${ip.version}`);
-  const prefix = Number(prefixText);
-  const base = mask(ip.value, bits, prefix);
-  if (base !== ip.value) throw fail(`has bits set past its /${prefix} prefix (did you mean ${formatIp(ip.version, base)}/${prefix}?)`);
-  return { kind: 'cidr', text, source, version: ip.version, base, prefix };
-}
-
-interface Ip {
-  version: 4 | 6;
-  value: bigint;
-}
-
-/** An IP address as a number; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) counts as IPv4. */
-function parseIp(text: string): Ip | null {
-  const version = isIP(text);
-  if (version === 4) return { version: 4, value: parseV4(text) };
-  if (version !== 6) return null;
-  let head = text;
-  let tailV4: bigint | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tailV4 = parseV4(text.slice(lastColon + 1));
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const [left = '', right] = head.split('::');
-  const groupsOf = (part: string) => (part === '' ? [] : part.split(':'));
-  const leftGroups = groupsOf(left);
-  const rightGroups = right === undefined ? [] : groupsOf(right);
-  const groups = [...leftGroups, ...Array<string>(8 - leftGroups.length - rightGroups.length).fill('0'), ...rightGroups];
-  let value = groups.reduce((sum, group) => (sum << 16n) | BigInt(parseInt(group, 16)), 0n);
-  if (tailV4 !== null) value = (value & ~0xffffffffn) | tailV4;
-  if (value >> 32n === 0xffffn) return { version: 4, value: value & 0xffffffffn };
-  return { version: 6, value };
-}
-
-function parseV4(text: string): bigint {
-  return text.split('.').reduce((sum, part) => (sum << 8n) | BigInt(Number(part)), 0n);
-}
-
-function mask(value: bigint, bits: number, prefix: number): bigint {
-  const hostBits = BigInt(bits - prefix);
-  return (value >> hostBits) << hostBits;
-}
-
-function formatIp(version: 4 | 6, value: bigint): string {
-  if (version === 4) return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
-  const groups = Array.from({ length: 8 }, (_, index) => Number((value >> BigInt(112 - index * 16)) & 0xffffn));
-  // The longest run of two or more zero groups becomes "::" (RFC 5952).
-  let best = { start: -1, length: 1 };
-  for (let start = 0; start < 8; start++) {
-    let length = 0;
-    while (start + length < 8 && groups[start + length] === 0) length++;
-    if (length > best.length) best = { start, length };
-  }
-  const hex = groups.map((group) => group.toString(16));
-  if (best.start < 0) return hex.join(':');
-  return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`;
-}
-
-function matchesName(host: string, rule: TargetRule): boolean {
-  if (rule.kind === 'name') return host === rule.name;
-  if (rule.kind === 'wildcard') return host.endsWith(rule.suffix);
-  return false;
-}
-
-function matchesIp(ip: Ip, rule: TargetRule): boolean {
-  return rule.kind === 'cidr' && rule.version === ip.version && mask(ip.value, ip.version === 4 ? 32 : 128, rule.prefix) === rule.base;
-}
-
-function describeRule(rule: TargetRule): string {
-  return rule.source === 'built-in' ? `the built-in deny "${rule.text}" (cloud metadata)` : `${rule.source} entry "${rule.text}"`;
+function bareHost(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }
 
 /** A URL's host without IPv6 brackets, lower case, without a trailing dot. */
 function hostOf(url: URL): string {
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return host.toLowerCase().replace(/\.$/, '');
+  return bareHost(url).toLowerCase().replace(/\.$/, '');
+}
+
+function portOf(url: URL): number {
+  return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }
 
 /**
  * Host-level check of a target URL (at apply time, and before every call). An IP literal is judged
- * completely here. A name is judged against the name rules; with an allow list holding IPs or CIDRs,
- * a name not allowed by name passes here and is judged on its resolved addresses when connecting.
- * Throws TickwiseError `invalid_argument` for a string that is not a URL. Pure; executes nothing.
+ * completely here (in every spelling a URL accepts: `new URL` turns `2130706433`, `0x7f.1` and
+ * `0177.0.0.1` into `127.0.0.1`, `0` into `0.0.0.0`, and the connection never looks an IP literal
+ * up). A name is judged against the name rules, and `localhost` and its kin as this host; with an
+ * allow list holding IPs or CIDRs, a name not allowed by name passes here and is judged on its
+ * resolved addresses when connecting. Throws TickwiseError `invalid_argument` for a string that is
+ * not a URL. Pure; executes nothing.
  */
 export function checkTarget(target: string | URL, policy: TargetPolicy): TargetVerdict {
   let url: URL;
@@ -201,33 +168,71 @@ export function checkTarget(target: string | URL, policy: TargetPolicy): TargetV
     throw new TickwiseError('invalid_argument', `invalid URL "${String(target)}"`, { reason: 'invalid_url' });
   }
   const host = hostOf(url);
-  const ip = parseIp(host);
-  if (ip) return checkIp(ip, `host ${host}`, false, policy);
+  const ip = parseIpAddress(host);
+  if (ip) return checkIp(ip, { lead: `host ${host}`, resolved: false }, false, policy, portOf(url));
   const denied = policy.deny.find((rule) => matchesName(host, rule));
-  if (denied) return deny(denied, `target denied: host ${host} matches ${describeRule(denied)}`);
+  if (denied) return deny(describeRule(denied), `target denied: host ${host} matches ${describeRule(denied)}`);
+  if (isLoopbackName(host)) {
+    const home = thisHostDenied(policy);
+    if (home) return deny(describeRule(home.rule), `target denied: host ${host} reaches this host (like ${formatIp(home.ip)}, which matches ${describeRule(home.rule)})`);
+    if (!policy.allowPrivate) return deny('loopback name', `target denied: host ${host} is a loopback name (${PRIVATE_HINT})`);
+  }
   if (!policy.allow || policy.allow.some((rule) => matchesName(host, rule) || rule.kind === 'cidr')) return { allowed: true };
   return { allowed: false, rule: 'TICKWISE_ALLOW_TARGETS', message: `target denied: host ${host} is not in TICKWISE_ALLOW_TARGETS` };
 }
 
 /**
- * Connection-time check of one address that `hostname` resolved to: deny rules on the address,
- * then the allow list (allowed by the name itself, or by the address). Pure; executes nothing.
+ * Connection-time check of one address that `hostname` resolved to: the same rules as an IP
+ * literal's, then the allow list (allowed by the name itself, or by the address). Private origins
+ * do not apply here (a lookup has no port). Pure; executes nothing.
  */
 export function checkResolvedAddress(hostname: string, address: string, policy: TargetPolicy): TargetVerdict {
-  const ip = parseIp(address);
+  const ip = parseIpAddress(address);
   if (!ip) return { allowed: false, rule: 'address', message: `target denied: ${hostname} resolved to "${address}", which is not an IP address` };
   const host = hostname.toLowerCase().replace(/\.$/, '');
   const allowedByName = policy.allow?.some((rule) => matchesName(host, rule)) ?? false;
-  return checkIp(ip, `${hostname} resolved to ${address}, which`, allowedByName, policy);
+  return checkIp(ip, { lead: `${hostname} resolved to ${address}`, resolved: true }, allowedByName, policy, null);
 }
 
-function checkIp(ip: Ip, subject: string, allowedByName: boolean, policy: TargetPolicy): TargetVerdict {
-  const denied = policy.deny.find((rule) => matchesIp(ip, rule));
-  if (denied) return deny(denied, `target denied: ${subject} matches ${describeRule(denied)}`);
-  if (!policy.allow || allowedByName || policy.allow.some((rule) => matchesIp(ip, rule))) return { allowed: true };
-  return { allowed: false, rule: 'TICKWISE_ALLOW_TARGETS', message: `target denied: ${subject} is not in TICKWISE_ALLOW_TARGETS` };
+interface Subject {
+  /** `host ::1`, or `name resolved to ::1` */
+  readonly lead: string;
+  readonly resolved: boolean;
 }
 
-function deny(rule: TargetRule, message: string): TargetVerdict {
-  return { allowed: false, rule: describeRule(rule), message };
+function say(subject: Subject, embedded: EmbeddedIpv4 | null): string {
+  return `${subject.lead}${embedded ? ` (${embedded.embedding} ${formatIp(embedded.ipv4)})` : ''}${subject.resolved ? ', which' : ''}`;
+}
+
+/** A deny rule covering this host's loopback, with the loopback address it covers. */
+function thisHostDenied(policy: TargetPolicy): { rule: TargetRule; ip: Ip } | null {
+  for (const rule of policy.deny) {
+    const ip = THIS_HOST.find((home) => matchesIp(home, rule));
+    if (ip) return { rule, ip };
+  }
+  return null;
+}
+
+function checkIp(ip: Ip, subject: Subject, allowedByName: boolean, policy: TargetPolicy, port: number | null): TargetVerdict {
+  const embedded = embeddedIpv4(ip);
+  const forms = embedded ? [ip, embedded.ipv4] : [ip];
+  const who = say(subject, embedded);
+  for (const rule of policy.deny) {
+    if (forms.some((form) => matchesIp(form, rule))) return deny(describeRule(rule), `target denied: ${who} matches ${describeRule(rule)}`);
+  }
+  // Loopback and unspecified addresses all reach this host: a rule against one of them is a rule
+  // against this host (TICKWISE_DENY_TARGETS=127.0.0.0/8 also refuses 0.0.0.0, ::1 and ::).
+  const home = forms.some(reachesThisHost) ? thisHostDenied(policy) : null;
+  if (home) return deny(describeRule(home.rule), `target denied: ${who} reaches this host (like ${formatIp(home.ip)}, which matches ${describeRule(home.rule)})`);
+  if (!policy.allowPrivate) {
+    const range = forms.map(specialRangeOf).find((found) => found !== null);
+    const excepted = port !== null && policy.privateOrigins.some((origin) => origin.port === port && forms.some((form) => form.version === origin.ip.version && form.value === origin.ip.value));
+    if (range && !excepted) return deny(`private range ${range.text}`, `target denied: ${who} is ${SPECIAL_KIND_LABELS[range.kind]} (${PRIVATE_HINT})`);
+  }
+  if (!policy.allow || allowedByName || policy.allow.some((rule) => forms.some((form) => matchesIp(form, rule)))) return { allowed: true };
+  return { allowed: false, rule: 'TICKWISE_ALLOW_TARGETS', message: `target denied: ${who} is not in TICKWISE_ALLOW_TARGETS` };
+}
+
+function deny(rule: string, message: string): TargetVerdict {
+  return { allowed: false, rule, message };
 }

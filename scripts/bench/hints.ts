@@ -15,7 +15,7 @@ import pg from 'pg';
 import { applyJobs } from '@tickwise/catalog';
 import { applyHintChanges, inTransaction, newId, WAKE_CHANNEL, type Pool } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
-import { benchDatabase, percentile, sleep, startSchedulers, stopAll } from './setup.ts';
+import { BENCH_TARGET_POLICY, benchDatabase, percentile, sleep, startSchedulers, stopAll } from './setup.ts';
 
 const HINTS = Number(process.env.BENCH_HINTS ?? 500);
 const SPACING_MS = 20;
@@ -39,7 +39,7 @@ export interface HintFigure {
  */
 async function idleEndpoints(pool: Pool, count: number): Promise<string[]> {
   const job = `bench-hints-${Math.random().toString(36).slice(2, 8)}`;
-  await applyJobs(pool, [{ name: job, synthetic: true, endpoints: [endpointInputSchema.parse({ name: 'template', url: 'http://127.0.0.1:9/none', schedule: { every: '1h' } })] }]);
+  await applyJobs(pool, [{ name: job, synthetic: true, endpoints: [endpointInputSchema.parse({ name: 'template', url: 'http://127.0.0.1:9/none', schedule: { every: '1h' } })] }], { targetPolicy: BENCH_TARGET_POLICY });
   const { rows } = await pool.query<{ id: string }>(
     `WITH copies AS (
        INSERT INTO endpoints

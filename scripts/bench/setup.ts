@@ -6,6 +6,7 @@ import pg from 'pg';
 import { applyJobs } from '@tickwise/catalog';
 import { createPool, migrate, startEmbeddedPostgres, type Pool } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
+import { parseTargetPolicy } from '@tickwise/platform';
 import { freePort } from '../../test/support/ports.ts';
 
 export interface BenchDatabase {
@@ -70,13 +71,16 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   };
 }
 
+/** The bench's targets are on this machine (loopback): it opts in to private targets, as an operator would. */
+export const BENCH_TARGET_POLICY = parseTargetPolicy({ allowPrivate: true });
+
 /**
  * Creates `count` endpoints like one applied through the catalog, in bulk SQL: same spec and
  * snapshot, idle, with next_run_at = start + i * spacingMs.
  */
 export async function bulkEndpoints(pool: Pool, count: number, spec: Record<string, unknown>, start: Date, spacingMs: number): Promise<void> {
   const job = `bench-${Math.random().toString(36).slice(2, 8)}`;
-  await applyJobs(pool, [{ name: job, synthetic: true, endpoints: [endpointInputSchema.parse({ name: 'template', ...spec })] }]);
+  await applyJobs(pool, [{ name: job, synthetic: true, endpoints: [endpointInputSchema.parse({ name: 'template', ...spec })] }], { targetPolicy: BENCH_TARGET_POLICY });
   const { rows } = await pool.query<{ id: string; job_id: string }>('SELECT e.id, e.job_id FROM endpoints e JOIN jobs j ON j.id = e.job_id WHERE j.name = $1', [job]);
   const template = rows[0]!;
   for (let done = 0; done < count; done += 100_000) {
@@ -127,7 +131,7 @@ export function startSchedulers(count: number, url: string, env: Record<string, 
   return Array.from({ length: count }, (_, index) =>
     spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/tickwise.mjs', 'scheduler'], {
       cwd: repo,
-      env: { ...process.env, DATABASE_URL: url, TICKWISE_WORKER_ID: `bench-${index}`, TICKWISE_LOG_LEVEL: 'warn', TICKWISE_LOG_FORMAT: 'json', TICKWISE_PRUNE: 'false', TICKWISE_OPS_PORT: 'off', ...env },
+      env: { ...process.env, DATABASE_URL: url, TICKWISE_WORKER_ID: `bench-${index}`, TICKWISE_LOG_LEVEL: 'warn', TICKWISE_LOG_FORMAT: 'json', TICKWISE_PRUNE: 'false', TICKWISE_OPS_PORT: 'off', TICKWISE_ALLOW_PRIVATE_TARGETS: 'true', ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
     }),
   );

@@ -178,6 +178,17 @@ describe('docker-compose.yml', () => {
     expect(analytics.groupId).toBe('tickwise-analytics');
   });
 
+  it('gives the schedulers, the gateway and the planner one target policy from .env: private targets refused by default', () => {
+    const targets = (name: string) => Object.fromEntries(Object.entries(env(name)).filter(([key]) => key.endsWith('_TARGETS')));
+    for (const name of ['scheduler-a', 'scheduler-b', 'gateway', 'planner']) {
+      expect(targets(name), name).toEqual({ TICKWISE_ALLOW_PRIVATE_TARGETS: 'false', TICKWISE_ALLOW_TARGETS: '', TICKWISE_DENY_TARGETS: '' });
+      expect(services[name]!.environment?.TICKWISE_ALLOW_PRIVATE_TARGETS).toBe('${TICKWISE_ALLOW_PRIVATE_TARGETS:-false}');
+    }
+    expect(schedulerConfigFromEnv(env('scheduler-a')).targetPolicy).toMatchObject({ allow: null, allowPrivate: false });
+    expect(gatewayConfigFromEnv(env('gateway')).targetPolicy.allowPrivate).toBe(false);
+    for (const name of ['migrate', 'analytics']) expect(targets(name), name).toEqual({});
+  });
+
   it('publishes and health-checks the ports the code listens on', () => {
     const gateway = gatewayConfigFromEnv(env('gateway'));
     expect(gateway.port).toBe(8080);

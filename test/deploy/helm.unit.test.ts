@@ -302,8 +302,26 @@ describe.skipIf(!helm)('the chart refuses values it cannot run', () => {
     [['scheduler.perZone.enabled=true', 'scheduler.perZone.zones[0].name=eu-west-1a'], 'scheduler.perZone.zones[0] needs a name (the topology.kubernetes.io/zone label) and a placement'],
     [['connector.template=mysql'], 'connector.template must be yugabytedb or postgres, got "mysql"'],
     [['database.url='], 'database.url (DATABASE_URL) or database.existingSecret is required'],
+    [['targets.allowPrivate=yes'], 'targets.allowPrivate must be true or false, got yes'],
   ])('%j fails with a message naming the value', (set, message) => {
     expect(renderFailure({ set })).toContain(message);
+  });
+
+  it('gives the schedulers, the gateway and the planner one target policy: private targets refused unless targets.allowPrivate', () => {
+    const targetEnv = (objects: K8sObject[], name: string) => Object.fromEntries(Object.entries(resolvedEnv(objects, only(workloads(objects, 'Deployment', name), name).spec.template.spec.containers[0]!)).filter(([key]) => key.includes('_TARGETS')));
+    const callers = ['scheduler', 'gateway', 'planner'];
+    const defaults = renderChart();
+    for (const name of callers) {
+      expect(targetEnv(defaults, name), name).toEqual({ TICKWISE_ALLOW_PRIVATE_TARGETS: 'false' });
+      expect(schedulerConfigFromEnv(targetEnv(defaults, name)).targetPolicy.allowPrivate).toBe(false);
+    }
+    for (const name of ['analytics']) expect(targetEnv(defaults, name)).toEqual({});
+    const opened = renderChart({ set: ['targets.allowPrivate=true', 'targets.allow=*.svc.cluster.local\\,10.0.0.0/8', 'targets.deny=10.9.0.0/16'] });
+    validateAll(opened);
+    for (const name of callers) {
+      expect(targetEnv(opened, name), name).toEqual({ TICKWISE_ALLOW_PRIVATE_TARGETS: 'true', TICKWISE_ALLOW_TARGETS: '*.svc.cluster.local,10.0.0.0/8', TICKWISE_DENY_TARGETS: '10.9.0.0/16' });
+      expect(gatewayConfigFromEnv(targetEnv(opened, name)).targetPolicy).toMatchObject({ allowPrivate: true });
+    }
   });
 
   it('runs the planner on the database path when there is no Kafka', () => {

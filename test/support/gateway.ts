@@ -6,6 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { createApiKey, resolveGatewayConfig, startGateway, type Gateway, type GatewayConfig } from '@tickwise/gateway';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { memoryLogger } from './logger.ts';
+import { TEST_TARGET_POLICY } from './targets.ts';
 
 export type Protocol = 'connect' | 'grpc' | 'grpc-web' | 'connect-h2';
 export const PROTOCOLS: readonly Protocol[] = ['connect', 'grpc', 'grpc-web', 'connect-h2'];
@@ -55,7 +56,8 @@ export interface GatewayFixture {
 
 /**
  * A fresh database with two tenants (A and B, a key of each role) and a gateway on a free port, for
- * the tests of one file. Read the fields inside the tests.
+ * the tests of one file. Its target policy allows private targets (the tests' are on 127.0.0.1);
+ * pass `targetPolicy` to test another. Read the fields inside the tests.
  */
 export function useGateway(overrides: Partial<GatewayConfig> = {}): GatewayFixture {
   const fixture = {} as GatewayFixture;
@@ -67,7 +69,7 @@ export function useGateway(overrides: Partial<GatewayConfig> = {}): GatewayFixtu
     fixture.gateway = await startGateway({
       pool: fixture.db.pool,
       connectionString: fixture.db.url,
-      config: resolveGatewayConfig({ host: '127.0.0.1', port: 0, watchPollIntervalMs: 200, watchMinIntervalMs: 20, heartbeatMs: 500, ...overrides }),
+      config: resolveGatewayConfig({ host: '127.0.0.1', port: 0, watchPollIntervalMs: 200, watchMinIntervalMs: 20, heartbeatMs: 500, targetPolicy: TEST_TARGET_POLICY, ...overrides }),
       log: fixture.log,
     });
     fixture.client = (service, key, protocol = 'connect') => createClient(service, transportFor(fixture.gateway.url, protocol, key));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { TEST_TARGET_ENV } from './targets.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,13 +24,13 @@ export interface NodeProcess {
 /**
  * Runs `tickwise <args>` as a child process (optionally behind a command prefix such as
  * `ip netns exec <ns>`), with only the environment given here plus PATH and HOME, and collects its
- * JSON log lines from stderr.
+ * JSON log lines from stderr. Private targets are allowed (TEST_TARGET_ENV) unless `env` says otherwise.
  */
 export function startTickwise(name: string, args: string[], env: Record<string, string>, prefix: readonly string[] = []): NodeProcess {
   const command = [...prefix, process.execPath, 'bin/tickwise.mjs', ...args];
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TICKWISE_LOG_FORMAT: 'json', ...env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TICKWISE_LOG_FORMAT: 'json', ...TEST_TARGET_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];

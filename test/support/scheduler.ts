@@ -6,6 +6,10 @@ import { resolveSchedulerConfig, SchedulerNode, type SchedulerConfig } from '@ti
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startHttpTarget, type HttpTarget, type ReceivedCall } from './http-target.ts';
 import { memoryLogger } from './logger.ts';
+import { TEST_TARGET_POLICY } from './targets.ts';
+
+/** For tests that build a node of their own: the harness's private-target opt-in (targets.ts). */
+export { TEST_TARGET_POLICY };
 
 export interface TargetHandlerTools {
   /** Every call received so far, this one included. */
@@ -35,18 +39,18 @@ export function useDatabaseAndTarget(handler?: (call: ReceivedCall, response: Se
   return fixture;
 }
 
-/** A scheduler node on the test database, tuned for tests (short lease, fast polling). */
+/** A scheduler node on the test database, tuned for tests (short lease, fast polling; private targets allowed: test/support/targets.ts). */
 export function startNode(db: TestDatabase, overrides: Partial<SchedulerConfig> = {}) {
   const log = memoryLogger();
-  const config = resolveSchedulerConfig({ leaseMs: 3_000, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, ...overrides });
+  const config = resolveSchedulerConfig({ leaseMs: 3_000, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, targetPolicy: TEST_TARGET_POLICY, ...overrides });
   const node = new SchedulerNode({ pool: db.pool, connectionString: db.url, config, log });
   node.start();
   return { node, log, config };
 }
 
-/** Applies one job whose endpoints are given in the jobs-file form. */
+/** Applies one job whose endpoints are given in the jobs-file form (private targets allowed, as the tests' targets are on 127.0.0.1). */
 export function applyJob(db: TestDatabase, name: string, endpoints: Record<string, unknown>[], options: { synthetic?: boolean } = {}): Promise<ApplyChange[]> {
-  return applyJobs(db.pool, [{ name, synthetic: options.synthetic ?? false, endpoints: endpoints.map((endpoint) => endpointInputSchema.parse(endpoint)) }]);
+  return applyJobs(db.pool, [{ name, synthetic: options.synthetic ?? false, endpoints: endpoints.map((endpoint) => endpointInputSchema.parse(endpoint)) }], { targetPolicy: TEST_TARGET_POLICY });
 }
 
 export async function endpointId(db: TestDatabase, job: string, endpoint: string): Promise<string> {

@@ -3,12 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { freePort } from '../../../test/support/ports.ts';
+import { TEST_TARGET_ENV } from '../../../test/support/targets.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 function start(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['bin/tickwise.mjs', ...args], { cwd: REPO, env: { ...process.env, TICKWISE_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/tickwise.mjs', ...args], { cwd: REPO, env: { ...process.env, TICKWISE_LOG_FORMAT: 'json', ...TEST_TARGET_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   child.stdout!.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));

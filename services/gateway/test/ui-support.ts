@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { startNode } from '../../../test/support/scheduler.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
 import { toolMissing } from '../../../test/support/tools.ts';
+import { TEST_TARGET_ENV, TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 
 // A real stack for the browser tests (test database, synthetic targets with the demo job, a
 // scheduler node, the planner, the gateway serving the built page) and a real Chromium to look at it.
@@ -64,13 +65,13 @@ export async function startUiStack(): Promise<UiStack> {
   const db = await createTestDatabase();
   const log = memoryLogger();
   const synthetic = await startSyntheticServer(0);
-  await applyJobs(db.pool, [demoJob(synthetic.url)]);
+  await applyJobs(db.pool, [demoJob(synthetic.url)], { targetPolicy: TEST_TARGET_POLICY });
   const keys = {} as Record<ApiKeyRole, string>;
   for (const role of ['read', 'write', 'admin'] as const) keys[role] = (await createApiKey(db.pool, { tenantId: DEFAULT_TENANT_ID, role, name: `ui-${role}` })).key;
   const { node } = startNode(db, { workerId: 'node-1' });
-  const planner = await startPlannerService({ pool: db.pool, connectionString: db.url, env: {}, log });
+  const planner = await startPlannerService({ pool: db.pool, connectionString: db.url, env: { ...TEST_TARGET_ENV }, log });
   // The watch settings of a real gateway (1 s, 250 ms): the "within a second" test measures those.
-  const gateway = await startGateway({ pool: db.pool, connectionString: db.url, config: resolveGatewayConfig({ host: '127.0.0.1', port: 0 }), log });
+  const gateway = await startGateway({ pool: db.pool, connectionString: db.url, config: resolveGatewayConfig({ host: '127.0.0.1', port: 0, targetPolicy: TEST_TARGET_POLICY }), log });
   return {
     db,
     gateway,

@@ -4,7 +4,7 @@ import { addSigningSecret, setPause } from '@tickwise/catalog';
 import { applyHintChanges, DEFAULT_TENANT_ID, inTransaction, insertNotice, newId } from '@tickwise/db';
 import { applyJobs } from '@tickwise/catalog';
 import { endpointInputSchema } from '@tickwise/machines';
-import { endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { endpointId, startNode, TEST_TARGET_POLICY, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 import { receipts, startNotifyingPlanner, type RunningPlanner } from './support/notify.ts';
@@ -55,7 +55,7 @@ beforeAll(async () => {
         { channel: 'slack', url: `${receiver.url}/slack`, after: 3 },
       ],
     },
-  ]);
+  ], { targetPolicy: TEST_TARGET_POLICY });
   id = await endpointId(db, 'orders', 'poll');
   stopNode = (({ node }) => () => node.stop())(startNode(db));
   planner = await startPlanner('planner-a');

@@ -6,7 +6,7 @@ import { KafkaRunEventSource } from '../src/sources/kafka-source.ts';
 import { createTopic, deleteTopics, kafkaOrWarn, registerOutboxConnector, uniqueTopic, type OutboxConnector } from '../../../test/support/kafka.ts';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
-import { endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { endpointId, startNode, TEST_TARGET_POLICY, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 import { receipts, startNotifyingPlanner, type RunningPlanner } from './support/notify.ts';
 
@@ -53,7 +53,7 @@ describe.skipIf(!kafka)('notifications on the Kafka path', () => {
         endpoints: [endpointInputSchema.parse({ name: 'poll', url: `${target.url}/poll`, schedule: { every: '300ms' }, maxInterval: '400ms' })],
         notify: [{ channel: 'webhook', url: `${receiver.url}/hook`, after: 3 }],
       },
-    ]);
+    ], { targetPolicy: TEST_TARGET_POLICY });
     id = await endpointId(db, 'streamed', 'poll');
     stopNode = (({ node }) => () => node.stop())(startNode(db));
     planner = await startPlanner('kafka-notify-a');

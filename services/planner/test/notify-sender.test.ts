@@ -9,6 +9,7 @@ import { writeNotifications } from '../src/notify/tracker.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
+import { fakeResolver, TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 import { testNotifySettings } from './support/notify.ts';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
     response.statusCode = refuse ? 503 : 200;
     response.end(refuse ? 'busy' : 'ok');
   });
-  await applyJobs(db.pool, [{ name: 'senders', synthetic: false, endpoints: [endpointInputSchema.parse({ name: 'e', url: 'http://127.0.0.1:1/', schedule: { every: '1h' } })] }]);
+  await applyJobs(db.pool, [{ name: 'senders', synthetic: false, endpoints: [endpointInputSchema.parse({ name: 'e', url: 'http://127.0.0.1:1/', schedule: { every: '1h' } })] }], { targetPolicy: TEST_TARGET_POLICY });
   const { rows } = await db.pool.query('SELECT id, job_id, tenant_id FROM endpoints');
   endpoint = { endpointId: rows[0].id, jobId: rows[0].job_id, tenantId: rows[0].tenant_id };
 });
@@ -51,9 +52,9 @@ function pausedNotification(url: string, targets = 1): NewNotification {
   };
 }
 
-function worker(owner: string, policy = parseTargetPolicy({}), settings = {}) {
+function worker(owner: string, policy = TEST_TARGET_POLICY, settings = {}, resolve?: ReturnType<typeof fakeResolver>) {
   const full = testNotifySettings({ batch: 3, ...settings });
-  const sender = new NotificationSender({ policy, timeoutMs: full.timeoutMs });
+  const sender = new NotificationSender({ policy, timeoutMs: full.timeoutMs, resolve });
   const running = new DeliveryWorker({ pool: db.pool, owner, sender, settings: full, log: memoryLogger() });
   running.start();
   return { stop: async () => (await running.stop(), await sender.close()) };
@@ -76,23 +77,35 @@ describe('sending notifications', () => {
     expect((await statusOf(url)).every((row) => row.attempts === 1)).toBe(true);
   });
 
-  it('refuses a name that resolves to a denied address when connecting, and gives up at once', async () => {
+  it('refuses a name that resolves to a private or denied address when connecting, and gives up at once', async () => {
     const port = new URL(receiver.url).port;
-    const url = `http://localhost:${port}/denied`;
-    await writeNotifications(db.pool, [pausedNotification(url)], memoryLogger());
-    const running = worker('sender-c', parseTargetPolicy({ deny: '127.0.0.0/8,::1' }));
-    const [row] = await waitFor('the delivery failed', async () => ((await statusOf(url))[0]?.status === 'failed' ? statusOf(url) : null));
-    await running.stop();
-    expect(row).toMatchObject({ attempts: 1, last_http_status: null });
-    expect(row.last_error).toMatch(/^target denied: localhost resolved to (127\.0\.0\.1|::1), which matches TICKWISE_DENY_TARGETS entry/);
+    // hooks.example.test resolves to the receiver's loopback address: sent only with the opt-in.
+    const resolve = fakeResolver({ 'hooks.example.test': ['127.0.0.1'] });
+    const cases = [
+      ['private', parseTargetPolicy({}), 'target denied: hooks.example.test resolved to 127.0.0.1, which is a loopback address (private targets are refused; TICKWISE_ALLOW_PRIVATE_TARGETS=true allows them)'],
+      ['listed', parseTargetPolicy({ deny: '127.0.0.0/8', allowPrivate: true }), 'target denied: hooks.example.test resolved to 127.0.0.1, which matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"'],
+    ] as const;
+    for (const [name, policy, error] of cases) {
+      const url = `http://hooks.example.test:${port}/denied-${name}`;
+      await writeNotifications(db.pool, [pausedNotification(url)], memoryLogger());
+      const running = worker(`sender-c-${name}`, policy, {}, resolve);
+      const [row] = await waitFor('the delivery failed', async () => ((await statusOf(url))[0]?.status === 'failed' ? statusOf(url) : null));
+      await running.stop();
+      expect(row).toMatchObject({ attempts: 1, last_http_status: null, last_error: error });
+    }
     expect(receiver.calls.some((call) => call.path.startsWith('/denied'))).toBe(false);
+    const allowed = `http://hooks.example.test:${port}/resolved-allowed`;
+    await writeNotifications(db.pool, [pausedNotification(allowed)], memoryLogger());
+    const running = worker('sender-c-allowed', TEST_TARGET_POLICY, {}, resolve);
+    await waitFor('the delivery was sent through the fake resolver', async () => ((await statusOf(allowed))[0]?.status === 'sent' ? true : null));
+    await running.stop();
   });
 
   it('a delivery left pending by a stopped sender is sent once by the next one, with the same webhook-id', async () => {
     refuse = true;
     const url = `${receiver.url}/handover`;
     await writeNotifications(db.pool, [pausedNotification(url)], memoryLogger());
-    const first = worker('sender-f', parseTargetPolicy({}), { backoffMs: 300 });
+    const first = worker('sender-f', TEST_TARGET_POLICY, { backoffMs: 300 });
     await waitFor('the first attempt refused', async () => (await statusOf(url))[0]?.attempts === 1 && (await statusOf(url))[0]?.last_http_status === 503);
     await first.stop();
     refuse = false;
@@ -110,7 +123,7 @@ describe('sending notifications', () => {
     refuse = true;
     const url = `${receiver.url}/refusing`;
     await writeNotifications(db.pool, [pausedNotification(url)], memoryLogger());
-    const running = worker('sender-d', parseTargetPolicy({}), { attempts: 3, backoffMs: 200, maxBackoffMs: 400 });
+    const running = worker('sender-d', TEST_TARGET_POLICY, { attempts: 3, backoffMs: 200, maxBackoffMs: 400 });
     const [row] = await waitFor('the delivery given up', async () => ((await statusOf(url))[0]?.status === 'failed' ? statusOf(url) : null));
     await running.stop();
     refuse = false;

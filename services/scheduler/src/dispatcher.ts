@@ -1,3 +1,4 @@
+import type { lookup } from 'node:dns';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
 import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
@@ -33,8 +34,10 @@ export interface SignAs {
 }
 
 export interface DispatcherOptions {
-  /** Which targets may be called (default: all but the cloud metadata addresses). */
+  /** Which targets may be called (default: public ones; cloud metadata and private addresses refused). */
   policy?: TargetPolicy;
+  /** How names are resolved (default `dns.lookup`; tests give a fake resolver to check the connection-time policy). */
+  resolve?: typeof lookup;
   /** Where signing secrets come from; without one no call is signed. */
   secrets?: SecretSource;
   /** Where the values of `{{secrets.NAME}}` come from; without one a call that references a secret is not sent. */
@@ -86,7 +89,7 @@ export class Dispatcher {
     this.secrets = options.secrets;
     this.values = options.values;
     // Every new connection resolves through the policy: the addresses checked are the ones connected to.
-    this.agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1, connect: { lookup: policyLookup(this.policy) } });
+    this.agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1, connect: { lookup: policyLookup(this.policy, options.resolve) } });
   }
 
   /**

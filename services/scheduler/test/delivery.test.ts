@@ -5,6 +5,7 @@ import { applyJobs } from '@tickwise/catalog';
 import { machineHistory } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
 import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { TEST_TARGET_ENV, TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -33,7 +34,7 @@ describe('first runs are never missed', () => {
     const { db, target } = env;
     // The apply's clock said a minute ago when it planned these: their first slots were old at commit.
     const minuteAgo = new Date(Date.now() - 60_000);
-    await applyJobs(db.pool, [{ name: 'long-apply', synthetic: false, endpoints: [0, 1, 2].map((index) => endpointInputSchema.parse({ name: `e${index}`, url: `${target.url}/apply/${index}`, schedule: { cron: '*/5 * * * *', timezone: 'UTC' } })) }], { now: () => minuteAgo });
+    await applyJobs(db.pool, [{ name: 'long-apply', synthetic: false, endpoints: [0, 1, 2].map((index) => endpointInputSchema.parse({ name: `e${index}`, url: `${target.url}/apply/${index}`, schedule: { cron: '*/5 * * * *', timezone: 'UTC' } })) }], { now: () => minuteAgo, targetPolicy: TEST_TARGET_POLICY });
     await db.pool.query(`UPDATE endpoints SET next_run_at = $1 WHERE job_id = (SELECT id FROM jobs WHERE name = 'long-apply')`, [minuteAgo]);
     const { node } = startNode(db, { catchUpGraceMs: 1_000 });
     try {
@@ -121,7 +122,7 @@ describe('retries within the slot', () => {
     const id = await endpointId(db, 'retry-kill', 'flaky');
     child = spawn(process.execPath, ['bin/tickwise.mjs', 'scheduler'], {
       cwd: REPO,
-      env: { ...process.env, DATABASE_URL: db.url, TICKWISE_WORKER_ID: 'victim', TICKWISE_LEASE: '2s', TICKWISE_POLL_INTERVAL: '100ms', TICKWISE_OPS_PORT: 'off', TICKWISE_LOG_FORMAT: 'json' },
+      env: { ...process.env, DATABASE_URL: db.url, TICKWISE_WORKER_ID: 'victim', TICKWISE_LEASE: '2s', TICKWISE_POLL_INTERVAL: '100ms', TICKWISE_OPS_PORT: 'off', TICKWISE_LOG_FORMAT: 'json', ...TEST_TARGET_ENV },
       stdio: 'ignore',
     });
     // Attempt 1 failed and is recorded; the victim waits out its backoff holding the slot.

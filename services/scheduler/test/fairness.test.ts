@@ -3,6 +3,7 @@ import { applyJobs } from '@tickwise/catalog';
 import { insertTenant, newId } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
 import { startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 describe('a fair share of a node for each tenant', () => {
@@ -25,8 +26,8 @@ describe('a fair share of a node for each tenant', () => {
     await insertTenant(db.pool, { id: a, name: 'slow-tenant' });
     await insertTenant(db.pool, { id: b, name: 'quick-tenant' });
     const endpoint = (name: string, url: string, every: string) => endpointInputSchema.parse({ name, url, schedule: { every }, timeout: '10s' });
-    await applyJobs(db.pool, [{ name: 'slow', synthetic: false, endpoints: Array.from({ length: 40 }, (_, index) => endpoint(`s${index}`, `${target.url}/slow/${index}`, '1s')) }], { tenantId: a });
-    await applyJobs(db.pool, [{ name: 'quick', synthetic: false, endpoints: [endpoint('q', `${target.url}/quick`, '500ms')] }], { tenantId: b });
+    await applyJobs(db.pool, [{ name: 'slow', synthetic: false, endpoints: Array.from({ length: 40 }, (_, index) => endpoint(`s${index}`, `${target.url}/slow/${index}`, '1s')) }], { tenantId: a, targetPolicy: TEST_TARGET_POLICY });
+    await applyJobs(db.pool, [{ name: 'quick', synthetic: false, endpoints: [endpoint('q', `${target.url}/quick`, '500ms')] }], { tenantId: b, targetPolicy: TEST_TARGET_POLICY });
     // 20 calls at once: tenant A alone could fill them all, and did before each tenant had a share.
     const { node } = startNode(db, { maxInFlight: 20, catchUpGraceMs: 60_000 });
     try {

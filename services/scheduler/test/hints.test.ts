@@ -6,7 +6,7 @@ import { applyHintChanges, inTransaction, machineHistory, newId, type HintChange
 import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
 import type { TestDatabase } from '../../../test/support/database.ts';
 import { freePort } from '../../../test/support/ports.ts';
-import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { applyJob, endpointId, startNode, TEST_TARGET_POLICY, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
@@ -101,7 +101,7 @@ describe('a hint re-plans a free machine without waiting for its next run', () =
   ] as const)('re-plans by polling when %s, and the node keeps running', async (_case, setup) => {
     const { db, target } = env;
     const log = memoryLogger();
-    const config = resolveSchedulerConfig({ leaseMs: 3_000, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, hintPollMs: 200, ...('config' in setup ? setup.config : {}) });
+    const config = resolveSchedulerConfig({ leaseMs: 3_000, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, hintPollMs: 200, targetPolicy: TEST_TARGET_POLICY, ...('config' in setup ? setup.config : {}) });
     const connectionString = 'listenUrl' in setup ? `postgres://postgres@127.0.0.1:${await freePort()}/nowhere` : db.url;
     const node = new SchedulerNode({ pool: db.pool, connectionString, config, log });
     node.start();

@@ -3,6 +3,7 @@ import type { Pool } from '@tickwise/db';
 import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
 import { memoryLogger } from '../../../test/support/logger.ts';
 import { applyJob, endpointId, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 /**
@@ -34,7 +35,7 @@ describe('a held slot whose lease may have run out', () => {
     const { pool, state } = leaseStatementsCuttable(db.pool);
     const log = memoryLogger();
     const leaseMs = 2_000;
-    const node = new SchedulerNode({ pool, connectionString: db.url, config: resolveSchedulerConfig({ leaseMs, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false }), log });
+    const node = new SchedulerNode({ pool, connectionString: db.url, config: resolveSchedulerConfig({ leaseMs, pollIntervalMs: 100, shutdownGraceMs: 1_000, prune: false, targetPolicy: TEST_TARGET_POLICY }), log });
     node.start();
     try {
       const first = await waitFor('the first attempt', () => target.calls.find((call) => call.headers['x-tickwise-attempt'] === '1'));

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { TEST_TARGET_ENV } from '../../../test/support/targets.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -94,7 +95,7 @@ describe('a node killed mid-run', () => {
     const id = await endpointId(db, 'takeover', 'work');
     child = spawn(process.execPath, ['bin/tickwise.mjs', 'scheduler'], {
       cwd: REPO,
-      env: { ...process.env, DATABASE_URL: db.url, TICKWISE_WORKER_ID: 'victim', TICKWISE_LEASE: '2s', TICKWISE_POLL_INTERVAL: '100ms', TICKWISE_LOG_FORMAT: 'json' },
+      env: { ...process.env, DATABASE_URL: db.url, TICKWISE_WORKER_ID: 'victim', TICKWISE_LEASE: '2s', TICKWISE_POLL_INTERVAL: '100ms', TICKWISE_LOG_FORMAT: 'json', ...TEST_TARGET_ENV },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

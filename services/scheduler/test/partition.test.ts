@@ -8,6 +8,7 @@ import { createPool, migrate, startEmbeddedPostgres, type EmbeddedServer, type P
 import { endpointInputSchema } from '@tickwise/machines';
 import { createNamespace, netnsUnavailable, type Namespace } from '../../../test/support/netns.ts';
 import { startTickwise, type NodeProcess } from '../../../test/support/node-process.ts';
+import { TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { freePort } from '../../../test/support/ports.ts';
 import { toolMissing } from '../../../test/support/tools.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
@@ -85,7 +86,7 @@ describe.skipIf(!runs)('a node cut off from the database by a silent partition',
       const ticks = Array.from({ length: 8 }, (_, i) => ({ name: `tick-${i}`, url: `${target!.url}/tick/${i}`, schedule: { every: '1s' } }));
       // A failed first attempt is retried 5-10 s later: a node holds the slot meanwhile, longer than its lease.
       const flaky = Array.from({ length: 6 }, (_, i) => ({ name: `flaky-${i}`, url: `${target!.url}/flaky/${i}`, schedule: { every: '15s' }, retry: { attempts: 3, backoff: '10s', maxBackoff: '10s', on: ['5xx'] } }));
-      await applyJobs(pool, [{ name: 'partition', synthetic: false, endpoints: [...ticks, ...flaky].map((endpoint) => endpointInputSchema.parse(endpoint)) }]);
+      await applyJobs(pool, [{ name: 'partition', synthetic: false, endpoints: [...ticks, ...flaky].map((endpoint) => endpointInputSchema.parse(endpoint)) }], { targetPolicy: TEST_TARGET_POLICY });
 
       const common = { TICKWISE_LEASE: `${LEASE_MS}ms`, TICKWISE_POLL_INTERVAL: '200ms', TICKWISE_OPS_PORT: 'off', TICKWISE_PRUNE: 'false', TICKWISE_SHUTDOWN_GRACE: '1s', ...DB_SETTINGS };
       const dbUrl = (host: string) => server!.urlFor('partition').replace('127.0.0.1', host);

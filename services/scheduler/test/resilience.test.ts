@@ -9,6 +9,7 @@ import { resolveSchedulerConfig, SchedulerNode } from '@tickwise/scheduler';
 import { startHttpTarget, type HttpTarget } from '../../../test/support/http-target.ts';
 import { freePort } from '../../../test/support/ports.ts';
 import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
+import { TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
 import { sleep, waitFor } from '../../../test/support/wait.ts';
 
@@ -33,8 +34,8 @@ describe('the database restarted under a running node', () => {
     const log = memoryLogger();
     const pool = createPool({ connectionString: url, max: 8, onIdleError: (error) => log.warn('idle client error', { error: error.message }) });
     await migrate(pool);
-    await applyJobs(pool, [{ name: 'restart', synthetic: false, endpoints: [endpointInputSchema.parse({ name: 'steady', url: `${target.url}/steady`, schedule: { every: '200ms' } })] }]);
-    const node = new SchedulerNode({ pool, connectionString: url, config: resolveSchedulerConfig({ leaseMs: 5_000, pollIntervalMs: 100 }), log });
+    await applyJobs(pool, [{ name: 'restart', synthetic: false, endpoints: [endpointInputSchema.parse({ name: 'steady', url: `${target.url}/steady`, schedule: { every: '200ms' } })] }], { targetPolicy: TEST_TARGET_POLICY });
+    const node = new SchedulerNode({ pool, connectionString: url, config: resolveSchedulerConfig({ leaseMs: 5_000, pollIntervalMs: 100, targetPolicy: TEST_TARGET_POLICY }), log });
     node.start();
     try {
       await waitFor('runs before the restart', () => target.calls.length >= 5);

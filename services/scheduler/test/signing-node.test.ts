@@ -43,13 +43,17 @@ describe('a scheduler node signs its calls and applies the target policy', () =>
 
   it('refuses denied targets per the configured policy', async () => {
     const port = new URL(env.target.url).port;
-    await applyJob(env.db, 'denied', [{ name: 'local', url: `http://localhost:${port}/denied`, schedule: { every: '1h' } }]);
-    const id = await endpointId(env.db, 'denied', 'local');
-    const { node } = startNode(env.db, { targetPolicy: parseTargetPolicy({ deny: '127.0.0.0/8, ::1' }) });
-    const run = await waitFor('run', async () => (await env.db.pool.query('SELECT error_kind, error_message FROM runs WHERE endpoint_id = $1', [id])).rows[0]);
+    await applyJob(env.db, 'denied', [{ name: 'local', url: `http://localhost:${port}/denied`, schedule: { every: '1h' } }, { name: 'literal', url: `http://[::]:${port}/denied`, schedule: { every: '1h' } }]);
+    const ids = [await endpointId(env.db, 'denied', 'local'), await endpointId(env.db, 'denied', 'literal')];
+    // Private targets allowed: the deny list alone refuses this host, by name and as [::].
+    const { node } = startNode(env.db, { targetPolicy: parseTargetPolicy({ deny: '127.0.0.0/8', allowPrivate: true }) });
+    const runs = await waitFor('runs', async () => {
+      const { rows } = await env.db.pool.query('SELECT endpoint_id, error_kind, error_message FROM runs WHERE endpoint_id = ANY($1)', [ids]);
+      return rows.length === 2 ? new Map(rows.map((row) => [row.endpoint_id, row])) : null;
+    });
     await node.stop();
-    expect(run.error_kind).toBe('target_denied');
-    expect(run.error_message).toMatch(/^target denied: localhost resolved to/);
+    expect(runs.get(ids[0])).toMatchObject({ error_kind: 'target_denied', error_message: 'target denied: host localhost reaches this host (like 127.0.0.1, which matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8")' });
+    expect(runs.get(ids[1])).toMatchObject({ error_kind: 'target_denied', error_message: 'target denied: host :: reaches this host (like 127.0.0.1, which matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8")' });
     expect(env.target.calls.some((c) => c.path === '/denied')).toBe(false);
   });
 });

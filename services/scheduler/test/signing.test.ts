@@ -7,6 +7,7 @@ import { verifyWebhook, WebhookVerificationError } from '../../../docs/snippets/
 import { freePort } from '../../../test/support/ports.ts';
 import { applyJob, endpointId, startNode, useDatabaseAndTarget } from '../../../test/support/scheduler.ts';
 import { memoryLogger } from '../../../test/support/logger.ts';
+import { fakeResolver, TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 import { Dispatcher, type DispatchRequest } from '../src/dispatcher.ts';
 import { SigningSecretCache } from '../src/signing.ts';
@@ -20,7 +21,7 @@ function signingDispatcher(env: ReturnType<typeof useDatabaseAndTarget>) {
   const clock = { now: Date.now() };
   const log = memoryLogger();
   const cache = new SigningSecretCache(env.db.pool, { refreshMs: REFRESH_MS, now: () => clock.now, log });
-  const dispatcher = new Dispatcher({ secrets: cache });
+  const dispatcher = new Dispatcher({ secrets: cache, policy: TEST_TARGET_POLICY });
   let slot = Date.now();
   async function call(endpoint: string, tenantId: string | null | undefined, request: Partial<DispatchRequest> = {}) {
     const before = env.target.calls.length;
@@ -209,7 +210,7 @@ describe('signed calls to a real HTTP target', () => {
     const pool = createPool({ connectionString: env.db.url, max: 1 });
     const clock = { now: Date.now() };
     const log = memoryLogger();
-    const dispatcher = new Dispatcher({ secrets: new SigningSecretCache(pool, { refreshMs: REFRESH_MS, now: () => clock.now, log }) });
+    const dispatcher = new Dispatcher({ secrets: new SigningSecretCache(pool, { refreshMs: REFRESH_MS, now: () => clock.now, log }), policy: TEST_TARGET_POLICY });
     const request = (key: string): DispatchRequest => ({ url: `${env.target.url}/hook`, method: 'POST', body: { n: 1 }, headers: {}, timeoutMs: 5_000, sign: { endpointId: endpoint, webhookId: key } });
     expect((await dispatcher.call(request('k:1'), never)).status).toBe('succeeded');
     await pool.end();
@@ -221,7 +222,7 @@ describe('signed calls to a real HTTP target', () => {
     await dispatcher.close();
 
     const unreachable = createPool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`, max: 1 });
-    const cold = new Dispatcher({ secrets: new SigningSecretCache(unreachable, { refreshMs: REFRESH_MS, log }) });
+    const cold = new Dispatcher({ secrets: new SigningSecretCache(unreachable, { refreshMs: REFRESH_MS, log }), policy: TEST_TARGET_POLICY });
     const before = env.target.calls.length;
     const result = await cold.call(request('k:3'), never);
     expect(result).toMatchObject({ status: 'failed', errorKind: 'signing', httpStatus: null });
@@ -237,22 +238,24 @@ describe('the target policy at dispatch', () => {
 
   it('refuses a name that resolves to a denied address, and a denied IP literal, sending nothing; allows what the policy allows', async () => {
     const port = new URL(env.target.url).port;
-    const denying = new Dispatcher({ policy: parseTargetPolicy({ deny: '127.0.0.0/8, ::1' }) });
+    // hooks.example.test resolves to the target's address (private targets allowed: only the lists decide here).
+    const policy = (lists: { allow?: string; deny?: string }) => ({ policy: parseTargetPolicy({ ...lists, allowPrivate: true }), resolve: fakeResolver({ 'hooks.example.test': ['127.0.0.1'] }) });
+    const denying = new Dispatcher(policy({ deny: '127.0.0.0/8, ::1' }));
     const call = (dispatcher: Dispatcher, url: string) => dispatcher.call({ url, method: 'GET', headers: {}, timeoutMs: 5_000 }, never);
 
-    const byName = await call(denying, `http://localhost:${port}/by-name`);
+    const byName = await call(denying, `http://hooks.example.test:${port}/by-name`);
     expect(byName).toMatchObject({ status: 'failed', errorKind: 'target_denied', httpStatus: null });
-    expect(byName.errorMessage).toMatch(/^target denied: localhost resolved to (127\.0\.0\.1|::1), which matches TICKWISE_DENY_TARGETS entry "(127\.0\.0\.0\/8|::1)"$/);
+    expect(byName.errorMessage).toBe('target denied: hooks.example.test resolved to 127.0.0.1, which matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"');
     const literal = await call(denying, `http://127.0.0.1:${port}/literal`);
     expect(literal).toMatchObject({ status: 'failed', errorKind: 'target_denied', errorMessage: 'target denied: host 127.0.0.1 matches TICKWISE_DENY_TARGETS entry "127.0.0.0/8"' });
-    const notAllowed = new Dispatcher({ policy: parseTargetPolicy({ allow: '*.example.com' }) });
-    expect(await call(notAllowed, `http://localhost:${port}/not-allowed`)).toMatchObject({ errorKind: 'target_denied', errorMessage: 'target denied: host localhost is not in TICKWISE_ALLOW_TARGETS' });
+    const notAllowed = new Dispatcher(policy({ allow: '*.example.com' }));
+    expect(await call(notAllowed, `http://hooks.example.test:${port}/not-allowed`)).toMatchObject({ errorKind: 'target_denied', errorMessage: 'target denied: host hooks.example.test is not in TICKWISE_ALLOW_TARGETS' });
     // Allowed by address: the name passes the host check and its resolved address is in the allow list.
-    const byAddress = new Dispatcher({ policy: parseTargetPolicy({ allow: '127.0.0.0/8, ::1' }) });
-    expect(await call(byAddress, `http://localhost:${port}/allowed`)).toMatchObject({ status: 'succeeded', httpStatus: 200 });
+    const byAddress = new Dispatcher(policy({ allow: '127.0.0.0/8, ::1' }));
+    expect(await call(byAddress, `http://hooks.example.test:${port}/allowed`)).toMatchObject({ status: 'succeeded', httpStatus: 200 });
     // Allowed by name, denied by address: deny wins.
-    const both = new Dispatcher({ policy: parseTargetPolicy({ allow: 'localhost', deny: '127.0.0.0/8, ::1' }) });
-    expect(await call(both, `http://localhost:${port}/both`)).toMatchObject({ errorKind: 'target_denied' });
+    const both = new Dispatcher(policy({ allow: 'hooks.example.test', deny: '127.0.0.0/8, ::1' }));
+    expect(await call(both, `http://hooks.example.test:${port}/both`)).toMatchObject({ errorKind: 'target_denied' });
     expect(env.target.calls.map((received) => received.path)).toEqual(['/allowed']);
     await Promise.all([denying, notAllowed, byAddress, both].map((dispatcher) => dispatcher.close()));
   });

@@ -64,6 +64,24 @@ app.kubernetes.io/component: {{ .component }}
       key: DATABASE_URL
 {{- end -}}
 
+{{/* The target policy, from the ConfigMap: one setting for every service that calls or writes URLs. */}}
+{{- define "tickwise.targetEnv" -}}
+{{- $config := printf "%s-config" (include "tickwise.fullname" .) -}}
+- name: TICKWISE_ALLOW_PRIVATE_TARGETS
+  valueFrom:
+    configMapKeyRef: { name: {{ $config }}, key: TICKWISE_ALLOW_PRIVATE_TARGETS }
+{{- if .Values.targets.allow }}
+- name: TICKWISE_ALLOW_TARGETS
+  valueFrom:
+    configMapKeyRef: { name: {{ $config }}, key: TICKWISE_ALLOW_TARGETS }
+{{- end }}
+{{- if .Values.targets.deny }}
+- name: TICKWISE_DENY_TARGETS
+  valueFrom:
+    configMapKeyRef: { name: {{ $config }}, key: TICKWISE_DENY_TARGETS }
+{{- end }}
+{{- end -}}
+
 {{/* extra env from a map of a component's values: (dict "env" .Values.scheduler.env) */}}
 {{- define "tickwise.extraEnv" -}}
 {{- range $name, $value := .env }}
@@ -119,6 +137,9 @@ volumeMounts:
 {{- end -}}
 {{- if not (has .Values.connector.template (list "yugabytedb" "postgres")) -}}
 {{- fail (printf "connector.template must be yugabytedb or postgres, got %q" .Values.connector.template) -}}
+{{- end -}}
+{{- if not (kindIs "bool" .Values.targets.allowPrivate) -}}
+{{- fail (printf "targets.allowPrivate must be true or false, got %v" .Values.targets.allowPrivate) -}}
 {{- end -}}
 {{- if and (not .Values.database.existingSecret) (not .Values.database.url) -}}
 {{- fail "database.url (DATABASE_URL) or database.existingSecret is required" -}}

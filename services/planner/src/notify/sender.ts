@@ -1,3 +1,4 @@
+import type { lookup } from 'node:dns';
 import { Agent, request } from 'undici';
 import type { ClaimedDelivery } from '@tickwise/db';
 import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
@@ -49,8 +50,9 @@ export function requestOf(delivery: Pick<ClaimedDelivery, 'id' | 'notificationId
 export class NotificationSender {
   private readonly agent: Agent;
 
-  constructor(private readonly options: { policy?: TargetPolicy; timeoutMs: number }) {
-    this.agent = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { lookup: policyLookup(options.policy ?? DEFAULT_TARGET_POLICY) } });
+  /** `resolve`: how names are resolved (default `dns.lookup`; tests give a fake resolver to check the connection-time policy). */
+  constructor(private readonly options: { policy?: TargetPolicy; timeoutMs: number; resolve?: typeof lookup }) {
+    this.agent = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { lookup: policyLookup(options.policy ?? DEFAULT_TARGET_POLICY, options.resolve) } });
   }
 
   async send(delivery: ClaimedDelivery, secrets: readonly Uint8Array[]): Promise<SendResult> {

@@ -1,4 +1,4 @@
-import { parseTargetPolicy, type TargetPolicy } from '@tickwise/platform';
+import type { TargetPolicy } from '@tickwise/platform';
 import { HeuristicAnalyzer } from '../../src/analysis/index.ts';
 import { resolvePlannerConfig } from '../../src/config.ts';
 import { Notifier } from '../../src/notify/notifier.ts';
@@ -9,6 +9,7 @@ import type { RunEventSource } from '../../src/sources/types.ts';
 import type { TestDatabase } from '../../../../test/support/database.ts';
 import type { ReceivedCall } from '../../../../test/support/http-target.ts';
 import { memoryLogger } from '../../../../test/support/logger.ts';
+import { TEST_TARGET_POLICY } from '../../../../test/support/targets.ts';
 
 /** Notification settings for tests: quick retries and polling. */
 export function testNotifySettings(overrides: Partial<NotifySettings> = {}): NotifySettings {
@@ -24,7 +25,8 @@ export interface RunningPlanner {
 
 /**
  * A planner with its notifier, as `startPlannerService` wires them: the database path unless a
- * source is given, the heuristic analyzer.
+ * source is given, the heuristic analyzer; private targets allowed unless `policy` says otherwise
+ * (the receivers are on 127.0.0.1).
  */
 export async function startNotifyingPlanner(
   db: TestDatabase,
@@ -32,7 +34,7 @@ export async function startNotifyingPlanner(
 ): Promise<RunningPlanner> {
   const log = memoryLogger();
   const config = resolvePlannerConfig({ plannerId: options.id, minIntervalMs: 60_000, urgentFloorMs: 0 });
-  const notifier = new Notifier({ pool: db.pool, connectionString: db.url, settings: testNotifySettings(options.settings), policy: options.policy ?? parseTargetPolicy({}), owner: options.id, log });
+  const notifier = new Notifier({ pool: db.pool, connectionString: db.url, settings: testNotifySettings(options.settings), policy: options.policy ?? TEST_TARGET_POLICY, owner: options.id, log });
   const source = options.source ?? new DatabaseRunEventSource({ pool: db.pool, connectionString: db.url, owner: options.id, log, pollIntervalMs: 200 });
   const planner = new Planner({ pool: db.pool, source, analyzer: new HeuristicAnalyzer(), config, log, notifications: notifier });
   notifier.start();
