@@ -1,4 +1,5 @@
 import type { lookup } from 'node:dns';
+import { EventEmitter } from 'node:events';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
 import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
@@ -77,9 +78,34 @@ class ShutdownAbort extends Error {
   }
 }
 
+/**
+ * Aborts one call. undici takes an emitter of 'abort' with `aborted` and `reason` as the signal of a
+ * request, as it takes an AbortSignal: this is far cheaper to make per call than an AbortController.
+ */
+class CallAbort extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+
+  abort(reason: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
+/** How many distinct target URLs keep their parsed form and verdict; past it the cache starts over. */
+const CHECKED_URLS = 10_000;
+
+type CheckedUrl = { url: URL; verdict: ReturnType<typeof checkTarget> } | { problem: string };
+
 /** Makes the HTTP calls of one node over keep-alive connections. */
 export class Dispatcher {
   private readonly policy: TargetPolicy;
+  /** The calls in flight under each shutdown signal: one listener per signal, not one per call. */
+  private readonly callsUnder = new WeakMap<AbortSignal, Set<CallAbort>>();
+  /** Target URLs parsed and judged by the policy (fixed for the node's life), by their text. */
+  private readonly checked = new Map<string, CheckedUrl>();
   private readonly secrets: SecretSource | undefined;
   private readonly values: SecretValues | undefined;
   private readonly agent: Agent;
@@ -118,20 +144,15 @@ export class Dispatcher {
   private async send(target: DispatchRequest, shutdown: AbortSignal): Promise<CallOutcome> {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
-    const controller = new AbortController();
-    const deadline = setTimeout(() => controller.abort(new DeadlineError(target.timeoutMs)), target.timeoutMs);
-    const onShutdown = () => controller.abort(new ShutdownAbort());
-    if (shutdown.aborted) onShutdown();
-    else shutdown.addEventListener('abort', onShutdown, { once: true });
+    const abort = new CallAbort();
+    const deadline = setTimeout(() => abort.abort(new DeadlineError(target.timeoutMs)), target.timeoutMs);
+    if (shutdown.aborted) abort.abort(new ShutdownAbort());
+    const calls = this.callsUnderSignal(shutdown);
+    calls.add(abort);
     try {
-      let url: URL;
-      try {
-        url = new URL(target.url);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
-      } catch (error) {
-        return failure(elapsed(), 'invalid_url', `invalid URL "${target.url}": ${(error as Error).message}`);
-      }
-      const verdict = checkTarget(url, this.policy);
+      const checked = this.check(target.url);
+      if ('problem' in checked) return failure(elapsed(), 'invalid_url', checked.problem);
+      const { url, verdict } = checked;
       if (!verdict.allowed) return failure(elapsed(), 'target_denied', verdict.message);
       const hasBody = target.body !== undefined && target.method !== 'GET';
       const payload = hasBody ? Buffer.from(JSON.stringify(target.body)) : null;
@@ -149,7 +170,7 @@ export class Dispatcher {
         method: target.method,
         headers,
         body: payload,
-        signal: controller.signal,
+        signal: abort,
         dispatcher: this.agent,
         headersTimeout: target.timeoutMs,
         bodyTimeout: target.timeoutMs,
@@ -168,13 +189,40 @@ export class Dispatcher {
         retryAfterMs: throttled ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null,
       };
     } catch (error) {
-      const reason = controller.signal.aborted ? controller.signal.reason : error;
+      const reason = abort.aborted ? abort.reason : error;
       const [kind, message] = classify(reason);
       return failure(elapsed(), kind, message);
     } finally {
       clearTimeout(deadline);
-      shutdown.removeEventListener('abort', onShutdown);
+      calls.delete(abort);
     }
+  }
+
+  private callsUnderSignal(shutdown: AbortSignal): Set<CallAbort> {
+    let calls = this.callsUnder.get(shutdown);
+    if (!calls) {
+      const inFlight = new Set<CallAbort>();
+      shutdown.addEventListener('abort', () => inFlight.forEach((call) => call.abort(new ShutdownAbort())), { once: true });
+      this.callsUnder.set(shutdown, inFlight);
+      calls = inFlight;
+    }
+    return calls;
+  }
+
+  /** The URL parsed and judged by the policy, once per distinct URL text. */
+  private check(text: string): CheckedUrl {
+    let checked = this.checked.get(text);
+    if (checked) return checked;
+    try {
+      const url = new URL(text);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
+      checked = { url, verdict: checkTarget(url, this.policy) };
+    } catch (error) {
+      checked = { problem: `invalid URL "${text}": ${(error as Error).message}` };
+    }
+    if (this.checked.size >= CHECKED_URLS) this.checked.clear();
+    this.checked.set(text, checked);
+    return checked;
   }
 
   async close(): Promise<void> {
