@@ -1,4 +1,4 @@
-import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEFAULT_TENANT_ID, inTransaction, insertEndpoint, insertJob, jobNotify, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, setJobNotify, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
+import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEFAULT_TENANT_ID, inTransaction, insertEndpoints, insertJob, jobNotify, lockEndpointsOfJob, lockJob, lockJobByName, lockTenantEndpoint, newId, notifyWake, setJobNotify, updateEndpointSpec, updateJob, withRetry, type EndpointRow, type JobRow, type Pool, type PoolClient } from '@tickwise/db';
 import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint, type NotifyTarget } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, TickwiseError, type FieldViolation, type TargetPolicy } from '@tickwise/platform';
 import { planWrite, userPauseOf } from './machine-writes.ts';
@@ -182,7 +182,8 @@ export async function createEndpoint(pool: Pool, tenantId: string, jobId: string
           const note = await replanIfFree(client, row, spec, hints, now(), random);
           result = { endpointId: row.id, action: 'restored', ...(note ? { note } : {}) };
         } else {
-          result = { endpointId: await insertPlannedEndpoint(client, jobId, input.name, spec, now(), random), action: 'created' };
+          const [endpointId] = await insertPlannedEndpoints(client, jobId, [{ name: input.name, spec }], now(), random);
+          result = { endpointId: endpointId!, action: 'created' };
         }
         await notifyWake(client);
         return result;
@@ -237,12 +238,13 @@ async function applyJob(client: PoolClient, tenantId: string, existingJob: JobRo
   }
   const existing = new Map((existingJob ? await lockEndpointsOfJob(client, jobId) : []).map((row) => [row.name, row]));
   const hints = await activeHints(client, [...existing.values()].map((row) => row.id));
+  const created: { name: string; spec: EndpointSpec }[] = [];
   for (const input of job.endpoints) {
     const spec = toEndpointSpec(input);
     const row = existing.get(input.name);
     existing.delete(input.name);
     if (!row) {
-      await insertPlannedEndpoint(client, jobId, input.name, spec, now, random);
+      created.push({ name: input.name, spec });
       changes.push({ job: job.name, endpoint: input.name, action: 'created' });
       continue;
     }
@@ -255,19 +257,34 @@ async function applyJob(client: PoolClient, tenantId: string, existingJob: JobRo
     const note = await replanIfFree(client, row, spec, hints.get(row.id) ?? [], now, random);
     changes.push({ job: job.name, endpoint: input.name, action: restored ? 'restored' : 'updated', ...(note ? { note } : {}) });
   }
+  await insertPlannedEndpoints(client, jobId, created, now, random);
   const removed = [...existing.values()].filter((row) => row.archivedAt === null);
   await archiveEndpoints(client, removed.map((row) => row.id));
   for (const row of removed) changes.push({ job: job.name, endpoint: row.name, action: 'archived' });
   return { jobId, changes };
 }
 
-async function insertPlannedEndpoint(client: PoolClient, jobId: string, name: string, spec: EndpointSpec, now: Date, random: () => number): Promise<string> {
-  const id = newId();
-  const created = createEndpointSnapshot(now);
-  await insertEndpoint(client, { id, jobId, name, spec, bucket: bucketOf(id), state: stateOf(created.snapshot), snapshot: persistSnapshot(created.snapshot) });
-  const write = planWrite(created.snapshot, null, { id, version: 1, spec, hints: [], userPause: null, now, random }, [created.record]);
-  await commitMachines(client, null, [], [write]);
-  return id;
+/** New machines are written this many at a time: two statements per batch, not two per endpoint. */
+const CREATE_BATCH = 1_000;
+
+/**
+ * Creates machines of one job and plans their first runs, in batches: one statement inserts a batch
+ * in its initial state, one plans it (as `commitMachines` plans any machine). Returns the new ids.
+ */
+async function insertPlannedEndpoints(client: PoolClient, jobId: string, endpoints: readonly { name: string; spec: EndpointSpec }[], now: Date, random: () => number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < endpoints.length; start += CREATE_BATCH) {
+    const batch = endpoints.slice(start, start + CREATE_BATCH).map(({ name, spec }) => {
+      const id = newId();
+      const created = createEndpointSnapshot(now);
+      const row = { id, name, spec, bucket: bucketOf(id), state: stateOf(created.snapshot), snapshot: persistSnapshot(created.snapshot) };
+      return { row, write: planWrite(created.snapshot, null, { id, version: 1, spec, hints: [], userPause: null, now, random }, [created.record]) };
+    });
+    await insertEndpoints(client, jobId, batch.map((each) => each.row));
+    await commitMachines(client, null, [], batch.map((each) => each.write));
+    ids.push(...batch.map((each) => each.row.id));
+  }
+  return ids;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TickwiseError } from '@tickwise/platform';
 import { applyJobs, archiveEndpoint, archiveJob, changeHints, createEndpoint, createJob, setJobPause, triggerNow, updateEndpoint, updateJobFields, type JobInput } from '@tickwise/catalog';
-import { DEFAULT_TENANT_ID, getEndpoint, insertEndpoint, insertTenant, listEndpoints, newId } from '@tickwise/db';
+import { DEFAULT_TENANT_ID, getEndpoint, insertEndpoints, insertTenant, listEndpoints, newId } from '@tickwise/db';
 import { endpointInputSchema, toEndpointSpec } from '@tickwise/machines';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
 
@@ -148,6 +148,6 @@ describe('the catalog with tenants', () => {
   });
 
   it('will not insert an endpoint whose job does not exist (its tenant is copied from the job)', async () => {
-    await expect(insertEndpoint(db.pool, { id: newId(), jobId: newId(), name: 'orphan', spec: toEndpointSpec(endpoint('orphan')), bucket: 0, state: 'idle', snapshot: {} as never })).rejects.toThrow(/does not exist/);
+    await expect(insertEndpoints(db.pool, newId(), [{ id: newId(), name: 'orphan', spec: toEndpointSpec(endpoint('orphan')), bucket: 0, state: 'idle', snapshot: {} as never }])).rejects.toThrow(/does not exist/);
   });
 });

@@ -5,17 +5,20 @@
  *      then graphile-worker on the same work (scripts/bench/peer.ts), printing both rates and the ratio;
  *   2. lateness (dispatch start − scheduled slot) at a steady 1,000 calls/s;
  *   3. the cost of a claim as the endpoints table grows to 1,000,000 rows with few due;
- *   and hints, planner (see their files), api (the gateway, scripts/bench/api.ts).
+ *   and hints, planner (see their files), api (the gateway, scripts/bench/api.ts), apply (creating
+ *   endpoints: `tickwise apply` on the database path and ApplyJobs, scripts/bench/apply.ts).
  * Settings: DATABASE_URL (else embedded PostgreSQL 15), BENCH_ENDPOINTS (default 20000),
  * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000),
  * BENCH_PEER_MODES (graphile-worker's modes run beside the throughput part; default batched,default;
- * empty: none), BENCH_TWO_PROCESSES (false: the throughput part runs one scheduler process only).
+ * empty: none), BENCH_TWO_PROCESSES (false: the throughput part runs one scheduler process only),
+ * BENCH_SQL (a file of SQL run after the migrations, to try a variant of a function).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { claimDue } from '@tickwise/db';
 import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
 import { apiBench } from './api.ts';
+import { applyBench } from './apply.ts';
 import { hintsBench } from './hints.ts';
 import { peerThroughput, waitForCalls, type PeerMode } from './peer.ts';
 import { plannerBench } from './planner.ts';
@@ -193,6 +196,7 @@ if (!only || only === 'hints') {
 }
 if (!only || only === 'planner') { results.planner = await plannerBench(); await settle(); }
 if (!only || only === 'api') { results.api = await apiBench(); await settle(); }
+if (!only || only === 'apply') { results.apply = await applyBench(); await settle(); }
 if (!only || only === 'claim') results.claim = await claimCost();
 mkdirSync('bench-results', { recursive: true });
 writeFileSync('bench-results/latest.json', `${JSON.stringify(results, null, 2)}\n`);

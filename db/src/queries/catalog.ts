@@ -51,7 +51,6 @@ export async function lockEndpoint(db: Queryable, id: string): Promise<EndpointR
 
 export interface NewEndpoint {
   id: string;
-  jobId: string;
   name: string;
   spec: EndpointSpec;
   bucket: number;
@@ -60,16 +59,20 @@ export interface NewEndpoint {
 }
 
 /**
- * Inserts a machine in its initial state (version 1); plan it with `commitMachines`. Its tenant is
- * copied from its job in the same statement, so the two never disagree.
+ * Inserts machines of one job in their initial state (version 1), all in one statement; plan them
+ * with `commitMachines`. Their tenant is copied from the job in the same statement, so the two never
+ * disagree.
  */
-export async function insertEndpoint(db: Queryable, endpoint: NewEndpoint): Promise<void> {
+export async function insertEndpoints(db: Queryable, jobId: string, endpoints: readonly NewEndpoint[]): Promise<void> {
+  if (endpoints.length === 0) return;
   const { rowCount } = await db.query(
     `INSERT INTO endpoints (id, job_id, tenant_id, name, spec, bucket, state, snapshot)
-     SELECT $1, j.id, j.tenant_id, $3, $4, $5, $6, $7 FROM jobs j WHERE j.id = $2`,
-    [endpoint.id, endpoint.jobId, endpoint.name, endpoint.spec, endpoint.bucket, endpoint.state, endpoint.snapshot],
+     SELECT e.id, j.id, j.tenant_id, e.name, e.spec, e.bucket, e.state, e.snapshot
+       FROM jobs j, jsonb_to_recordset($2::jsonb) AS e(id uuid, name text, spec jsonb, bucket smallint, state text, snapshot jsonb)
+      WHERE j.id = $1`,
+    [jobId, JSON.stringify(endpoints)],
   );
-  if (rowCount !== 1) throw new Error(`job ${endpoint.jobId} does not exist`);
+  if (rowCount !== endpoints.length) throw new Error(`job ${jobId} does not exist`);
 }
 
 /** Replaces the spec; the machine itself is written separately (and only when nobody leases it). */
