@@ -3,7 +3,8 @@
  *   1. executions/s end to end (claim → HTTP to a local no-op target → run recorded → next run
  *      planned) with 1 and 2 scheduler processes and many endpoints due at once;
  *      then graphile-worker on the same work (scripts/bench/peer.ts), printing both rates and the ratio;
- *   2. lateness (dispatch start − scheduled slot) at a steady 1,000 calls/s;
+ *   2. lateness (dispatch start − scheduled slot) at a steady 1,000 and 5,000 calls/s, and the spacing
+ *      of each of 200 endpoints every second, all due in the same instant (scripts/bench/lateness.ts);
  *   3. the cost of a claim as the endpoints table grows to 1,000,000 rows with few due;
  *   and hints, planner (see their files), api (the gateway, scripts/bench/api.ts), apply (creating
  *   endpoints: `tickwise apply` on the database path and ApplyJobs, scripts/bench/apply.ts).
@@ -11,6 +12,8 @@
  * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000),
  * BENCH_PEER_MODES (graphile-worker's modes run beside the throughput part; default batched,default;
  * empty: none), BENCH_TWO_PROCESSES (false: the throughput part runs one scheduler process only),
+ * BENCH_LATENESS_RATES (calls/s of the lateness part; default 1000,5000), BENCH_TARGET_NICE (the
+ * no-op target's niceness, default -10: it stands for another machine; see startTarget),
  * BENCH_SQL (a file of SQL run after the migrations, to try a variant of a function).
  */
 import { execSync } from 'node:child_process';
@@ -20,12 +23,14 @@ import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
 import { apiBench } from './api.ts';
 import { applyBench } from './apply.ts';
 import { hintsBench } from './hints.ts';
+import { lateness, spacing } from './lateness.ts';
 import { peerThroughput, waitForCalls, type PeerMode } from './peer.ts';
 import { plannerBench } from './planner.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const LATENESS_RATES = (process.env.BENCH_LATENESS_RATES ?? '1000,5000').split(',').map(Number);
 const TWO_PROCESSES = process.env.BENCH_TWO_PROCESSES !== 'false';
 const PEER_MODES = (process.env.BENCH_PEER_MODES ?? 'batched,default').split(',').filter(Boolean) as PeerMode[];
 const CLAIM_SIZES = (process.env.BENCH_CLAIM_SIZES ?? '10000,100000,1000000').split(',').map(Number);
@@ -74,48 +79,6 @@ async function throughput(processes: number) {
     const figure = { processes, endpoints: ENDPOINTS, runs, duplicates: runs - distinct_slots, replanned: planned, seconds: round(counted.seconds, 2), executionsPerSecond: counted.perSecond, recordedSeconds: round(seconds, 2), cpuMicrosPerRun };
     console.log(`throughput, ${processes} scheduler process(es): ${figure.executionsPerSecond} executions/s at the target (${counted.calls} calls in ${figure.seconds}s over ${counted.connections} connections; ${runs} runs recorded in ${figure.recordedSeconds}s, ${figure.duplicates} duplicates, ${planned} re-planned)`);
     console.log(`  CPU per execution: scheduler ${cpuMicrosPerRun.schedulers} µs, PostgreSQL ${cpuMicrosPerRun.postgres} µs, target ${cpuMicrosPerRun.target} µs`);
-    return figure;
-  } finally {
-    target.process.kill('SIGTERM');
-    await db.close();
-  }
-}
-
-async function lateness() {
-  const db = await benchDatabase('tickwise_bench_late');
-  const target = await startTarget();
-  try {
-    // 1,000 endpoints every second, their slots spread 1 ms apart: a steady 1,000 calls/s.
-    const start = new Date(Date.now() + 3_000);
-    await bulkEndpoints(db.pool, 1_000, { url: `${target.url}/noop`, schedule: { every: '1s' }, timeout: '10s' }, start, 1);
-    const nodes = startSchedulers(1, db.url, SCHEDULER_ENV);
-    await sleep(3_000 + STEADY_SECONDS * 1_000);
-    await stopAll(nodes);
-    // The first two seconds warm up the process (JIT, connections); measure the rest.
-    const { rows } = await db.pool.query<{ late: number }>(
-      `SELECT extract(epoch FROM started_at - slot) * 1000 AS late FROM runs WHERE slot >= $1 ORDER BY 1`,
-      [new Date(start.getTime() + 2_000)],
-    );
-    const late = rows.map((row) => Number(row.late));
-    if (process.env.BENCH_LATENESS_DETAIL) {
-      const { rows: bySecond } = await db.pool.query(
-        `SELECT floor(extract(epoch FROM slot - $1::timestamptz)) AS second, count(*) AS runs,
-                round(max(extract(epoch FROM started_at - slot) * 1000)) AS max_ms,
-                count(*) FILTER (WHERE started_at - slot > interval '20 ms') AS over_20ms
-           FROM runs GROUP BY 1 ORDER BY 1`,
-        [start],
-      );
-      console.table(bySecond);
-    }
-    const figure = {
-      callsPerSecond: Math.round(late.length / (STEADY_SECONDS - 2)),
-      samples: late.length,
-      p50: round(percentile(late, 50), 2),
-      p99: round(percentile(late, 99), 2),
-      max: round(late.at(-1) ?? Number.NaN, 2),
-      early: late.filter((ms) => ms < 0).length,
-    };
-    console.log(`lateness at ~${figure.callsPerSecond} calls/s: p50 ${figure.p50} ms, p99 ${figure.p99} ms, max ${figure.max} ms, early ${figure.early} (of ${late.length})`);
     return figure;
   } finally {
     target.process.kill('SIGTERM');
@@ -187,7 +150,13 @@ if (only === 'peer') {
   for (const mode of PEER_MODES) (results.peer as unknown[]).push(await peerThroughput(mode, ENDPOINTS));
 }
 if (!only || only === 'lateness') {
-  results.lateness = await lateness();
+  const figures = [];
+  for (const rate of LATENESS_RATES) {
+    figures.push(await lateness(rate, STEADY_SECONDS, SCHEDULER_ENV));
+    await settle();
+  }
+  results.lateness = figures;
+  results.spacing = await spacing(STEADY_SECONDS, SCHEDULER_ENV);
   await settle();
 }
 if (!only || only === 'hints') {

@@ -21,6 +21,5 @@ export interface Held {
   transitions: TransitionRow[];
   /** When the lease may end, by this node's reckoning (performance.now(); see lease-deadline.ts). */
   leaseDeadline: number;
-  timer?: NodeJS.Timeout;
   inFlight?: Promise<void>;
 }

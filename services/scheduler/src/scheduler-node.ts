@@ -19,6 +19,7 @@ import { nextAttempt, notBeforeOf } from './retry.ts';
 import { runRecord } from './run-record.ts';
 import { SecretValueCache } from './secret-values.ts';
 import { SigningSecretCache } from './signing.ts';
+import { StartTimes } from './start-times.ts';
 import { BatchWriter } from './writer.ts';
 
 /** Most tenants with due work a crowded node asks about (each is a share; more would be shares of nothing). */
@@ -58,6 +59,8 @@ export class SchedulerNode {
   private readonly shares: TenantShares;
   private readonly shutdown = new AbortController();
   private readonly held = new Map<string, Held>();
+  /** Held machines waiting for their time (the slot, a retry's, a Retry-After's). */
+  private readonly starts = new StartTimes<Held>((held) => this.dispatchWhenDue(held));
   private listener: Listener | undefined;
   private started = false;
   private stopping = false;
@@ -114,7 +117,7 @@ export class SchedulerNode {
     this.leases.stop();
     this.retention?.stop();
     await this.hints.stop();
-    const waiting = [...this.held.values()].filter((held) => held.timer !== undefined && held.inFlight === undefined);
+    const waiting = [...this.held.values()].filter((held) => this.starts.has(held) && held.inFlight === undefined);
     await Promise.all(waiting.map((held) => this.release(held, 'node shutting down before the slot')));
     const inFlight = [...this.held.values()].flatMap((held) => (held.inFlight ? [held.inFlight] : []));
     if (inFlight.length > 0) {
@@ -162,7 +165,8 @@ export class SchedulerNode {
   private async accept(rows: HeldRow[], how: HowHeld, sentAt: number): Promise<void> {
     const hints = await activeHints(this.pool, rows.map((row) => row.id));
     const now = new Date();
-    for (const row of rows) {
+    // In id order, so machines sharing a slot start in the same order every time (see StartTimes).
+    for (const row of rows.sort((a, b) => (a.id < b.id ? -1 : 1))) {
       try {
         const admission = admit(row, how, now, this.config);
         const slot = admission.kind === 'dispatch' ? admission.slot : (row.claimedSlot ?? now);
@@ -190,12 +194,10 @@ export class SchedulerNode {
    * reach): the slot is dropped, and a peer takes the machine over when the lease expires.
    */
   private dispatchWhenDue(held: Held): void {
-    const wait = held.at.getTime() - Date.now();
-    if (wait > 0) {
-      held.timer = setTimeout(() => this.dispatchWhenDue(held), wait);
+    if (held.at.getTime() > Date.now()) {
+      this.starts.add(held, held.at.getTime());
       return;
     }
-    held.timer = undefined;
     if (!mayDispatch(held.leaseDeadline, performance.now(), this.config.leaseMs)) {
       this.metrics.leaseLost();
       this.log.warn('lease may have expired before the slot (no renewal landed): slot dropped, a peer takes the machine over', { endpoint: held.row.id, slot: held.slot.toISOString(), attempt: held.attempt, deadlineMsAgo: Math.round(performance.now() - held.leaseDeadline) });
@@ -289,7 +291,7 @@ export class SchedulerNode {
 
   /** Hands a slot back unrun: the machine goes idle with the same slot, for this node or a peer. */
   private async release(held: Held, reason: string, record: RunRecord | null = null): Promise<void> {
-    clearTimeout(held.timer);
+    this.starts.cancel(held);
     const released = step(held.snapshot, { type: 'RELEASE' }, new Date());
     held.transitions.push({ ...released.record, reason });
     this.metrics.released();
@@ -367,8 +369,8 @@ export class SchedulerNode {
   private leaseLost(id: string): void {
     const held = this.held.get(id);
     // A call in flight goes on; its commit is refused and counted then.
-    if (!held?.timer || held.inFlight) return;
-    clearTimeout(held.timer);
+    if (!held || !this.starts.has(held) || held.inFlight) return;
+    this.starts.cancel(held);
     this.held.delete(id);
     this.metrics.leaseLost();
     this.log.warn('lease lost while waiting for the slot', { endpoint: id });
