@@ -1,7 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { applyJobs, archiveJob, createJob, setJobPause, updateJobFields, type JobInput } from '@tickwise/catalog';
 import { countJobs, getJob, listJobs, type JobView } from '@tickwise/db';
-import { nameSchema, type EndpointInput } from '@tickwise/machines';
+import { applySizeProblem, nameSchema, type EndpointInput } from '@tickwise/machines';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { jobMessage } from '../convert.ts';
@@ -21,8 +21,10 @@ const applySchema = z.object({
   jobs: z
     .array(z.object({ name: nameSchema, synthetic: z.boolean(), endpoints: z.array(z.unknown()) }))
     .min(1, 'must list at least one job')
-    .max(LIMITS.jobsPerApply, `must have at most ${LIMITS.jobsPerApply} jobs`)
-    .refine((jobs) => jobs.reduce((sum, job) => sum + job.endpoints.length, 0) <= LIMITS.endpointsPerApply, `must have at most ${LIMITS.endpointsPerApply} endpoints in all`),
+    .superRefine((jobs, ctx) => {
+      const problem = applySizeProblem(jobs);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   dryRun: z.boolean(),
 });
 const jobIdSchema = z.object({ jobId: id });
