@@ -13,6 +13,7 @@ import { AnalysisService, ApiKeyService, EndpointService, HintService, JobServic
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
 import { gatewayMetrics, metricsInterceptor } from './metrics.ts';
 import { ConnectionGuard } from './connection-guard.ts';
+import { inputGuardInterceptor } from './input-guard.ts';
 import { apiKeyService } from './services/api-key-service.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { endpointService } from './services/endpoint-service.ts';
@@ -142,7 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log, new AuthLimits(config))],
+    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log, new AuthLimits(config)), inputGuardInterceptor()],
     contextValues: (request) => createContextValues().set(peerAddressKey, request.socket?.remoteAddress),
     readMaxBytes: config.readMaxBytes,
     // A misspelt field is an error rather than silently dropped (Connect JSON; binary is unaffected).
