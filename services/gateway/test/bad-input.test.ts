@@ -18,7 +18,8 @@ describe('unstorable and unsendable values', () => {
       (SELECT md5(coalesce(string_agg(j.id || j.name || j.notify::text || coalesce(j.archived_at::text, ''), '|' ORDER BY j.id), '')) FROM jobs j) AS jobs,
       (SELECT md5(coalesce(string_agg(e.id || e.spec::text || coalesce(e.paused_reason, '') || e.version, '|' ORDER BY e.id), '')) FROM endpoints e) AS endpoints,
       (SELECT count(*) FROM hints) AS hints,
-      (SELECT md5(coalesce(string_agg(k.id || k.name || coalesce(k.revoked_at::text, ''), '|' ORDER BY k.id), '')) FROM api_keys k) AS keys`);
+      (SELECT md5(coalesce(string_agg(k.id || k.name || coalesce(k.revoked_at::text, ''), '|' ORDER BY k.id), '')) FROM api_keys k) AS keys,
+          (SELECT count(*) FROM audit_events) AS audit`);
     return rows[0];
   }
 
