@@ -1,5 +1,6 @@
 import type { DescMessage, DescService, MessageShape } from '@bufbuild/protobuf';
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { applyDescription, type ApplyAction } from '@tickwise/catalog';
 import { ApiKeyService, EndpointService, HintKind, HintService, JobService, Role, SecretService, SigningService, type EndpointSpec, type NotifyTarget } from '@tickwise/api';
 
 // What the audit trail says of each change the API makes: its target (kind and name) and a summary
@@ -76,11 +77,6 @@ function notifySummary(targets: readonly NotifyTarget[]): Record<string, unknown
   return targets.map((target) => ({ channel: target.target.case ?? '', url: target.target.case === 'slack' ? `${redactUrl(target.target.value).split('/').slice(0, 3).join('/')}/…` : redactUrl(target.target.value ?? ''), after: target.after || 3 }));
 }
 
-/** `a, b, c and 4 more`. */
-function namesOf(names: readonly string[]): string {
-  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`;
-}
-
 const HINT_KINDS: Record<number, string> = { [HintKind.INTERVAL]: 'interval', [HintKind.RUN_AT]: 'run_at', [HintKind.PAUSE_UNTIL]: 'pause_until' };
 const ROLES: Record<number, string> = { [Role.READ]: 'read', [Role.WRITE]: 'write', [Role.ADMIN]: 'admin' };
 
@@ -102,10 +98,10 @@ export const AUDIT_DESCRIBERS: ReadonlyMap<string, Describer<unknown, unknown>> 
     applyJobs: (request, response) =>
       request.dryRun
         ? null
-        : {
-            target: `jobs ${namesOf(request.jobs.map((job) => job.name))}`,
-            summary: { changes: response.changes.filter((change) => change.action !== 'unchanged').map((change) => compact({ job: change.job, endpoint: change.endpoint, action: change.action, note: change.note })), unchanged: response.changes.filter((change) => change.action === 'unchanged').length },
-          },
+        : applyDescription(
+            request.jobs.map((job) => job.name),
+            response.changes.map((change) => ({ job: change.job, endpoint: change.endpoint || null, action: change.action as ApplyAction, ...(change.note ? { note: change.note } : {}) })),
+          ),
   }),
   ...describers(EndpointService, {
     createEndpoint: async (request, response, names) => ({
