@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_DESCRIBERS, isReadProcedure, PROCEDURE_ROLES, redactUrl } from '@tickwise/gateway';
+import { create } from '@bufbuild/protobuf';
+import { RotateSigningSecretRequestSchema, SetSecretRequestSchema } from '@tickwise/api';
+import { AUDIT_DESCRIBERS, fallbackDescription, isReadProcedure, PROCEDURE_ROLES, redactUrl } from '@tickwise/gateway';
 
 // A procedure that changes something cannot be left out of the audit trail: the interceptor records
 // every procedure whose name does not say it reads, and each of those has a describer written for it
@@ -28,5 +30,12 @@ describe('audit coverage', () => {
     expect(redactUrl('https://user:pass@api.example.com/v1/orders?token=abc#x')).toBe('https://api.example.com/v1/orders?…');
     expect(redactUrl('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080/');
     expect(redactUrl('not a url')).toBe('…');
+  });
+
+  it('records only ids, names and which fields were set for a change without a describer, never a value', () => {
+    const secret = create(SetSecretRequestSchema, { name: 'DB_PASSWORD', value: 's3cret' });
+    expect(fallbackDescription(SetSecretRequestSchema, secret as unknown as Record<string, unknown>)).toEqual({ target: 'DB_PASSWORD', summary: { name: 'DB_PASSWORD', fieldsSet: ['value'] } });
+    const rotate = create(RotateSigningSecretRequestSchema, { endpointId: '01900000-0000-7000-8000-000000000000', grace: '1h' });
+    expect(fallbackDescription(RotateSigningSecretRequestSchema, rotate as unknown as Record<string, unknown>)).toEqual({ target: '', summary: { endpointId: '01900000-0000-7000-8000-000000000000', fieldsSet: ['grace'] } });
   });
 });
