@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CST, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { applySizeProblem, endpointInputSchema, nameSchema, notifyListSchema } from '@tickwise/machines';
+import { applySizeProblems, endpointInputSchema, nameSchema, notifyListSchema } from '@tickwise/machines';
 import type { JobInput } from '@tickwise/catalog';
 import { TickwiseError } from '@tickwise/platform';
 
@@ -59,9 +59,8 @@ const jobSchema = z.strictObject({
 const jobsFileSchema = z
   .strictObject({ jobs: z.array(jobSchema) })
   .superRefine((file, ctx) => {
-    // The API's limits of one apply, so the database path refuses what the API refuses.
-    const size = applySizeProblem(file.jobs);
-    if (size) ctx.addIssue({ code: 'custom', path: ['jobs'], message: size });
+    // The API's limits of one apply (jobs, endpoints per job), so the database path refuses what the API refuses.
+    for (const problem of applySizeProblems(file.jobs)) ctx.addIssue({ code: 'custom', path: ['jobs', ...problem.path], message: problem.message });
     const jobNames = new Set<string>();
     file.jobs.forEach((job, jobIndex) => {
       if (jobNames.has(job.name)) ctx.addIssue({ code: 'custom', path: ['jobs', jobIndex, 'name'], message: `job "${job.name}" appears twice` });

@@ -55,13 +55,16 @@ describe('bad strings and numbers in a jobs file', () => {
 });
 
 describe('the limits of one apply, as the API has them', () => {
-  it('refuses more jobs or endpoints than one ApplyJobs call takes, with the API words', () => {
+  it('refuses more jobs than one ApplyJobs call takes, or more endpoints than a job may have, with the API words', () => {
     const jobs = Array.from({ length: INPUT_LIMITS.jobsPerApply + 1 }, (_, i) => `  - { name: j${i}, endpoints: [] }`).join('\n');
     expect(refusal(() => parseJobsFile('jobs.yaml', `jobs:\n${jobs}\n`))).toEqual([`jobs.yaml:2:3: jobs: must have at most ${INPUT_LIMITS.jobsPerApply} jobs`]);
-    const endpoints = Array.from({ length: INPUT_LIMITS.endpointsPerApply + 1 }, (_, i) => `      - { name: e${i}, url: "http://x/", schedule: { every: 1h } }`).join('\n');
-    expect(refusal(() => parseJobsFile('jobs.yaml', `jobs:\n  - name: j\n    endpoints:\n${endpoints}\n`))).toEqual([
-      `jobs.yaml:2:3: jobs: must have at most ${INPUT_LIMITS.endpointsPerApply} endpoints in all (this has ${INPUT_LIMITS.endpointsPerApply + 1})`,
+    const endpoints = (count: number) => Array.from({ length: count }, (_, i) => `      - { name: e${i}, url: "http://x/", schedule: { every: 1h } }`).join('\n');
+    expect(refusal(() => parseJobsFile('jobs.yaml', `jobs:\n  - name: j\n    endpoints:\n${endpoints(INPUT_LIMITS.endpointsPerJob + 1)}\n`))).toEqual([
+      `jobs.yaml:4:7: jobs[0].endpoints: must have at most ${INPUT_LIMITS.endpointsPerJob} endpoints (a job's limit; this has ${INPUT_LIMITS.endpointsPerJob + 1})`,
     ]);
+    // More than one ApplyJobs call takes in all is fine on the database path: the file's own size limits bound it.
+    const two = `jobs:\n  - name: a\n    endpoints:\n${endpoints(INPUT_LIMITS.endpointsPerJob)}\n  - name: b\n    endpoints:\n${endpoints(1)}\n`;
+    expect(parseJobsFile('jobs.yaml', two).reduce((sum, job) => sum + job.endpoints.length, 0)).toBe(INPUT_LIMITS.endpointsPerJob + 1);
   });
 
   it('refuses a URL, a header or a body past the API limits', () => {

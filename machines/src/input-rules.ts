@@ -21,7 +21,12 @@ export const INPUT_LIMITS = {
   bodyDepthMax: 32,
   /** Jobs in one apply (a jobs file, an ApplyJobs call). */
   jobsPerApply: 100,
-  /** Endpoints of all jobs in one apply. */
+  /** Endpoints of one job (the API's quota of a job, archived ones included). */
+  endpointsPerJob: 1_000,
+  /**
+   * Endpoints of all jobs in one ApplyJobs call: a limit of the API's request (at most 1 MiB), not
+   * of a jobs file, whose own size limits bound it on the database path.
+   */
   endpointsPerApply: 1_000,
 } as const;
 
@@ -187,12 +192,15 @@ export function checkText(text: string, ctx: { addIssue(issue: { code: 'custom';
 }
 
 /**
- * Why one apply (a jobs file on either path, an ApplyJobs call) is too big, or undefined: the same
- * words for the field `jobs` on the API and in a file.
+ * Why one apply (a jobs file on either path, an ApplyJobs call) is too big: too many jobs (`jobs`),
+ * too many endpoints in a job (`jobs[i].endpoints`), with the same words on the API and in a file.
+ * The API's total per call (endpointsPerApply) is the gateway's to add. Pure.
  */
-export function applySizeProblem(jobs: readonly { endpoints: readonly unknown[] }[]): string | undefined {
-  if (jobs.length > INPUT_LIMITS.jobsPerApply) return `must have at most ${INPUT_LIMITS.jobsPerApply} jobs`;
-  const endpoints = jobs.reduce((sum, job) => sum + job.endpoints.length, 0);
-  if (endpoints > INPUT_LIMITS.endpointsPerApply) return `must have at most ${INPUT_LIMITS.endpointsPerApply} endpoints in all (this has ${endpoints})`;
-  return undefined;
+export function applySizeProblems(jobs: readonly { endpoints: readonly unknown[] }[]): ValueProblem[] {
+  const problems: ValueProblem[] = [];
+  if (jobs.length > INPUT_LIMITS.jobsPerApply) problems.push({ path: [], message: `must have at most ${INPUT_LIMITS.jobsPerApply} jobs` });
+  jobs.forEach((job, index) => {
+    if (job.endpoints.length > INPUT_LIMITS.endpointsPerJob) problems.push({ path: [index, 'endpoints'], message: `must have at most ${INPUT_LIMITS.endpointsPerJob} endpoints (a job's limit; this has ${job.endpoints.length})` });
+  });
+  return problems;
 }

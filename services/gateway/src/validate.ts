@@ -30,7 +30,7 @@ export const LIMITS = {
 /** What a tenant may hold: past these, creating more is RESOURCE_EXHAUSTED. */
 export const QUOTAS = {
   jobsPerTenant: 10_000,
-  endpointsPerJob: 1_000,
+  endpointsPerJob: INPUT_LIMITS.endpointsPerJob,
   manualHintsPerEndpoint: 20,
   apiKeysPerTenant: 100,
 } as const;
