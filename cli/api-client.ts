@@ -4,6 +4,7 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { parseApiKey } from '@tickwise/gateway';
 import { nameSchema } from '@tickwise/machines';
 import { AnalysisService, BadRequestSchema, type Endpoint, EndpointService, HintService, type Job, JobService, NotificationService, RunService, SecretService, SigningService } from '@tickwise/api';
+import { AuditService } from '@tickwise/api';
 import { envText, invalidConfig, isTickwiseError, isUuid, TickwiseError, type ErrorCode, type FieldViolation } from '@tickwise/platform';
 import { invalidArgument } from './settings.ts';
 
@@ -126,6 +127,7 @@ export class Api {
   readonly notifications: Client<typeof NotificationService>;
   readonly secrets: Client<typeof SecretService>;
   readonly signing: Client<typeof SigningService>;
+  readonly audit: Client<typeof AuditService>;
 
   constructor(readonly settings: ApiSettings) {
     const bearer: Interceptor = (next) => (request) => {
@@ -141,6 +143,7 @@ export class Api {
     this.notifications = createClient(NotificationService, transport);
     this.secrets = createClient(SecretService, transport);
     this.signing = createClient(SigningService, transport);
+    this.audit = createClient(AuditService, transport);
   }
 
   /** A job by id or name (an archived one only when no live one has the name). */

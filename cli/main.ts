@@ -34,6 +34,7 @@ over the API (TICKWISE_URL, TICKWISE_API_KEY; --json prints the API's JSON; --he
   secrets set|list|delete  the tenant's named secrets, written {{secrets.NAME}} in endpoints
                            (secrets rotate-key: on DATABASE_URL; "tickwise secrets --help")
   signing create|rotate|revoke|list [--endpoint E]   signing secrets (whsec_…, shown once)
+  audit [--since 1h]       the tenant's changes, newest first: who (key or OS user), what, when (admin key)
 
 Settings are environment variables; README.md lists every one.`;
 
@@ -47,6 +48,7 @@ const OWN_ARGS: Record<string, (argv: string[]) => Promise<number>> = {
   smoke: async (argv) => (await import('./commands/smoke.ts')).smokeCommand(argv, process.env),
   secrets: async (argv) => (await import('./commands/secrets.ts')).secretsCommand(() => readSettings(process.env), argv, process.env),
   signing: async (argv) => (await import('./commands/signing.ts')).signingCommand(argv, process.env),
+  audit: async (argv) => (await import('./commands/audit.ts')).auditCommand(argv, process.env),
 };
 
 /** Commands that take only the shared options (-f and --dry-run are apply's). */

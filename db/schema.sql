@@ -48,6 +48,20 @@ CREATE TABLE public.api_keys (
 );
 CREATE INDEX api_keys_tenant_idx ON public.api_keys USING btree (tenant_id, id);
 
+CREATE TABLE public.audit_events (
+  id uuid NOT NULL,
+  tenant_id uuid NOT NULL,
+  actor_key_id uuid,
+  actor text NOT NULL,
+  via text NOT NULL,
+  action text NOT NULL,
+  target text NOT NULL,
+  summary jsonb NOT NULL,
+  at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT audit_events_pkey PRIMARY KEY (id)
+);
+CREATE INDEX audit_events_tenant_idx ON public.audit_events USING btree (tenant_id, id DESC);
+
 CREATE TABLE public.endpoint_notices (
   id uuid NOT NULL,
   endpoint_id uuid NOT NULL,

@@ -1,6 +1,7 @@
 // The API contract, generated from api/proto by buf (npm run proto:generate): import it by name, @tickwise/api.
 export * from './gen/tickwise/v1/analysis_service_pb.ts';
 export * from './gen/tickwise/v1/api_key_service_pb.ts';
+export * from './gen/tickwise/v1/audit_service_pb.ts';
 export * from './gen/tickwise/v1/endpoint_service_pb.ts';
 export * from './gen/tickwise/v1/hint_service_pb.ts';
 export * from './gen/tickwise/v1/job_service_pb.ts';

@@ -2,6 +2,7 @@ import { activeHints, archiveEndpoints, bucketOf, commitMachines, countJobs, DEF
 import { createEndpointSnapshot, persistSnapshot, restoreSnapshot, stateOf, toEndpointSpec, type EndpointInput, type EndpointSpec, type Hint, type NotifyTarget } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, TickwiseError, type FieldViolation, type TargetPolicy } from '@tickwise/platform';
 import { planWrite, userPauseOf } from './machine-writes.ts';
+import { applyDescription, recordChange, type AuditActor } from './audit.ts';
 import { checkSecretRefs } from './secrets.ts';
 
 export interface JobInput {
@@ -80,9 +81,10 @@ function isUniqueViolation(error: unknown): boolean {
  * Creates or updates jobs and their endpoints, matched by name, all in one transaction. An endpoint
  * of a listed job that the input no longer lists is archived. Jobs not listed are left alone.
  * `dryRun` makes the same changes, reports them, and rolls them back. `maxJobs` (a tenant's quota)
- * refuses the whole apply with `resource_exhausted` when the new jobs would pass it.
+ * refuses the whole apply with `resource_exhausted` when the new jobs would pass it. `audit` records
+ * the apply in its own transaction (the CLI on the database; the API records its calls itself).
  */
-export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: ApplyOptions & { dryRun?: boolean; maxJobs?: number } = {}): Promise<ApplyChange[]> {
+export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: ApplyOptions & { dryRun?: boolean; maxJobs?: number; audit?: AuditActor } = {}): Promise<ApplyChange[]> {
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
   const tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
@@ -105,6 +107,10 @@ export async function applyJobs(pool: Pool, jobs: readonly JobInput[], options: 
           if (count > options.maxJobs) throw new TickwiseError('resource_exhausted', `a tenant may have at most ${options.maxJobs} jobs (archived ones included); this apply would make ${count}`);
         }
         if (options.dryRun) throw new DryRunRollback(changes);
+        if (options.audit) {
+          const { target, summary } = applyDescription(jobs.map((job) => job.name), changes);
+          await recordChange(client, tenantId, options.audit, target, summary);
+        }
         await notifyWake(client);
         return changes;
       }),

@@ -6,3 +6,4 @@ export { archiveJob, archiveEndpoint, setJobPause } from './archive.ts';
 export { changeHints, triggerNow, MANUAL_HINT_SOURCE, TRIGGER_HINT_TTL_MS, type HintPlan } from './trigger.ts';
 export * from './signing.ts';
 export * from './secrets.ts';
+export * from './audit.ts';

@@ -17,6 +17,7 @@ const OPTIONS = {
   'planner-within': { type: 'string' },
   count: { type: 'string' },
   from: { type: 'string' },
+  since: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -1,6 +1,7 @@
 import { applyJobs, type JobInput } from '@tickwise/catalog';
 import { inlineCredentialHeaders } from '@tickwise/machines';
 import { isTickwiseError, targetPolicyFromEnv } from '@tickwise/platform';
+import { databaseActor } from '../audit-actor.ts';
 import { jobsFileError, readJobsFile } from '../jobs-file.ts';
 import { loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
 import { openPool, requireCurrentSchema } from './common.ts';
@@ -25,7 +26,7 @@ export async function applyCommand(settings: CliSettings, file: string, dryRun: 
   const pool = await openPool(settings, requireDatabaseUrl(settings, 'apply'), log, 2);
   try {
     await requireCurrentSchema(pool);
-    const changes = await applyJobs(pool, jobs, { targetPolicy }).catch((error: unknown) => {
+    const changes = await applyJobs(pool, jobs, { targetPolicy, audit: databaseActor('apply') }).catch((error: unknown) => {
       // The catalog names each refused field (`jobs[0].endpoints[1].url`); say it as a file problem.
       if (!isTickwiseError(error, 'invalid_argument') || error.violations.length === 0) throw error;
       throw jobsFileError(file, error.violations.map((violation) => ({ line: 0, column: 0, path: violation.field, message: violation.reason })));

@@ -5,6 +5,7 @@ import { gatewayConfigFromEnv } from '@tickwise/gateway';
 import { startPlannerService } from '@tickwise/planner';
 import { allowPrivateOrigin, describeTargetPolicy, invalidConfig } from '@tickwise/platform';
 import { describeConfig, SchedulerNode, schedulerConfigFromEnv } from '@tickwise/scheduler';
+import { databaseActor } from '../audit-actor.ts';
 import { demoJob } from '../dev/demo-job.ts';
 import { DEV_KEY_NAME, freshDevKey } from '../dev/dev-key.ts';
 import { devSecretsKey } from '../dev/secrets-key.ts';
@@ -73,7 +74,7 @@ export async function devCommand(settings: CliSettings, env: NodeJS.ProcessEnv):
     console.log(`• visualizer at ${gateway.url}/ui (sign in with the key below)`);
 
     const job = demoJob(synthetic.url);
-    await applyJobs(pool, [job], { targetPolicy });
+    await applyJobs(pool, [job], { targetPolicy, audit: databaseActor('dev') });
     console.log(`• demo job "${job.name}" (synthetic: true): ${job.endpoints.map((endpoint) => endpoint.name).join(', ')}`);
 
     const node = new SchedulerNode({ pool, connectionString, config: { ...config, targetPolicy }, log });

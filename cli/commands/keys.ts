@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import { createApiKey } from '@tickwise/gateway';
-import { API_KEY_ROLES, apiKeyById, insertTenant, listApiKeys, listTenants, newId, revokeApiKey, tenantById, tenantByName, type ApiKeyRole, type Pool } from '@tickwise/db';
+import { recordChange } from '@tickwise/catalog';
+import { API_KEY_ROLES, apiKeyById, inTransaction, insertTenant, listApiKeys, listTenants, newId, revokeApiKey, tenantById, tenantByName, type ApiKeyRole, type Pool } from '@tickwise/db';
 import { nameSchema } from '@tickwise/machines';
 import { isUuid } from '@tickwise/platform';
 import { invalidArgument, loggerFor, requireDatabaseUrl, type CliSettings } from '../settings.ts';
+import { databaseActor } from '../audit-actor.ts';
 import { openPool, requireCurrentSchema } from './common.ts';
 
 export const KEYS_HELP = `tickwise keys: API keys, straight on the database (DATABASE_URL)
@@ -51,7 +53,12 @@ async function create(pool: Pool, tenantName: string, role: ApiKeyRole, name: st
   let tenant = await tenantByName(pool, tenantName);
   if (!tenant && !newTenant) throw invalidArgument(`tenant "${tenantName}" does not exist; add --new-tenant to create it`);
   if (!tenant) tenant = (await insertTenant(pool, { id: newId(), name: tenantName })) ?? (await tenantByName(pool, tenantName));
-  const { key, row } = await createApiKey(pool, { tenantId: tenant!.id, role, name });
+  // The key and its audit event in one transaction: a key nobody recorded never exists.
+  const { key, row } = await inTransaction(pool, async (client) => {
+    const made = await createApiKey(client, { tenantId: tenant!.id, role, name });
+    await recordChange(client, tenant!.id, databaseActor('keys create'), `key ${name}`, { apiKeyId: made.row.id, role, ...(newTenant ? { tenant: tenant!.name } : {}) });
+    return made;
+  });
   console.error(`created ${role} key "${name}" (id ${row.id}) for tenant "${tenant!.name}" (id ${tenant!.id}); it is shown once, below: store it now`);
   console.log(key);
   return 0;
@@ -73,7 +80,10 @@ async function revoke(pool: Pool, id: string): Promise<number> {
   if (!isUuid(id)) throw invalidArgument(`"${id}" is not a key id (a UUID; "tickwise keys list" shows them)`);
   const key = await apiKeyById(pool, id);
   if (!key) throw invalidArgument(`no API key has id ${id}`);
-  await revokeApiKey(pool, key.tenantId, key.id);
+  await inTransaction(pool, async (client) => {
+    await revokeApiKey(client, key.tenantId, key.id);
+    await recordChange(client, key.tenantId, databaseActor('keys revoke'), `key ${key.name}`, { apiKeyId: key.id });
+  });
   const tenant = await tenantById(pool, key.tenantId);
   console.log(`revoked key "${key.name}" (${key.role}) of tenant "${tenant?.name ?? key.tenantId}"`);
   return 0;

@@ -158,12 +158,13 @@ describe('tickwise apply through the API (TICKWISE_URL set)', () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('refuses a file past the API limits, naming the field, and changes nothing', async () => {
+  it('refuses a file past the API limits before calling it (the reader has the same limits), naming the place, and changes nothing', async () => {
     const before = await snapshot();
     const long = `jobs:\n  - name: reports\n    endpoints:\n      - name: daily\n        url: http://127.0.0.1:1/${'a'.repeat(2_100)}\n        schedule: { every: 1h }\n`;
-    const result = await tickwise(['apply', '-f', file('long.yaml', long)], env());
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('was not applied (nothing changed): the API refused the request (invalid_argument): jobs[0].endpoints[0].url: must be at most 2048 characters');
+    const path = file('long.yaml', long);
+    const result = await tickwise(['apply', '-f', path], env());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${path}:5:14: jobs[0].endpoints[0].url: must be at most 2048 characters`);
     expect(await snapshot()).toEqual(before);
   });
 

@@ -29,3 +29,4 @@ export * from './queries/visualizer.ts';
 export * from './schema-dump.ts';
 export * from './queries/notifications.ts';
 export * from './queries/notification-deliveries.ts';
+export * from './queries/audit.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '@tickwise/platform/duration';
+import { checkText } from './input-rules.ts';
 
 /**
  * How a call is judged and retried within its slot: what counts as success, which failures are worth
@@ -87,7 +88,7 @@ export const retryInputSchema = z
 export const successInputSchema = z
   .strictObject({
     status: z.array(statusText('a status such as 200 or a class such as 2xx')).min(1).default(['2xx']),
-    bodyContains: z.string().min(1).max(1_000).optional(),
+    bodyContains: z.string().min(1).max(1_000).superRefine(checkText).optional(),
   })
   .transform((rule): SuccessRule => ({ status: [...new Set(rule.status)], ...(rule.bodyContains === undefined ? {} : { bodyContains: rule.bodyContains }) }));
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { formatDuration, parseDuration } from '@tickwise/platform/duration';
 import { OVERLAP_POLICIES, pauseAfterSchema, retryInputSchema, successInputSchema, type RetryPolicy, type SuccessRule } from './delivery.ts';
 import { referenceProblemsOf, urlHasCredentials } from './secret-refs.ts';
+import { forbiddenHeaderReason, headerValueProblem, INPUT_LIMITS, jsonValueProblems, urlTextProblem } from './input-rules.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -122,13 +123,25 @@ export const endpointInputSchema = z
       .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'is not a valid header name'), z.string())
       .default({})
       .superRefine((headers, ctx) => {
-        for (const name of Object.keys(headers)) {
+        const names = Object.keys(headers);
+        if (names.length > INPUT_LIMITS.headersMax) ctx.addIssue({ code: 'custom', message: `must have at most ${INPUT_LIMITS.headersMax} entries` });
+        for (const name of names) {
           if (RESERVED_HEADERS.includes(name.toLowerCase())) {
             ctx.addIssue({ code: 'custom', path: [name], message: `header "${name}" is set by Tickwise and cannot be overridden` });
           }
+          const problem = name.length > INPUT_LIMITS.headerNameMax ? `header names must be at most ${INPUT_LIMITS.headerNameMax} characters` : (forbiddenHeaderReason(name) ?? headerValueProblem(headers[name]!));
+          if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
         }
       }),
-    body: z.unknown().optional(),
+    body: z
+      .unknown()
+      .superRefine((body, ctx) => {
+        if (body === undefined) return;
+        const problems = jsonValueProblems(body);
+        for (const problem of problems) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+        if (problems.length === 0 && new TextEncoder().encode(JSON.stringify(body)).length > INPUT_LIMITS.bodyMaxBytes) ctx.addIssue({ code: 'custom', message: `must be at most ${INPUT_LIMITS.bodyMaxBytes} bytes as JSON` });
+      })
+      .optional(),
     schedule: scheduleSchema,
     minInterval: durationSchema(MIN_INTERVAL_MS, MAX_INTERVAL_MS).optional(),
     maxInterval: durationSchema(MIN_INTERVAL_MS, MAX_INTERVAL_MS).optional(),
@@ -156,6 +169,9 @@ export const endpointInputSchema = z
         ctx.addIssue({ code: 'custom', path: ['schedule', 'every'], message: `every ${formatDuration(e.schedule.everyMs)} is above maxInterval ${formatDuration(e.maxInterval)}` });
       }
     }
+    // A URL that does not parse is already reported as such.
+    const urlProblem = isHttpUrl(e.url) ? urlTextProblem(e.url) : undefined;
+    if (urlProblem) ctx.addIssue({ code: 'custom', path: ['url'], message: urlProblem });
   });
 
 export type EndpointInput = z.output<typeof endpointInputSchema>;

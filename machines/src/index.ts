@@ -10,3 +10,4 @@ export * from './zone-time.ts';
 export * from './schedule-preview.ts';
 export * from './notify.ts';
 export * from './secret-refs.ts';
+export * from './input-rules.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { urlTextProblem } from './input-rules.ts';
 
 /**
  * Who is told when an endpoint of a job starts failing, recovers or is paused: the jobs-file key
@@ -39,7 +40,12 @@ function isHttpUrl(text: string): boolean {
 export const notifyUrlSchema = z
   .string()
   .max(MAX_NOTIFY_URL_LENGTH, `must be at most ${MAX_NOTIFY_URL_LENGTH} characters`)
-  .refine(isHttpUrl, 'must be an absolute http:// or https:// URL');
+  .refine(isHttpUrl, 'must be an absolute http:// or https:// URL')
+  .superRefine((url, ctx) => {
+    // A URL that does not parse is already reported as such.
+    const problem = isHttpUrl(url) ? urlTextProblem(url) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const notifyAfterSchema = z
   .number({ error: 'must be a whole number of failed slots, 1 or more' })

@@ -48,6 +48,8 @@ export async function createApiKey(db: Queryable, input: { tenantId: string; rol
 /** Who is calling: the tenant and role come from the key, never from the request. */
 export interface Caller {
   keyId: string;
+  /** The key's name: who made a change, in the audit trail. */
+  keyName: string;
   tenantId: string;
   role: ApiKeyRole;
 }
@@ -72,5 +74,5 @@ export async function authenticate(db: Queryable, header: string | null, log: Lo
   // reason invalid_key: the key was looked up and refused (what the gateway's negative cache keeps).
   if (!row || !matches || row.revokedAt !== null) throw new TickwiseError('unauthenticated', 'invalid or revoked API key', { reason: 'invalid_key' });
   touchApiKey(db, row.id, TOUCH_EVERY_MS).catch((error: Error) => log.debug('could not record an API key use', { key: row.id, error: error.message }));
-  return { keyId: row.id, tenantId: row.tenantId, role: row.role };
+  return { keyId: row.id, keyName: row.name, tenantId: row.tenantId, role: row.role };
 }

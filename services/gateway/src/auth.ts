@@ -5,6 +5,7 @@ import { authenticate, type Caller } from './api-keys.ts';
 import type { AuthLimits } from './auth-limits.ts';
 import { TickwiseError, type Logger } from '@tickwise/platform';
 import { toConnectError } from './errors.ts';
+import { AuditService } from '@tickwise/api';
 import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, NodeService, NotificationService, OverviewService, RunService, SecretService, SigningService, WatchService } from '@tickwise/api';
 
 const RANK: Record<ApiKeyRole, number> = { read: 0, write: 1, admin: 2 };
@@ -40,6 +41,8 @@ export const PROCEDURE_ROLES: ReadonlyMap<string, ApiKeyRole> = new Map([
   ...roles(SecretService, { setSecret: 'write', listSecrets: 'read', deleteSecret: 'write' }),
   // A signing secret is a credential shown once, like an API key: admin makes, rotates and revokes them.
   ...roles(SigningService, { createSigningSecret: 'admin', rotateSigningSecret: 'admin', revokeSigningSecret: 'admin', listSigningSecrets: 'read' }),
+  // The trail names keys and who changed what: it is for whoever administers the tenant, as its keys are.
+  ...roles(AuditService, { listAuditEvents: 'admin' }),
 ]);
 
 const callerKey = createContextKey<Caller | null>(null, { description: 'the authenticated caller' });
@@ -47,7 +50,7 @@ const callerKey = createContextKey<Caller | null>(null, { description: 'the auth
 export const peerAddressKey = createContextKey<string | undefined>(undefined, { description: 'the client address' });
 
 /** The caller the auth interceptor resolved; every handler takes its tenant from here. */
-export function callerOf(context: HandlerContext): Caller {
+export function callerOf(context: Pick<HandlerContext, 'values'>): Caller {
   const caller = context.values.get(callerKey);
   // Unreachable through the server (the interceptor runs first); a handler called otherwise must not guess a tenant.
   if (!caller) throw new Error('no authenticated caller in the handler context');

@@ -6,3 +6,5 @@ export { PROCEDURE_ROLES } from './auth.ts';
 export { LIMITS, QUOTAS } from './validate.ts';
 export { WatchHub } from './watch-hub.ts';
 export { gatewayMetrics, metricsInterceptor } from './metrics.ts';
+export { AUDIT_DESCRIBERS, fallbackDescription, redactUrl } from './audit-describers.ts';
+export { isReadProcedure } from './audit.ts';

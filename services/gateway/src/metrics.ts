@@ -15,6 +15,7 @@ export const gatewayMetrics = {
   connections: metric('tickwise_gateway_open_connections', (name) => new Gauge({ name, help: 'TCP connections open on the gateway port' })),
   refused: metric('tickwise_gateway_connections_refused_total', (name) => new Counter({ name, help: 'Connections closed as soon as accepted: TICKWISE_GATEWAY_MAX_CONNECTIONS were open' })),
   timeouts: metric('tickwise_gateway_connection_timeouts_total', (name) => new Counter({ name, help: 'Connections closed (HTTP/2: streams reset) for a timeout, by phase: headers, request (body), idle', labelNames: ['phase'] })),
+  auditFailures: metric('tickwise_gateway_audit_failures_total', (name) => new Counter({ name, help: 'Changes made through the API whose audit event could not be recorded (each is logged at error level with the event)' })),
   authRefused: metric('tickwise_gateway_auth_refused_total', (name) => new Counter({ name, help: 'Calls refused by authentication, by reason: malformed (no lookup), invalid (looked up), cached (a refused key, answered from memory), rate_limited (429)', labelNames: ['reason'] })),
 };
 

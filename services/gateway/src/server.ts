@@ -13,6 +13,10 @@ import { AnalysisService, ApiKeyService, EndpointService, HintService, JobServic
 import { collectProcessMetricsOnce, metricsExposition, type Logger } from '@tickwise/platform';
 import { gatewayMetrics, metricsInterceptor } from './metrics.ts';
 import { ConnectionGuard } from './connection-guard.ts';
+import { inputGuardInterceptor } from './input-guard.ts';
+import { auditInterceptor } from './audit.ts';
+import { auditService } from './services/audit-service.ts';
+import { AuditService } from '@tickwise/api';
 import { apiKeyService } from './services/api-key-service.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { endpointService } from './services/endpoint-service.ts';
@@ -139,10 +143,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     router.service(NotificationService, notificationService(deps));
     router.service(SecretService, secretService(deps));
     router.service(SigningService, signingService(deps));
+    router.service(AuditService, auditService(deps));
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log, new AuthLimits(config))],
+    interceptors: [metricsInterceptor(), errorInterceptor(log), authInterceptor(pool, log, new AuthLimits(config)), auditInterceptor(pool, log), inputGuardInterceptor()],
     contextValues: (request) => createContextValues().set(peerAddressKey, request.socket?.remoteAddress),
     readMaxBytes: config.readMaxBytes,
     // A misspelt field is an error rather than silently dropped (Connect JSON; binary is unaffected).

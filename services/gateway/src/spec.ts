@@ -1,9 +1,8 @@
-import { toJson } from '@bufbuild/protobuf';
-import { ValueSchema } from '@bufbuild/protobuf/wkt';
-import { endpointInputSchema, type EndpointInput } from '@tickwise/machines';
+import type { Value } from '@bufbuild/protobuf/wkt';
+import { endpointInputSchema, INPUT_LIMITS, type EndpointInput } from '@tickwise/machines';
 import { TickwiseError, type FieldViolation } from '@tickwise/platform';
 import type { EndpointSpec as EndpointSpecMessage } from '@tickwise/api';
-import { fieldPath, LIMITS } from './validate.ts';
+import { fieldPath } from './validate.ts';
 
 /** Where a jobs-file key of endpointInputSchema lives in the proto message. */
 function protoPath(path: readonly PropertyKey[]): readonly PropertyKey[] {
@@ -11,6 +10,28 @@ function protoPath(path: readonly PropertyKey[]): readonly PropertyKey[] {
   if (first === 'schedule' && rest[0] === 'cron') return ['schedule', 'cron', 'expression', ...rest.slice(1)];
   if (first === 'schedule' && rest[0] === 'timezone') return ['schedule', 'cron', 'timezone', ...rest.slice(1)];
   return path;
+}
+
+/**
+ * A google.protobuf.Value as plain JSON, non-finite numbers kept (protobuf's toJson throws on them),
+ * so the jobs file's rules can name them (`body.items[2]: must be a finite number`). Nesting past the
+ * body's depth limit is cut: the limit is reported before the cut is reached. Pure.
+ */
+export function valueJson(value: Value, depth = 0): unknown {
+  if (depth > INPUT_LIMITS.bodyDepthMax + 1) return null;
+  switch (value.kind.case) {
+    case 'numberValue':
+    case 'stringValue':
+    case 'boolValue':
+      return value.kind.value;
+    case 'structValue':
+      return Object.fromEntries(Object.entries(value.kind.value.fields).map(([key, item]) => [key, valueJson(item, depth + 1)]));
+    case 'listValue':
+      return value.kind.value.values.map((item) => valueJson(item, depth + 1));
+    default:
+      // nullValue, and a Value with no kind set (possible in binary), which JSON writes as null too.
+      return null;
+  }
 }
 
 /**
@@ -22,20 +43,11 @@ function protoPath(path: readonly PropertyKey[]): readonly PropertyKey[] {
 export function endpointInputOf(message: EndpointSpecMessage | undefined, prefix: string, name?: string): EndpointInput {
   if (!message) throw TickwiseError.invalid([{ field: prefix, reason: 'is required' }]);
   const violations: FieldViolation[] = [];
+  // Sizes, characters, numbers and headers are the jobs file's rules (machines' INPUT_LIMITS), checked by its schema below.
   const input: Record<string, unknown> = { name: name ?? message.name, url: message.url };
-  if (message.url.length > LIMITS.urlMax) violations.push({ field: `${prefix}.url`, reason: `must be at most ${LIMITS.urlMax} characters` });
   if (message.method !== '') input.method = message.method;
-  const headers = Object.entries(message.headers);
-  if (headers.length > LIMITS.headersMax) violations.push({ field: `${prefix}.headers`, reason: `must have at most ${LIMITS.headersMax} entries` });
-  for (const [key, value] of headers) {
-    if (value.length > LIMITS.headerValueMax) violations.push({ field: `${prefix}.headers[${JSON.stringify(key)}]`, reason: `must be at most ${LIMITS.headerValueMax} characters` });
-  }
-  if (headers.length > 0) input.headers = message.headers;
-  if (message.body) {
-    const body = toJson(ValueSchema, message.body);
-    if (Buffer.byteLength(JSON.stringify(body)) > LIMITS.bodyMaxBytes) violations.push({ field: `${prefix}.body`, reason: `must be at most ${LIMITS.bodyMaxBytes} bytes as JSON` });
-    input.body = body;
-  }
+  if (Object.keys(message.headers).length > 0) input.headers = message.headers;
+  if (message.body) input.body = valueJson(message.body);
   const schedule = message.schedule?.kind;
   if (schedule?.case === 'every') input.schedule = { every: schedule.value };
   else if (schedule?.case === 'cron') input.schedule = { cron: schedule.value.expression, ...(schedule.value.timezone !== '' ? { timezone: schedule.value.timezone } : {}) };

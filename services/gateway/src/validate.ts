@@ -1,5 +1,6 @@
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { z } from 'zod';
+import { INPUT_LIMITS } from '@tickwise/machines';
 import { isUuid, TickwiseError, type FieldViolation } from '@tickwise/platform';
 
 // Input validation at the edge: every request is checked with zod before anything else runs, and
@@ -12,12 +13,13 @@ export const LIMITS = {
   reasonMax: 500,
   namePrefixMax: 63,
   endpointsPerRequest: 100,
-  jobsPerApply: 100,
-  endpointsPerApply: 1_000,
-  urlMax: 2_048,
-  headersMax: 50,
-  headerValueMax: 4_096,
-  bodyMaxBytes: 64 * 1024,
+  // Shared with the jobs file, so both apply paths refuse the same things with the same words.
+  jobsPerApply: INPUT_LIMITS.jobsPerApply,
+  endpointsPerApply: INPUT_LIMITS.endpointsPerApply,
+  urlMax: INPUT_LIMITS.urlMax,
+  headersMax: INPUT_LIMITS.headersMax,
+  headerValueMax: INPUT_LIMITS.headerValueMax,
+  bodyMaxBytes: INPUT_LIMITS.bodyMaxBytes,
   watchEndpointIds: 500,
   watchJobIds: 100,
   transitionsMax: 100,
@@ -28,7 +30,7 @@ export const LIMITS = {
 /** What a tenant may hold: past these, creating more is RESOURCE_EXHAUSTED. */
 export const QUOTAS = {
   jobsPerTenant: 10_000,
-  endpointsPerJob: 1_000,
+  endpointsPerJob: INPUT_LIMITS.endpointsPerJob,
   manualHintsPerEndpoint: 20,
   apiKeysPerTenant: 100,
 } as const;

@@ -7,6 +7,7 @@ import { PROCEDURE_ROLES } from '../src/index.ts';
 import { randomBytes } from 'node:crypto';
 import { AnalysisService, ApiKeyService, EndpointService, HintKind, HintService, JobService, NotificationService, OverviewService, Role, RunService, SecretService, SigningService, WatchService } from '@tickwise/api';
 import { SecretsKey } from '@tickwise/platform';
+import { AuditService } from '@tickwise/api';
 import { internalErrors, PROTOCOLS, spec, transportFor, useGateway } from '../../../test/support/gateway.ts';
 
 async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
@@ -18,7 +19,7 @@ async function failure(call: () => Promise<unknown>): Promise<ConnectError> {
   throw new Error('expected the call to fail');
 }
 
-const SERVICES: DescService[] = [JobService, EndpointService, RunService, HintService, AnalysisService, WatchService, ApiKeyService, SecretService, SigningService];
+const SERVICES: DescService[] = [JobService, EndpointService, RunService, HintService, AnalysisService, WatchService, ApiKeyService, SecretService, SigningService, AuditService];
 
 describe('API keys and tenants', () => {
   const fx = useGateway({ secretsKeys: { current: new SecretsKey(randomBytes(32)), previous: null } });
@@ -101,8 +102,8 @@ describe('API keys and tenants', () => {
         }
       }
     }
-    // 16 write procedures refused to a read key; 6 admin ones refused to read and write keys.
-    expect(checked).toBe(28);
+    // 16 write procedures refused to a read key; 7 admin ones refused to read and write keys.
+    expect(checked).toBe(30);
   });
 
   it('never lets a key of tenant B see or change anything of tenant A, whatever ids it sends', async () => {
@@ -170,7 +171,7 @@ describe('API keys and tenants', () => {
     expect(await dumpA()).toBe(before);
     // Every procedure that takes an id of another tenant's object is in the sweep above; the rest only list or create the caller's own.
     const swept = new Set(attacks.map(([name]) => name.split(' ')[0]));
-    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases', 'SecretService/SetSecret', 'SecretService/ListSecrets', 'NotificationService/ListNotifications'];
+    const ownOnly = ['JobService/CreateJob', 'JobService/ListJobs', 'JobService/ApplyJobs', 'EndpointService/ListEndpoints', 'ApiKeyService/CreateApiKey', 'ApiKeyService/ListApiKeys', 'OverviewService/WhoAmI', 'OverviewService/ListEndpointSummaries', 'NodeService/ListLeases', 'SecretService/SetSecret', 'SecretService/ListSecrets', 'NotificationService/ListNotifications', 'AuditService/ListAuditEvents'];
     expect([...PROCEDURE_ROLES.keys()].map((key) => key.replace('tickwise.v1.', '')).filter((key) => !swept.has(key) && !ownOnly.includes(key))).toEqual([]);
     expect(internalErrors(fx)).toEqual([]);
   });

@@ -1,8 +1,11 @@
 import type { DescMessage, DescService } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import * as api from '@tickwise/api';
 import { AnalysisService, ApiKeyService, EndpointService, HintService, JobService, RunService } from '@tickwise/api';
-import { internalErrors, useGateway } from '../../../test/support/gateway.ts';
+import { PROCEDURE_ROLES } from '@tickwise/gateway';
+import { internalErrors, spec, useGateway } from '../../../test/support/gateway.ts';
+import { hostileJsonText, messageArbitrary } from '../../../test/support/hostile-payloads.ts';
 
 const UNARY_SERVICES: DescService[] = [JobService, EndpointService, RunService, HintService, AnalysisService, ApiKeyService];
 /** What a bad request may get: a clear answer about the request, never INTERNAL or UNKNOWN. */
@@ -120,5 +123,45 @@ describe('malformed input', () => {
     expect(internalErrors(fx)).toEqual([]);
     const health = await fetch(`${fx.gateway.url}/readyz`);
     expect(health.status).toBe(200);
+  });
+
+  it('answers hostile values in every string, number, map and body field of every unary procedure clearly, and a refused request writes nothing (fast-check)', async () => {
+    // Every service of the contract with a procedure the gateway serves: a service added later is swept too.
+    const services = (Object.values(api) as unknown[]).filter((value): value is DescService => (value as { kind?: unknown }).kind === 'service');
+    const methods = services.flatMap((service) => service.methods.filter((method) => method.methodKind === 'unary' && PROCEDURE_ROLES.has(`${service.typeName}/${method.name}`)).map((method) => ({ service, method })));
+    expect(methods.length).toBeGreaterThanOrEqual(32);
+    const fingerprint = async () =>
+      (
+        await fx.db.pool.query(`SELECT
+          (SELECT md5(coalesce(string_agg(j.id || j.name || j.notify::text || j.synthetic || coalesce(j.archived_at::text, ''), '|' ORDER BY j.id), '')) FROM jobs j) AS jobs,
+          (SELECT md5(coalesce(string_agg(e.id || e.spec::text || coalesce(e.paused_reason, '') || e.version || e.hint_version, '|' ORDER BY e.id), '')) FROM endpoints e) AS endpoints,
+          (SELECT md5(coalesce(string_agg(h.id || coalesce(h.cleared_at::text, ''), '|' ORDER BY h.id), '')) FROM hints h) AS hints,
+          (SELECT md5(coalesce(string_agg(k.id || coalesce(k.revoked_at::text, ''), '|' ORDER BY k.id), '')) FROM api_keys k) AS keys,
+          (SELECT count(*) FROM audit_events) AS audit`)
+      ).rows[0];
+    let requests = 0;
+    let refused = 0;
+    for (const { service, method } of methods) {
+      // A fresh job and endpoint per procedure, so the ids lead past NOT_FOUND to the writes (an archive before does not stop them).
+      // The admin key, as the requests: the sweep above may have revoked another key of the tenant.
+      const { job } = await fx.client(JobService, fx.a.keys.admin).createJob({ name: `sweep-${requests}`, endpoints: [spec('e', 'http://127.0.0.1:1/x', '1h', { method: 'POST' })] });
+      const endpointId = (await fx.client(EndpointService, fx.a.keys.admin).listEndpoints({ jobId: job!.id })).endpoints[0]!.id;
+      await fc.assert(
+        fc.asyncProperty(messageArbitrary(method.input, [job!.id, endpointId]), async (payload) => {
+          requests++;
+          const before = await fingerprint();
+          const answer = await post(`${service.typeName}/${method.name}`, hostileJsonText(payload));
+          const what = `${method.name} ${hostileJsonText(payload).slice(0, 300)}`;
+          expectClear(answer, what);
+          if (answer.status !== 200) {
+            refused++;
+            expect(await fingerprint(), `a refused request wrote: ${what}`).toEqual(before);
+          }
+        }),
+        { numRuns: 20 },
+      );
+    }
+    expect(refused).toBeGreaterThan(requests / 2);
+    expect(internalErrors(fx)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { prune, type Pool } from '@tickwise/db';
+import { prune, pruneAuditEvents, type Pool } from '@tickwise/db';
 import { every, type Periodic } from './periodic.ts';
 
 const ROUND_MS = 10 * 60_000;
@@ -8,7 +8,8 @@ const MAX_BATCHES = 20;
 
 /**
  * Deletes runs (and transitions of long-archived endpoints, expired hints) older than the retention,
- * every ten minutes, in batches. One pruning node is enough (TICKWISE_PRUNE on the others: false).
+ * every ten minutes, in batches; and audit events, which are kept as long as runs. One pruning node
+ * is enough (TICKWISE_PRUNE on the others: false).
  */
 export class Retention {
   private periodic: Periodic | undefined;
@@ -28,7 +29,8 @@ export class Retention {
     const before = new Date(now.getTime() - this.options.retentionMs);
     for (let round = 0; round < MAX_BATCHES; round++) {
       const deleted = await prune(this.options.pool, before, BATCH);
-      if (deleted.runs + deleted.transitions + deleted.hints < BATCH) return;
+      const audit = await pruneAuditEvents(this.options.pool, before, BATCH);
+      if (deleted.runs + deleted.transitions + deleted.hints < BATCH && audit < BATCH) return;
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { applyJobs, archiveJob, createJob, setJobPause, updateJobFields, type JobInput } from '@tickwise/catalog';
 import { countJobs, getJob, listJobs, type JobView } from '@tickwise/db';
-import { nameSchema, type EndpointInput } from '@tickwise/machines';
+import { applySizeProblems, nameSchema, type EndpointInput } from '@tickwise/machines';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
 import { jobMessage } from '../convert.ts';
@@ -21,8 +21,12 @@ const applySchema = z.object({
   jobs: z
     .array(z.object({ name: nameSchema, synthetic: z.boolean(), endpoints: z.array(z.unknown()) }))
     .min(1, 'must list at least one job')
-    .max(LIMITS.jobsPerApply, `must have at most ${LIMITS.jobsPerApply} jobs`)
-    .refine((jobs) => jobs.reduce((sum, job) => sum + job.endpoints.length, 0) <= LIMITS.endpointsPerApply, `must have at most ${LIMITS.endpointsPerApply} endpoints in all`),
+    .superRefine((jobs, ctx) => {
+      for (const problem of applySizeProblems(jobs)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+      // The request's own limit (a jobs file on the database path has its size limits instead).
+      const endpoints = jobs.reduce((sum, job) => sum + job.endpoints.length, 0);
+      if (endpoints > LIMITS.endpointsPerApply) ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.endpointsPerApply} endpoints in all (this has ${endpoints}; apply a bigger file on the database, or in several calls)` });
+    }),
   dryRun: z.boolean(),
 });
 const jobIdSchema = z.object({ jobId: id });
