@@ -7,16 +7,19 @@ export interface ClaimShare {
 /**
  * How a node shares its capacity among tenants in its next claim. `active` are the tenants that hold,
  * wait for or lately waited for work on it. While one tenant alone does, it may use all of it. Once several do, each gets `maxInFlight` divided among them
- * (at least 1): a tenant that holds its share is left out of claims, and a claim takes at most one
- * share, so it cannot fill another tenant's share with one tenant's machines. So a tenant's slow
- * targets fill at most its share, and the others' slots find room on time. Pure; executes nothing.
+ * (at least 1): a tenant that holds its share is left out of claims, and a claim takes at most what
+ * the fullest tenant it may take from still lacks of its share, so no claim lifts a tenant past its
+ * share (one holding 9 of 10 gets 1 more, not 10). So a tenant's slow targets fill at most its
+ * share, and the others' slots find room on time. Pure; executes nothing.
  */
 export function claimShare(maxInFlight: number, held: ReadonlyMap<string, number>, active: Iterable<string>): ClaimShare {
   const tenants = new Set(held.keys());
   for (const tenant of active) tenants.add(tenant);
   if (tenants.size <= 1) return { excluded: [], most: maxInFlight };
   const share = Math.max(1, Math.floor(maxInFlight / tenants.size));
-  return { excluded: [...held].filter(([, count]) => count >= share).map(([tenant]) => tenant), most: share };
+  const excluded = [...held].filter(([, count]) => count >= share).map(([tenant]) => tenant);
+  const fullest = Math.max(0, ...[...held.values()].filter((count) => count < share));
+  return { excluded, most: share - fullest };
 }
 
 /** Whether a claim of `claiming` more could crowd tenants: the node would hold half its capacity or more. Pure. */

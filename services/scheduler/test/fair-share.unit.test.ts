@@ -9,13 +9,18 @@ describe('claimShare: how a crowded node shares its next claim among tenants', (
 
   it('leaves out a tenant at its share once another waits (even one holding nothing yet), and claims one share at most', () => {
     expect(claimShare(20, new Map([['a', 10]]), ['a', 'b'])).toEqual({ excluded: ['a'], most: 10 });
-    expect(claimShare(20, new Map([['a', 9]]), ['a', 'b'])).toEqual({ excluded: [], most: 10 });
     expect(claimShare(20, new Map(), ['a', 'b'])).toEqual({ excluded: [], most: 10 });
-    expect(claimShare(20, new Map([['a', 12], ['b', 3]]), [])).toEqual({ excluded: ['a'], most: 10 });
+    expect(claimShare(20, new Map([['a', 12], ['b', 3]]), [])).toEqual({ excluded: ['a'], most: 7 });
+  });
+
+  it('never lifts a tenant past its share: a claim takes at most what the fullest tenant it may take from lacks', () => {
+    // a holds 9 of its 10: a claim of 10 could give it 19 (what a loaded CI once saw).
+    expect(claimShare(20, new Map([['a', 9]]), ['a', 'b'])).toEqual({ excluded: [], most: 1 });
+    expect(claimShare(20, new Map([['a', 4], ['b', 2]]), [])).toEqual({ excluded: [], most: 6 });
   });
 
   it('splits among all tenants that hold or wait, at least one machine each', () => {
-    expect(claimShare(20, new Map([['a', 7], ['b', 6], ['c', 1]]), ['d'])).toEqual({ excluded: ['a', 'b'], most: 5 });
+    expect(claimShare(20, new Map([['a', 7], ['b', 6], ['c', 1]]), ['d'])).toEqual({ excluded: ['a', 'b'], most: 4 });
     expect(claimShare(2, new Map([['a', 1], ['b', 1]]), ['c', 'd', 'e'])).toEqual({ excluded: ['a', 'b'], most: 1 });
   });
 
