@@ -3,6 +3,7 @@ import type { Logger } from '@tickwise/platform';
 import { notifyMetrics } from './metrics.ts';
 import type { NotificationSender, SendResult } from './sender.ts';
 import { retryDelayMs, type NotifySettings } from './settings.ts';
+import { WakeUp } from '../wake-up.ts';
 
 export interface DeliveryWorkerOptions {
   pool: Pool;
@@ -34,8 +35,7 @@ export function outcomeOf(result: SendResult, attempts: number, settings: Delive
 export class DeliveryWorker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private wakePending = false;
+  private readonly wakeUp = new WakeUp();
   private readonly random: () => number;
   private readonly leaseMs: number;
 
@@ -60,27 +60,11 @@ export class DeliveryWorker {
   }
 
   poke(): void {
-    this.wakePending = true;
-    this.wake?.();
+    this.wakeUp.poke();
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.wakePending || !this.running) {
-      this.wakePending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.wake = () => {
-        this.wakePending = false;
-        done();
-      };
-    });
+    return this.wakeUp.sleep(ms, !this.running);
   }
 
   private async run(): Promise<void> {

@@ -2,6 +2,7 @@ import { advanceCursor, connectionSafetyOf, countRunEvents, leaseCursor, type Li
 import { decodeRunEventMessage, type RunEvent } from '@tickwise/events';
 import { checkInteger, invalidConfig, TickwiseError, type Logger } from '@tickwise/platform';
 import type { RunEventBatch, RunEventSource } from './types.ts';
+import { WakeUp } from '../wake-up.ts';
 
 export interface DatabaseSourceOptions {
   pool: Pool;
@@ -37,8 +38,7 @@ export class DatabaseRunEventSource implements RunEventSource {
   private listener: Listener | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private wakePending = false;
+  private readonly wakeUp = new WakeUp();
   /** The highest id delivered (and acknowledged). */
   private position: string | null = null;
   /** Ids delivered within the late window, by id. */
@@ -93,28 +93,11 @@ export class DatabaseRunEventSource implements RunEventSource {
   }
 
   private poke(): void {
-    this.wakePending = true;
-    this.wake?.();
+    this.wakeUp.poke();
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.wakePending || !this.running) {
-      this.wakePending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      // Forgets the wake-up once the sleep is over, or a later poke would be spent on it and lost.
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = () => {
-        this.wakePending = false;
-        done();
-      };
-    });
+    return this.wakeUp.sleep(ms, !this.running);
   }
 
   private async run(handle: (batch: RunEventBatch) => Promise<void>): Promise<void> {
