@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { analyticsConfigFromEnv } from '@tickwise/analytics';
 import { gatewayConfigFromEnv } from '@tickwise/gateway';
-import { plannerConfigFromEnv } from '@tickwise/planner';
+import { notifySettingsFromEnv, plannerConfigFromEnv } from '@tickwise/planner';
+import { parseSecretsKey } from '@tickwise/platform';
 import { schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { DEFAULT_OPS_PORT, opsSettingsFromEnv } from '../../cli/ops-server.ts';
 import { readSettings } from '../../cli/settings.ts';
@@ -31,11 +32,12 @@ const compose = parse(COMPOSE_TEXT, { merge: true }) as { services: Record<strin
 const services = compose.services;
 const ENV_EXAMPLE = readFileSync(join(REPO, '.env.example'), 'utf8');
 
-/** `${NAME:-default}` → default, `${NAME}` → '' (what compose does without a .env). */
-function interpolate(text: string): string {
-  return text.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_whole, _name: string, fallback: string | undefined) => fallback ?? '');
+/** `${NAME:-default}` → what .env gives NAME, else default; `${NAME}` → '' (what compose does without a .env). */
+function interpolate(text: string, dotEnv: Record<string, string> = {}): string {
+  return text.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_whole, name: string, fallback: string | undefined) => dotEnv[name] || (fallback ?? ''));
 }
-const env = (name: string): Record<string, string> => Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([key, value]) => [key, interpolate(String(value))]));
+const env = (name: string, dotEnv: Record<string, string> = {}): Record<string, string> =>
+  Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([key, value]) => [key, interpolate(String(value), dotEnv)]));
 const isTickwise = (service: Service) => service.build !== undefined;
 const tickwiseServices = Object.entries(services).filter(([, service]) => isTickwise(service)).map(([name]) => name);
 const ONE_SHOTS = ['create-topic', 'migrate', 'register-connector'];
@@ -187,6 +189,38 @@ describe('docker-compose.yml', () => {
     expect(schedulerConfigFromEnv(env('scheduler-a')).targetPolicy).toMatchObject({ allow: null, allowPrivate: false });
     expect(gatewayConfigFromEnv(env('gateway')).targetPolicy.allowPrivate).toBe(false);
     for (const name of ['migrate', 'analytics']) expect(targets(name), name).toEqual({});
+  });
+
+  it('gives the secrets key of .env to the schedulers and the gateway only, the same one to each', () => {
+    const holders = ['scheduler-a', 'scheduler-b', 'gateway'];
+    for (const name of tickwiseServices) {
+      const given = Object.keys(services[name]!.environment ?? {}).filter((key) => key.startsWith('TICKWISE_SECRETS_')).sort();
+      expect(given, name).toEqual(holders.includes(name) ? ['TICKWISE_SECRETS_KEY', 'TICKWISE_SECRETS_OLD_KEY'] : []);
+    }
+    for (const name of holders) {
+      expect(services[name]!.environment, name).toMatchObject({ TICKWISE_SECRETS_KEY: '${TICKWISE_SECRETS_KEY:-}', TICKWISE_SECRETS_OLD_KEY: '${TICKWISE_SECRETS_OLD_KEY:-}' });
+    }
+    // Without a key in .env every process still starts (empty is unset); the gateway then refuses SetSecret.
+    expect(schedulerConfigFromEnv(env('scheduler-a')).secretsKeys).toEqual({ current: null, previous: null });
+    expect(gatewayConfigFromEnv(env('gateway')).secretsKeys).toEqual({ current: null, previous: null });
+    const current = Buffer.alloc(32, 7).toString('base64');
+    const old = Buffer.alloc(32, 9).toString('base64');
+    const ids = (keyring: { current: { id: string } | null; previous: { id: string } | null }) => [keyring.current?.id, keyring.previous?.id];
+    const rotating = { TICKWISE_SECRETS_KEY: current, TICKWISE_SECRETS_OLD_KEY: old };
+    const expected = [parseSecretsKey(current, 'current').id, parseSecretsKey(old, 'old').id];
+    for (const name of ['scheduler-a', 'scheduler-b']) expect(ids(schedulerConfigFromEnv(env(name, rotating)).secretsKeys), name).toEqual(expected);
+    expect(ids(gatewayConfigFromEnv(env('gateway', rotating)).secretsKeys)).toEqual(expected);
+    expect(ids(gatewayConfigFromEnv(env('gateway', { TICKWISE_SECRETS_KEY: current })).secretsKeys)).toEqual([expected[0], undefined]);
+  });
+
+  it('gives the planner TICKWISE_PUBLIC_URL, the gateway as published on this host, for the links of notifications', () => {
+    const planner = env('planner');
+    expect(services.planner!.environment?.TICKWISE_PUBLIC_URL).toBe('${TICKWISE_PUBLIC_URL:-http://localhost:8080}');
+    const url = new URL(planner.TICKWISE_PUBLIC_URL!);
+    expect(url.port).toBe(interpolate(services.gateway!.ports![0]!).split(':')[0]);
+    expect(notifySettingsFromEnv(planner).publicUrl).toBe('http://localhost:8080');
+    expect(notifySettingsFromEnv(env('planner', { TICKWISE_PUBLIC_URL: 'https://tickwise.example.com/' })).publicUrl).toBe('https://tickwise.example.com');
+    for (const name of tickwiseServices.filter((name) => name !== 'planner')) expect(env(name), name).not.toHaveProperty('TICKWISE_PUBLIC_URL');
   });
 
   it('publishes and health-checks the ports the code listens on', () => {

@@ -8,7 +8,8 @@ import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as coreV1 from 'kubernetes-models/v1';
 import { analyticsConfigFromEnv } from '@tickwise/analytics';
 import { gatewayConfigFromEnv } from '@tickwise/gateway';
-import { plannerConfigFromEnv } from '@tickwise/planner';
+import { notifySettingsFromEnv, plannerConfigFromEnv } from '@tickwise/planner';
+import { parseSecretsKey } from '@tickwise/platform';
 import { schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { opsSettingsFromEnv } from '../../cli/ops-server.ts';
 import { readSettings } from '../../cli/settings.ts';
@@ -24,7 +25,7 @@ const THREE_ZONES = ['examples/three-zones.yaml'];
 interface Container {
   name: string;
   args?: string[];
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; configMapKeyRef?: { name: string; key: string } } }[];
   ports?: { name: string; containerPort: number }[];
   livenessProbe?: { httpGet: { path: string; port: string } };
   readinessProbe?: { httpGet: { path: string; port: string } };
@@ -46,6 +47,7 @@ const only = <T>(items: T[], what: string): T => {
   if (items.length !== 1) throw new Error(`expected one ${what}, found ${items.length}`);
   return items[0]!;
 };
+const containerOf = (objects: K8sObject[], name: string) => only(workloads(objects, 'Deployment', name), name).spec.template.spec.containers[0]!;
 const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
 
 /** A container's environment with Secret and ConfigMap references resolved from the rendered objects (external Secrets stay unresolved). */
@@ -66,6 +68,22 @@ function resolvedEnv(objects: K8sObject[], container: Container, external: strin
     env[entry.name] = value;
   }
   return env;
+}
+
+const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+const OLD_SECRETS_KEY = Buffer.alloc(32, 9).toString('base64');
+const keyId = (text: string) => parseSecretsKey(text, 'test').id;
+const keyIds = (keyring: { current: { id: string } | null; previous: { id: string } | null }) => [keyring.current?.id, keyring.previous?.id];
+/** The TICKWISE_SECRETS_* entries of every container of every workload, by component. */
+function secretsKeyEnv(objects: K8sObject[]): Record<string, Container['env']> {
+  const found: Record<string, Container['env']> = {};
+  for (const workload of [...workloads(objects, 'Deployment'), ...workloads(objects, 'Job')]) {
+    for (const container of workload.spec.template.spec.containers) {
+      const entries = (container.env ?? []).filter((entry) => entry.name.startsWith('TICKWISE_SECRETS_'));
+      if (entries.length > 0) found[`${workload.metadata.name}/${container.name}`] = entries;
+    }
+  }
+  return found;
 }
 
 function validateAll(objects: K8sObject[]): void {
@@ -239,7 +257,7 @@ describe.skipIf(!helm)('the chart, three zones (examples/three-zones.yaml)', () 
       expect(deployment.spec.replicas).toBe(2);
       const [term] = deployment.spec.template.spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
       expect(term!.matchExpressions).toEqual([{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [zone] }]);
-      const env = resolvedEnv(objects, deployment.spec.template.spec.containers[0]!, ['tickwise-db']);
+      const env = resolvedEnv(objects, deployment.spec.template.spec.containers[0]!, ['tickwise-db', 'tickwise-secrets-key']);
       expect(env.TICKWISE_YB_LOAD_BALANCE).toBe('true');
       expect(env.TICKWISE_YB_TOPOLOGY_KEYS).toBe(`aws.eu-west-1.${zone}:1,aws.eu-west-1.*:2`);
       // The CLI accepts them as they are (it refuses a malformed key list at start).
@@ -265,6 +283,19 @@ describe.skipIf(!helm)('the chart, three zones (examples/three-zones.yaml)', () 
     expect(planner.env?.find((entry) => entry.name === 'OPENAI_API_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'tickwise-openai', key: 'OPENAI_API_KEY' });
     // The OpenAI settings that are not secret come from the chart's ConfigMap.
     expect(resolvedEnv(objects, planner, ['tickwise-db', 'tickwise-openai'])).toMatchObject({ TICKWISE_MODEL: 'gpt-4o-mini', KAFKA_TOPIC: 'tickwise.run-events' });
+  });
+
+  it('gives every zone\'s schedulers and the gateway the secrets key from its own Secret, and the planner the Ingress\'s address', () => {
+    const fromSecret = [
+      { name: 'TICKWISE_SECRETS_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-secrets-key', key: 'TICKWISE_SECRETS_KEY' } } },
+      { name: 'TICKWISE_SECRETS_OLD_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-secrets-key', key: 'TICKWISE_SECRETS_OLD_KEY', optional: true } } },
+    ];
+    expect(secretsKeyEnv(objects)).toEqual({
+      'tickwise-scheduler-eu-west-1a/scheduler': fromSecret, 'tickwise-scheduler-eu-west-1b/scheduler': fromSecret, 'tickwise-scheduler-eu-west-1c/scheduler': fromSecret,
+      'tickwise-gateway/gateway': fromSecret,
+    });
+    const planner = resolvedEnv(objects, containerOf(objects, 'planner'), ['tickwise-db', 'tickwise-openai']);
+    expect(notifySettingsFromEnv(planner).publicUrl).toBe('https://tickwise.example.com');
   });
 
   it('scrapes every /metrics with a ServiceMonitor, and routes the gateway through the Ingress', () => {
@@ -303,8 +334,22 @@ describe.skipIf(!helm)('the chart refuses values it cannot run', () => {
     [['connector.template=mysql'], 'connector.template must be yugabytedb or postgres, got "mysql"'],
     [['database.url='], 'database.url (DATABASE_URL) or database.existingSecret is required'],
     [['targets.allowPrivate=yes'], 'targets.allowPrivate must be true or false, got yes'],
+    [['secretsKey.value=c2hvcnQ='], 'secretsKey.value must be the base64 of 32 random bytes (44 characters, the last one =); make one with: openssl rand -base64 32'],
+    [[`secretsKey.value=${SECRETS_KEY}`, 'secretsKey.oldValue=c2hvcnQ='], 'secretsKey.oldValue must be the base64 of 32 random bytes'],
+    [[`secretsKey.value=${SECRETS_KEY}`, 'secretsKey.existingSecret=tickwise-keys'], 'secretsKey.value and secretsKey.existingSecret are both set: set one of them'],
+    [[`secretsKey.oldValue=${OLD_SECRETS_KEY}`], 'secretsKey.oldValue is set without secretsKey.value: during a rotation give both, the new key as secretsKey.value'],
+    [[`secretsKey.oldValue=${OLD_SECRETS_KEY}`, 'secretsKey.existingSecret=tickwise-keys'], 'secretsKey.oldValue is set with secretsKey.existingSecret: put the old key in that Secret as TICKWISE_SECRETS_OLD_KEY'],
+    [['publicUrl=tickwise.example.com'], 'publicUrl must be the http(s) address people open Tickwise at, such as https://tickwise.example.com (no query, fragment or credentials), got "tickwise.example.com"'],
+    [['publicUrl=https://tickwise.example.com/?x=1'], 'publicUrl must be the http(s) address people open Tickwise at'],
   ])('%j fails with a message naming the value', (set, message) => {
     expect(renderFailure({ set })).toContain(message);
+  });
+
+  it('never repeats a mistyped secrets key in its message', () => {
+    const mistyped = 'bm90IHRoZSBrZXkgYnV0IHN0aWxsIGEgc2VjcmV0';
+    const message = renderFailure({ set: [`secretsKey.value=${mistyped}`] });
+    expect(message).toContain('secretsKey.value must be the base64 of 32 random bytes');
+    expect(message).not.toContain(mistyped);
   });
 
   it('gives the schedulers, the gateway and the planner one target policy: private targets refused unless targets.allowPrivate', () => {
@@ -330,5 +375,77 @@ describe.skipIf(!helm)('the chart refuses values it cannot run', () => {
     const planner = resolvedEnv(objects, only(workloads(objects, 'Deployment', 'planner'), 'planner').spec.template.spec.containers[0]!);
     expect(planner).not.toHaveProperty('KAFKA_BROKERS');
     expect(objects.some((object) => component(object) === 'create-topic' || component(object) === 'register-connector')).toBe(false);
+  });
+});
+
+describe.skipIf(!helm)('the chart, the secrets key and the public URL', () => {
+  it('has no secrets key unless given: every process starts, and the gateway refuses SetSecret', () => {
+    const objects = renderChart();
+    expect(secretsKeyEnv(objects)).toEqual({});
+    expect(gatewayConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'gateway'))).secretsKeys).toEqual({ current: null, previous: null });
+  });
+
+  it('puts secretsKey.value in the chart\'s Secret, read by the schedulers and the gateway only, never through a ConfigMap', () => {
+    const objects = renderChart({ set: [`secretsKey.value=${SECRETS_KEY}`] });
+    validateAll(objects);
+    const fromChart = [{ name: 'TICKWISE_SECRETS_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-env', key: 'TICKWISE_SECRETS_KEY' } } }];
+    expect(secretsKeyEnv(objects)).toEqual({ 'tickwise-scheduler/scheduler': fromChart, 'tickwise-gateway/gateway': fromChart });
+    // The key's text is in the one Secret, not in the hook Secret, a ConfigMap or a pod spec.
+    expect(objects.filter((object) => JSON.stringify(object).includes(SECRETS_KEY)).map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['Secret/tickwise-env']);
+    expect(objects.filter((object) => object.kind === 'ConfigMap' && JSON.stringify(object).includes('TICKWISE_SECRETS_'))).toEqual([]);
+    expect(keyIds(schedulerConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'scheduler'))).secretsKeys)).toEqual([keyId(SECRETS_KEY), undefined]);
+    expect(keyIds(gatewayConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'gateway'))).secretsKeys)).toEqual([keyId(SECRETS_KEY), undefined]);
+  });
+
+  it('adds secretsKey.oldValue during a rotation: the schedulers and the gateway hold both keys, the new one current', () => {
+    const objects = renderChart({ set: [`secretsKey.value=${SECRETS_KEY}`, `secretsKey.oldValue=${OLD_SECRETS_KEY}`] });
+    validateAll(objects);
+    expect(Object.keys(secretsKeyEnv(objects)).sort()).toEqual(['tickwise-gateway/gateway', 'tickwise-scheduler/scheduler']);
+    for (const name of ['scheduler', 'gateway']) {
+      const env = resolvedEnv(objects, containerOf(objects, name));
+      expect({ current: env.TICKWISE_SECRETS_KEY, old: env.TICKWISE_SECRETS_OLD_KEY }, name).toEqual({ current: SECRETS_KEY, old: OLD_SECRETS_KEY });
+      const keyring = name === 'scheduler' ? schedulerConfigFromEnv(env).secretsKeys : gatewayConfigFromEnv(env).secretsKeys;
+      expect(keyIds(keyring), name).toEqual([keyId(SECRETS_KEY), keyId(OLD_SECRETS_KEY)]);
+    }
+    expect(objects.filter((object) => JSON.stringify(object).includes(OLD_SECRETS_KEY)).map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['Secret/tickwise-env']);
+  });
+
+  it('reads the key from secretsKey.existingSecret instead, the old key there optional, and renders none', () => {
+    const objects = renderChart({ set: ['secretsKey.existingSecret=tickwise-keys'] });
+    validateAll(objects);
+    const fromExisting = [
+      { name: 'TICKWISE_SECRETS_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-keys', key: 'TICKWISE_SECRETS_KEY' } } },
+      { name: 'TICKWISE_SECRETS_OLD_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-keys', key: 'TICKWISE_SECRETS_OLD_KEY', optional: true } } },
+    ];
+    expect(secretsKeyEnv(objects)).toEqual({ 'tickwise-scheduler/scheduler': fromExisting, 'tickwise-gateway/gateway': fromExisting });
+    expect(objects.filter((object) => (object.kind === 'Secret' || object.kind === 'ConfigMap') && JSON.stringify(object).includes('TICKWISE_SECRETS_'))).toEqual([]);
+    expect(() => schedulerConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'scheduler'), ['tickwise-keys']))).not.toThrow();
+  });
+
+  it('gives the planner alone TICKWISE_PUBLIC_URL, from publicUrl through the ConfigMap', () => {
+    const defaults = renderChart();
+    expect(resolvedEnv(defaults, containerOf(defaults, 'planner'))).not.toHaveProperty('TICKWISE_PUBLIC_URL');
+    const objects = renderChart({ set: ['publicUrl=https://tickwise.example.com/'] });
+    validateAll(objects);
+    const config = only(objects.filter((object) => object.kind === 'ConfigMap' && object.metadata.name === 'tickwise-config'), 'ConfigMap') as K8sObject & { data: Record<string, string> };
+    expect(config.data.TICKWISE_PUBLIC_URL).toBe('https://tickwise.example.com/');
+    const planner = resolvedEnv(objects, containerOf(objects, 'planner'));
+    expect(() => plannerConfigFromEnv(planner)).not.toThrow();
+    expect(notifySettingsFromEnv(planner).publicUrl).toBe('https://tickwise.example.com');
+    for (const name of ['scheduler', 'gateway', 'analytics']) expect(resolvedEnv(objects, containerOf(objects, name)), name).not.toHaveProperty('TICKWISE_PUBLIC_URL');
+  });
+
+  it('takes TICKWISE_PUBLIC_URL from the Ingress when it has one plain host, and leaves it unset when it cannot tell', () => {
+    const publicUrl = (set: string[]) => {
+      const objects = renderChart({ set: ['gateway.ingress.enabled=true', ...set] });
+      return resolvedEnv(objects, containerOf(objects, 'planner')).TICKWISE_PUBLIC_URL;
+    };
+    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com'])).toBe('http://tw.example.com');
+    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'gateway.ingress.tls[0].hosts[0]=tw.example.com', 'gateway.ingress.tls[0].secretName=tw-tls'])).toBe('https://tw.example.com');
+    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'publicUrl=https://tickwise.example.org'])).toBe('https://tickwise.example.org');
+    expect(publicUrl(['gateway.ingress.hosts[0].host=*.example.com'])).toBeUndefined();
+    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'gateway.ingress.hosts[1].host=tickwise.example.com'])).toBeUndefined();
+    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'gateway.ingress.hosts[0].paths[0].path=/tickwise'])).toBeUndefined();
+    expect(publicUrl([])).toBeUndefined();
   });
 });

@@ -82,6 +82,50 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
+{{/*
+  The secrets key, for the pods that read it (scheduler, gateway) and no other: from the chart's
+  Secret when given as a value, else from secretsKey.existingSecret, where the old key is optional
+  because it is there only during a rotation.
+*/}}
+{{- define "tickwise.secretsKeyEnv" -}}
+{{- $values := .Values.secretsKey -}}
+{{- $secret := $values.existingSecret | default (include "tickwise.envSecret" .) -}}
+{{- if or $values.value $values.existingSecret }}
+- name: TICKWISE_SECRETS_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ $secret }}, key: TICKWISE_SECRETS_KEY }
+{{- end }}
+{{- if $values.existingSecret }}
+- name: TICKWISE_SECRETS_OLD_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ $secret }}, key: TICKWISE_SECRETS_OLD_KEY, optional: true }
+{{- else if $values.oldValue }}
+- name: TICKWISE_SECRETS_OLD_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ $secret }}, key: TICKWISE_SECRETS_OLD_KEY }
+{{- end }}
+{{- end -}}
+
+{{/*
+  TICKWISE_PUBLIC_URL: publicUrl, else the Ingress's one plain host (no wildcard, path /), else empty.
+  A host behind another path or several hosts cannot be guessed: publicUrl says it then.
+*/}}
+{{- define "tickwise.publicUrl" -}}
+{{- $ingress := .Values.gateway.ingress -}}
+{{- if .Values.publicUrl -}}
+{{- .Values.publicUrl -}}
+{{- else if and $ingress.enabled (eq (len $ingress.hosts) 1) -}}
+{{- $rule := first $ingress.hosts -}}
+{{- $plain := and $rule.host (not (contains "*" $rule.host)) -}}
+{{- range $rule.paths }}{{ if ne .path "/" }}{{ $plain = false }}{{ end }}{{ end -}}
+{{- if $plain -}}
+{{- $https := false -}}
+{{- range $ingress.tls }}{{ if has $rule.host (.hosts | default list) }}{{ $https = true }}{{ end }}{{ end -}}
+{{- printf "%s://%s" (ternary "https" "http" $https) $rule.host -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* extra env from a map of a component's values: (dict "env" .Values.scheduler.env) */}}
 {{- define "tickwise.extraEnv" -}}
 {{- range $name, $value := .env }}
@@ -143,5 +187,26 @@ volumeMounts:
 {{- end -}}
 {{- if and (not .Values.database.existingSecret) (not .Values.database.url) -}}
 {{- fail "database.url (DATABASE_URL) or database.existingSecret is required" -}}
+{{- end -}}
+{{- $secretsKey := .Values.secretsKey -}}
+{{- if and $secretsKey.value $secretsKey.existingSecret -}}
+{{- fail "secretsKey.value and secretsKey.existingSecret are both set: set one of them (the key goes into the chart's Secret, or comes from yours)" -}}
+{{- end -}}
+{{- if and $secretsKey.oldValue $secretsKey.existingSecret -}}
+{{- fail "secretsKey.oldValue is set with secretsKey.existingSecret: put the old key in that Secret as TICKWISE_SECRETS_OLD_KEY" -}}
+{{- end -}}
+{{- if and $secretsKey.oldValue (not $secretsKey.value) -}}
+{{- fail "secretsKey.oldValue is set without secretsKey.value: during a rotation give both, the new key as secretsKey.value" -}}
+{{- end -}}
+{{- /* The key itself is never echoed: a mistyped key is still a secret. */ -}}
+{{- range $name, $key := dict "secretsKey.value" $secretsKey.value "secretsKey.oldValue" $secretsKey.oldValue -}}
+{{- if and $key (not (regexMatch "^[A-Za-z0-9+/]{43}=$" (trim $key))) -}}
+{{- fail (printf "%s must be the base64 of 32 random bytes (44 characters, the last one =); make one with: openssl rand -base64 32" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- with .Values.publicUrl -}}
+{{- if not (regexMatch "^https?://[^/?#@[:space:]]+(/[^?#[:space:]]*)?$" .) -}}
+{{- fail (printf "publicUrl must be the http(s) address people open Tickwise at, such as https://tickwise.example.com (no query, fragment or credentials), got %q" .) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
