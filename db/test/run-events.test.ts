@@ -333,10 +333,12 @@ describe('plannerEndpoints', () => {
         id: v7({ msecs: base + n }),
         endpointId: a,
         jobId,
-        status: n === 3 ? 'failed' : 'succeeded',
-        httpStatus: n === 3 ? 429 : 200,
+        status: n >= 2 ? 'failed' : 'succeeded',
+        httpStatus: n === 3 ? 429 : n === 2 ? 500 : 200,
         retryAfterMs: n === 3 ? 2_000 : null,
-        errorKind: n === 3 ? 'http_status' : null,
+        errorKind: n >= 2 ? 'http_status' : null,
+        // The third run was an attempt a retry followed (the fourth).
+        lastAttempt: n !== 2,
       }),
     );
     await commitMachines(db.pool, null, runsOfA, []);
@@ -355,7 +357,9 @@ describe('plannerEndpoints', () => {
       errorKind: 'http_status',
       retryAfterMs: 2_000,
       finishedAt: runsOfA[3]!.finishedAt,
+      lastAttempt: true,
     });
+    expect(readA.recentRuns[1]!.lastAttempt).toBe(false);
     expect(found.get(b)!.recentRuns).toEqual([]);
 
     expect((await plannerEndpoints(db.pool, [a], 0)).get(a)!.recentRuns).toEqual([]);

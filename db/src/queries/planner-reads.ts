@@ -3,7 +3,7 @@ import type { Queryable } from '../pool.ts';
 import type { RunRecord } from './run-record.ts';
 
 /** A finished run as the planner folds it: the fields of the run (and its event) it needs. */
-export type PlannerRun = Pick<RunRecord, 'id' | 'status' | 'httpStatus' | 'durationMs' | 'errorKind' | 'retryAfterMs' | 'finishedAt'> & {
+export type PlannerRun = Pick<RunRecord, 'id' | 'status' | 'httpStatus' | 'durationMs' | 'errorKind' | 'retryAfterMs' | 'finishedAt' | 'lastAttempt'> & {
   /** Dispatch start − slot, in ms. */
   latenessMs: number;
 };
@@ -43,9 +43,10 @@ export async function plannerEndpoints(db: Queryable, endpointIds: readonly stri
     error_kind: string | null;
     retry_after_ms: string | null;
     finished_at: Date;
+    last_attempt: boolean | null;
   }>(
     `SELECT r.id, r.endpoint_id, r.status, r.http_status, r.duration_ms,
-            extract(epoch FROM (r.started_at - r.slot)) * 1000 AS lateness_ms, r.error_kind, r.retry_after_ms, r.finished_at
+            extract(epoch FROM (r.started_at - r.slot)) * 1000 AS lateness_ms, r.error_kind, r.retry_after_ms, r.finished_at, r.last_attempt
        FROM unnest($1::uuid[]) AS e(id)
        CROSS JOIN LATERAL (SELECT * FROM runs WHERE runs.endpoint_id = e.id ORDER BY runs.id DESC LIMIT $2) r
       ORDER BY r.id`,
@@ -61,6 +62,8 @@ export async function plannerEndpoints(db: Queryable, endpointIds: readonly stri
       errorKind: run.error_kind,
       retryAfterMs: run.retry_after_ms === null ? null : Number(run.retry_after_ms),
       finishedAt: run.finished_at,
+      // Runs written before retries existed have none: each was its slot's only attempt.
+      lastAttempt: run.last_attempt !== false,
     });
   }
   return result;

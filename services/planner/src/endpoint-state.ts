@@ -40,13 +40,20 @@ export function recentRunOf(event: RunEvent): RecentRun {
     errorKind: event.error_kind,
     retryAfterMs: event.retry_after_ms,
     finishedAt: new Date(event.finished_at),
+    // Events written before retries existed have none: each of their runs was its slot's only attempt.
+    lastAttempt: event.last_attempt !== false,
   };
 }
 
+/** Whether a run ended its slot: a success, or a failure no retry followed. */
+const endsSlot = (run: RecentRun) => run.status === 'succeeded' || run.lastAttempt;
+
+/** The streaks of slots at the end of `recent` (attempts a retry followed count for nothing). */
 function streaks(recent: readonly RecentRun[]): { failures: number; successes: number } {
   let failures = 0;
   let successes = 0;
   for (let index = recent.length - 1; index >= 0; index--) {
+    if (!endsSlot(recent[index]!)) continue;
     const status = recent[index]!.status;
     if (status === 'failed' && successes === 0) failures++;
     else if (status === 'succeeded' && failures === 0) successes++;
@@ -66,6 +73,7 @@ export function stateFromEndpoint(endpoint: PlannerEndpoint, options: FoldOption
     errorKind: run.errorKind,
     retryAfterMs: run.retryAfterMs,
     finishedAt: run.finishedAt,
+    lastAttempt: run.lastAttempt,
   }));
   const { failures, successes } = streaks(recent);
   return {
@@ -86,13 +94,16 @@ export function stateFromEndpoint(endpoint: PlannerEndpoint, options: FoldOption
 /**
  * Folds one run into an endpoint's state. A run at or below `lastRunId` was folded already (a
  * redelivery, or a run the rebuild read from the database) and changes nothing, so folding is
- * idempotent. Marks the state urgent on a failure streak, a Retry-After, or a change between
- * success and failure. Pure; returns a new state.
+ * idempotent. Streaks count slots: a failed attempt that a retry followed is kept in `recent` but
+ * moves no streak. Marks the state urgent on a failure streak, a Retry-After (of any attempt), or a
+ * change between success and failure from one slot to the next. Pure; returns a new state.
  */
 export function foldRun(state: EndpointState, run: RecentRun, options: FoldOptions): EndpointState {
   if (state.lastRunId !== null && run.runId <= state.lastRunId) return state;
-  const previous = state.recent.at(-1);
+  const previous = state.recent.filter(endsSlot).at(-1);
   const recent = [...state.recent, run].slice(-options.window);
+  const base = { ...state, recent, lastRunId: run.runId, unanalysed: state.unanalysed + 1 };
+  if (!endsSlot(run)) return { ...base, urgent: run.retryAfterMs !== null ? 'retry_after' : state.urgent };
   const failed = run.status === 'failed';
   // Counted within the window, as a rebuild from the database counts them: a restart then gives
   // the analysis the same streak, hence the same proposal, instead of churning the hint.
@@ -102,7 +113,7 @@ export function foldRun(state: EndpointState, run: RecentRun, options: FoldOptio
   if (run.retryAfterMs !== null) urgent = 'retry_after';
   else if (failed && consecutiveFailures >= options.failureStreak) urgent = 'failure_streak';
   else if (previous !== undefined && previous.status !== run.status) urgent ??= 'state_change';
-  return { ...state, recent, lastRunId: run.runId, consecutiveFailures, consecutiveSuccesses, unanalysed: state.unanalysed + 1, urgent };
+  return { ...base, consecutiveFailures, consecutiveSuccesses, urgent };
 }
 
 export interface DueOptions {

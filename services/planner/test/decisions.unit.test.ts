@@ -18,6 +18,7 @@ function run(n: number, status: RecentRun['status'], durationMs: number): Recent
     errorKind: status === 'succeeded' ? null : 'http_status',
     retryAfterMs: status === 'succeeded' ? null : 2_000,
     finishedAt: new Date(NOW.getTime() - (10 - n) * 1_000),
+    lastAttempt: true,
   };
 }
 

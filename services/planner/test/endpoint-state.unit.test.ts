@@ -27,6 +27,7 @@ function run(n: number, status: RecentRun['status'], extra: Partial<RecentRun> =
     errorKind: status === 'succeeded' ? null : 'http_status',
     retryAfterMs: null,
     finishedAt: new Date(1_700_000_000_000 + n * 1_000),
+    lastAttempt: true,
     ...extra,
   };
 }
@@ -73,7 +74,11 @@ describe('recentRunOf', () => {
       errorKind: 'http_status',
       retryAfterMs: 5_000,
       finishedAt: new Date('2024-01-01T00:00:00.052Z'),
+      lastAttempt: true,
     });
+    // An attempt a retry followed says so; an event from before retries ended its slot.
+    expect(recentRunOf({ ...event, last_attempt: false }).lastAttempt).toBe(false);
+    expect(recentRunOf({ ...event, last_attempt: null }).lastAttempt).toBe(true);
   });
 });
 
@@ -142,6 +147,29 @@ describe('foldRun', () => {
   it('keeps a pending failure streak when the next run recovers', () => {
     const streak = foldAll(empty(), [run(1, 'failed'), run(2, 'failed'), run(3, 'failed')]);
     expect(foldRun(streak, run(4, 'succeeded'), OPTIONS).urgent).toBe('failure_streak');
+  });
+
+  it('counts slots, not attempts: a failed attempt that a retry followed moves no streak', () => {
+    const retried = (n: number) => run(n, 'failed', { lastAttempt: false });
+    // One slot of three attempts, all failed: one failure, not three, so no streak yet.
+    const oneSlot = foldAll(empty(), [run(1, 'succeeded'), retried(2), retried(3), run(4, 'failed')]);
+    expect([oneSlot.consecutiveFailures, oneSlot.urgent]).toEqual([1, 'state_change']);
+    expect(oneSlot.recent).toHaveLength(4);
+    // A slot that succeeded on its retry is a success after a success: no change, no streak.
+    const recovered = foldAll(empty(), [run(1, 'succeeded'), retried(2), run(3, 'succeeded')]);
+    expect([recovered.consecutiveSuccesses, recovered.consecutiveFailures, recovered.urgent]).toEqual([2, 0, null]);
+    // A Retry-After on any attempt is still urgent.
+    expect(foldRun(empty(), run(1, 'failed', { lastAttempt: false, retryAfterMs: 5_000 }), OPTIONS).urgent).toBe('retry_after');
+    // Three failed slots of two attempts each are a streak of three.
+    const streak = foldAll(empty(), [retried(1), run(2, 'failed'), retried(3), run(4, 'failed'), retried(5), run(6, 'failed')], { window: 10, failureStreak: 3 });
+    expect([streak.consecutiveFailures, streak.urgent]).toEqual([3, 'failure_streak']);
+  });
+
+  it('rebuilds the same streaks from the database, attempts a retry followed left out', () => {
+    const runs = [run(1, 'succeeded'), run(2, 'failed', { lastAttempt: false }), run(3, 'failed', { lastAttempt: false }), run(4, 'failed')];
+    const rebuilt = stateFromEndpoint(endpoint(runs), OPTIONS);
+    expect([rebuilt.consecutiveFailures, rebuilt.consecutiveSuccesses]).toEqual([1, 0]);
+    expect(rebuilt.consecutiveFailures).toBe(foldAll(empty(), runs).consecutiveFailures);
   });
 
   it('with a threshold of one, a first failure after a success is a streak', () => {

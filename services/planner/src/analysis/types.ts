@@ -10,6 +10,11 @@ export interface RecentRun {
   errorKind: string | null;
   retryAfterMs: number | null;
   finishedAt: Date;
+  /**
+   * Whether this attempt ended its slot. False for a failed attempt that a retry followed within
+   * the slot: it is kept to be seen, but a streak counts slots, as the governor does.
+   */
+  lastAttempt: boolean;
 }
 
 /** Why an analysis runs now. */

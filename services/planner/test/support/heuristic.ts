@@ -42,11 +42,13 @@ export function picture(spec: EndpointSpec, runs: Partial<RecentRun>[], extra: P
     errorKind: null,
     retryAfterMs: null,
     finishedAt: ago(SECOND + (runs.length - 1 - index) * baseline),
+    lastAttempt: true,
     ...run,
   }));
   let failures = 0;
   let successes = 0;
   for (const run of [...recent].reverse()) {
+    if (run.status === 'failed' && !run.lastAttempt) continue;
     if (run.status === 'failed' && successes === 0) failures++;
     else if (run.status === 'succeeded' && failures === 0) successes++;
     else break;

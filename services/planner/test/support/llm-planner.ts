@@ -30,6 +30,7 @@ export function run(index: number, fields: Partial<RecentRun> = {}): RecentRun {
     errorKind: null,
     retryAfterMs: null,
     finishedAt: new Date(NOW.getTime() - SECOND - (10 - index) * 10 * SECOND),
+    lastAttempt: true,
     ...fields,
   };
 }
