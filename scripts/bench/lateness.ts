@@ -54,6 +54,8 @@ export async function spacing(steadySeconds: number, env: Record<string, string>
   try {
     const start = new Date(Date.now() + 4_000);
     await bulkEndpoints(db.pool, 200, { url: `${target.url}/noop`, schedule: { every: '1s' }, timeout: '10s' }, start, 0);
+    // The earlier phases' writes are flushed now, not by a checkpoint in the middle of this one.
+    await db.pool.query('CHECKPOINT');
     const nodes = startSchedulers(1, db.url, env);
     await sleep(start.getTime() - Date.now() + 2_000);
     await fetch(`${target.url}/__reset`, { method: 'POST' });
@@ -67,6 +69,13 @@ export async function spacing(steadySeconds: number, env: Record<string, string>
       [new Date(start.getTime() + 2_000)],
     );
     const widths = bursts.map((burst) => Number(burst.width));
+    if (process.env.BENCH_LATENESS_DETAIL) {
+      const { rows } = await db.pool.query<{ slot: Date; first: number; last: number }>(
+        `SELECT slot, extract(epoch FROM min(started_at) - slot) * 1000 AS first, extract(epoch FROM max(started_at) - slot) * 1000 AS last FROM runs WHERE slot >= $1 GROUP BY slot ORDER BY slot`,
+        [new Date(start.getTime() + 2_000)],
+      );
+      for (const row of rows) console.log(`  slot ${row.slot.toISOString()}: first start +${Math.round(Number(row.first))} ms, last +${Math.round(Number(row.last))} ms`);
+    }
     const figure = { endpoints: 200, samples: gaps.length, p1: round(percentile(gaps, 1)), p50: round(percentile(gaps, 50)), p99: round(percentile(gaps, 99)), min: round(gaps[0] ?? Number.NaN), max: round(gaps.at(-1) ?? Number.NaN), burstMs: { p50: round(percentile(widths, 50)), max: round(widths.at(-1) ?? Number.NaN) } };
     console.log(`spacing of 200 endpoints every 1 s, due together: p1 ${figure.p1} ms, p50 ${figure.p50} ms, p99 ${figure.p99} ms (min ${figure.min}, max ${figure.max}, ${gaps.length} gaps); a slot's 200 starts span p50 ${figure.burstMs.p50} ms, max ${figure.burstMs.max} ms`);
     return figure;
