@@ -1,109 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as appsV1 from 'kubernetes-models/apps/v1';
-import * as batchV1 from 'kubernetes-models/batch/v1';
-import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
-import * as policyV1 from 'kubernetes-models/policy/v1';
-import * as coreV1 from 'kubernetes-models/v1';
 import { analyticsConfigFromEnv } from '@tickwise/analytics';
 import { gatewayConfigFromEnv } from '@tickwise/gateway';
 import { notifySettingsFromEnv, plannerConfigFromEnv } from '@tickwise/planner';
-import { parseSecretsKey } from '@tickwise/platform';
 import { schedulerConfigFromEnv } from '@tickwise/scheduler';
 import { opsSettingsFromEnv } from '../../cli/ops-server.ts';
 import { readSettings } from '../../cli/settings.ts';
 import { parseBrokerList, resolveKafkaSourceOptions } from '@tickwise/planner';
+import { component, containerOf, hook, matches, OLD_SECRETS_KEY, only, resolvedEnv, SECRETS_KEY, secretsKeyEnv, validateAll, workloads } from './chart-objects.ts';
 import { CHART, documentedSettings, helmOrSkip, lintChart, readByCode, REPO, renderChart, renderFailure, type K8sObject } from './support.ts';
 
 // No helm: one line saying how to install it and the suites are skipped; under CI=true the file fails.
 const helm = helmOrSkip('test/deploy/helm.unit.test.ts (the Helm chart)');
 
-const MODELS: Record<string, Record<string, unknown>> = { v1: coreV1, 'apps/v1': appsV1, 'batch/v1': batchV1, 'policy/v1': policyV1, 'networking.k8s.io/v1': networkingV1 };
 const THREE_ZONES = ['examples/three-zones.yaml'];
-
-interface Container {
-  name: string;
-  args?: string[];
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; configMapKeyRef?: { name: string; key: string } } }[];
-  ports?: { name: string; containerPort: number }[];
-  livenessProbe?: { httpGet: { path: string; port: string } };
-  readinessProbe?: { httpGet: { path: string; port: string } };
-}
-interface PodSpec {
-  containers: Container[];
-  topologySpreadConstraints?: { topologyKey: string; maxSkew: number; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> } }[];
-  affinity?: {
-    nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchExpressions: { key: string; operator: string; values: string[] }[] }[] } };
-    podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }[] };
-  };
-}
-type Workload = K8sObject & { spec: { replicas?: number; selector?: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
-
-const component = (object: K8sObject) => object.metadata.labels?.['app.kubernetes.io/component'];
-const workloads = (objects: K8sObject[], kind: 'Deployment' | 'Job', name?: string) =>
-  objects.filter((object) => object.kind === kind && (!name || component(object) === name)) as Workload[];
-const only = <T>(items: T[], what: string): T => {
-  if (items.length !== 1) throw new Error(`expected one ${what}, found ${items.length}`);
-  return items[0]!;
-};
-const containerOf = (objects: K8sObject[], name: string) => only(workloads(objects, 'Deployment', name), name).spec.template.spec.containers[0]!;
-const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
-
-/** A container's environment with Secret and ConfigMap references resolved from the rendered objects (external Secrets stay unresolved). */
-function resolvedEnv(objects: K8sObject[], container: Container, external: string[] = []): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of container.env ?? []) {
-    if (entry.value !== undefined) {
-      env[entry.name] = entry.value;
-      continue;
-    }
-    const ref = entry.valueFrom?.secretKeyRef ?? entry.valueFrom?.configMapKeyRef;
-    const kind = entry.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap';
-    if (!ref) throw new Error(`${container.name}: env ${entry.name} has neither a value nor a Secret/ConfigMap reference`);
-    if (kind === 'Secret' && external.includes(ref.name)) continue;
-    const source = objects.find((object) => object.kind === kind && object.metadata.name === ref.name) as (K8sObject & { stringData?: Record<string, string>; data?: Record<string, string> }) | undefined;
-    const value = kind === 'Secret' ? source?.stringData?.[ref.key] : source?.data?.[ref.key];
-    if (value === undefined) throw new Error(`${container.name}: env ${entry.name} refers to ${kind} ${ref.name} key ${ref.key}, which the chart does not render`);
-    env[entry.name] = value;
-  }
-  return env;
-}
-
-const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
-const OLD_SECRETS_KEY = Buffer.alloc(32, 9).toString('base64');
-const keyId = (text: string) => parseSecretsKey(text, 'test').id;
-const keyIds = (keyring: { current: { id: string } | null; previous: { id: string } | null }) => [keyring.current?.id, keyring.previous?.id];
-/** The TICKWISE_SECRETS_* entries of every container of every workload, by component. */
-function secretsKeyEnv(objects: K8sObject[]): Record<string, Container['env']> {
-  const found: Record<string, Container['env']> = {};
-  for (const workload of [...workloads(objects, 'Deployment'), ...workloads(objects, 'Job')]) {
-    for (const container of workload.spec.template.spec.containers) {
-      const entries = (container.env ?? []).filter((entry) => entry.name.startsWith('TICKWISE_SECRETS_'));
-      if (entries.length > 0) found[`${workload.metadata.name}/${container.name}`] = entries;
-    }
-  }
-  return found;
-}
-
-function validateAll(objects: K8sObject[]): void {
-  for (const object of objects) {
-    if (object.apiVersion === 'monitoring.coreos.com/v1') continue; // no model for the operator's CRDs: checked by hand below
-    const Model = MODELS[object.apiVersion]?.[object.kind] as (new (data: unknown) => { validate(): void }) | undefined;
-    if (!Model) throw new Error(`no Kubernetes model for ${object.apiVersion} ${object.kind} (${object.metadata.name})`);
-    try {
-      new Model(object).validate();
-    } catch (error) {
-      throw new Error(`${object.kind} ${object.metadata.name} is not valid for Kubernetes ${'1.33'}: ${(error as Error).message}`);
-    }
-  }
-}
-
-function hook(object: K8sObject) {
-  const annotations = object.metadata.annotations ?? {};
-  if (!annotations['helm.sh/hook']) return null;
-  return { phases: annotations['helm.sh/hook'].split(','), weight: Number(annotations['helm.sh/hook-weight'] ?? 0) };
-}
 
 describe.skipIf(!helm)('the chart, default values', () => {
   // Rendered in a hook, not while collecting: a skipped suite must not call helm.
@@ -375,77 +286,5 @@ describe.skipIf(!helm)('the chart refuses values it cannot run', () => {
     const planner = resolvedEnv(objects, only(workloads(objects, 'Deployment', 'planner'), 'planner').spec.template.spec.containers[0]!);
     expect(planner).not.toHaveProperty('KAFKA_BROKERS');
     expect(objects.some((object) => component(object) === 'create-topic' || component(object) === 'register-connector')).toBe(false);
-  });
-});
-
-describe.skipIf(!helm)('the chart, the secrets key and the public URL', () => {
-  it('has no secrets key unless given: every process starts, and the gateway refuses SetSecret', () => {
-    const objects = renderChart();
-    expect(secretsKeyEnv(objects)).toEqual({});
-    expect(gatewayConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'gateway'))).secretsKeys).toEqual({ current: null, previous: null });
-  });
-
-  it('puts secretsKey.value in the chart\'s Secret, read by the schedulers and the gateway only, never through a ConfigMap', () => {
-    const objects = renderChart({ set: [`secretsKey.value=${SECRETS_KEY}`] });
-    validateAll(objects);
-    const fromChart = [{ name: 'TICKWISE_SECRETS_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-env', key: 'TICKWISE_SECRETS_KEY' } } }];
-    expect(secretsKeyEnv(objects)).toEqual({ 'tickwise-scheduler/scheduler': fromChart, 'tickwise-gateway/gateway': fromChart });
-    // The key's text is in the one Secret, not in the hook Secret, a ConfigMap or a pod spec.
-    expect(objects.filter((object) => JSON.stringify(object).includes(SECRETS_KEY)).map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['Secret/tickwise-env']);
-    expect(objects.filter((object) => object.kind === 'ConfigMap' && JSON.stringify(object).includes('TICKWISE_SECRETS_'))).toEqual([]);
-    expect(keyIds(schedulerConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'scheduler'))).secretsKeys)).toEqual([keyId(SECRETS_KEY), undefined]);
-    expect(keyIds(gatewayConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'gateway'))).secretsKeys)).toEqual([keyId(SECRETS_KEY), undefined]);
-  });
-
-  it('adds secretsKey.oldValue during a rotation: the schedulers and the gateway hold both keys, the new one current', () => {
-    const objects = renderChart({ set: [`secretsKey.value=${SECRETS_KEY}`, `secretsKey.oldValue=${OLD_SECRETS_KEY}`] });
-    validateAll(objects);
-    expect(Object.keys(secretsKeyEnv(objects)).sort()).toEqual(['tickwise-gateway/gateway', 'tickwise-scheduler/scheduler']);
-    for (const name of ['scheduler', 'gateway']) {
-      const env = resolvedEnv(objects, containerOf(objects, name));
-      expect({ current: env.TICKWISE_SECRETS_KEY, old: env.TICKWISE_SECRETS_OLD_KEY }, name).toEqual({ current: SECRETS_KEY, old: OLD_SECRETS_KEY });
-      const keyring = name === 'scheduler' ? schedulerConfigFromEnv(env).secretsKeys : gatewayConfigFromEnv(env).secretsKeys;
-      expect(keyIds(keyring), name).toEqual([keyId(SECRETS_KEY), keyId(OLD_SECRETS_KEY)]);
-    }
-    expect(objects.filter((object) => JSON.stringify(object).includes(OLD_SECRETS_KEY)).map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['Secret/tickwise-env']);
-  });
-
-  it('reads the key from secretsKey.existingSecret instead, the old key there optional, and renders none', () => {
-    const objects = renderChart({ set: ['secretsKey.existingSecret=tickwise-keys'] });
-    validateAll(objects);
-    const fromExisting = [
-      { name: 'TICKWISE_SECRETS_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-keys', key: 'TICKWISE_SECRETS_KEY' } } },
-      { name: 'TICKWISE_SECRETS_OLD_KEY', valueFrom: { secretKeyRef: { name: 'tickwise-keys', key: 'TICKWISE_SECRETS_OLD_KEY', optional: true } } },
-    ];
-    expect(secretsKeyEnv(objects)).toEqual({ 'tickwise-scheduler/scheduler': fromExisting, 'tickwise-gateway/gateway': fromExisting });
-    expect(objects.filter((object) => (object.kind === 'Secret' || object.kind === 'ConfigMap') && JSON.stringify(object).includes('TICKWISE_SECRETS_'))).toEqual([]);
-    expect(() => schedulerConfigFromEnv(resolvedEnv(objects, containerOf(objects, 'scheduler'), ['tickwise-keys']))).not.toThrow();
-  });
-
-  it('gives the planner alone TICKWISE_PUBLIC_URL, from publicUrl through the ConfigMap', () => {
-    const defaults = renderChart();
-    expect(resolvedEnv(defaults, containerOf(defaults, 'planner'))).not.toHaveProperty('TICKWISE_PUBLIC_URL');
-    const objects = renderChart({ set: ['publicUrl=https://tickwise.example.com/'] });
-    validateAll(objects);
-    const config = only(objects.filter((object) => object.kind === 'ConfigMap' && object.metadata.name === 'tickwise-config'), 'ConfigMap') as K8sObject & { data: Record<string, string> };
-    expect(config.data.TICKWISE_PUBLIC_URL).toBe('https://tickwise.example.com/');
-    const planner = resolvedEnv(objects, containerOf(objects, 'planner'));
-    expect(() => plannerConfigFromEnv(planner)).not.toThrow();
-    expect(notifySettingsFromEnv(planner).publicUrl).toBe('https://tickwise.example.com');
-    for (const name of ['scheduler', 'gateway', 'analytics']) expect(resolvedEnv(objects, containerOf(objects, name)), name).not.toHaveProperty('TICKWISE_PUBLIC_URL');
-  });
-
-  it('takes TICKWISE_PUBLIC_URL from the Ingress when it has one plain host, and leaves it unset when it cannot tell', () => {
-    const publicUrl = (set: string[]) => {
-      const objects = renderChart({ set: ['gateway.ingress.enabled=true', ...set] });
-      return resolvedEnv(objects, containerOf(objects, 'planner')).TICKWISE_PUBLIC_URL;
-    };
-    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com'])).toBe('http://tw.example.com');
-    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'gateway.ingress.tls[0].hosts[0]=tw.example.com', 'gateway.ingress.tls[0].secretName=tw-tls'])).toBe('https://tw.example.com');
-    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'publicUrl=https://tickwise.example.org'])).toBe('https://tickwise.example.org');
-    expect(publicUrl(['gateway.ingress.hosts[0].host=*.example.com'])).toBeUndefined();
-    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'gateway.ingress.hosts[1].host=tickwise.example.com'])).toBeUndefined();
-    expect(publicUrl(['gateway.ingress.hosts[0].host=tw.example.com', 'gateway.ingress.hosts[0].paths[0].path=/tickwise'])).toBeUndefined();
-    expect(publicUrl([])).toBeUndefined();
   });
 });
