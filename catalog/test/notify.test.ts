@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyJobs, createJob, setJobPause, setPause, updateJobFields, type JobInput } from '@tickwise/catalog';
-import { applyHintChanges, DEFAULT_TENANT_ID, inTransaction, jobNotify, newId, noticesAfter } from '@tickwise/db';
+import { applyHintChanges, DEFAULT_TENANT_ID, inTransaction, jobNotify, newId, noticesAfter, PAUSE_EPISODE_MS } from '@tickwise/db';
 import { endpointInputSchema } from '@tickwise/machines';
 import { parseTargetPolicy, TickwiseError } from '@tickwise/platform';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
@@ -106,5 +106,30 @@ describe('pause notices', () => {
     await inTransaction(db.pool, (client) => applyHintChanges(client, [interval]));
     const notices = (await noticesAfter(db.pool, null, 1_000)).slice(before);
     expect(notices).toEqual([expect.objectContaining({ endpointId: id, kind: 'paused', detail: { by: 'hint', reason: 'Retry-After 60s', until: at.toISOString() } })]);
+  });
+
+  it('tells one notice per pause episode: pause hints that follow one in force, or ended within PAUSE_EPISODE_MS, tell nothing', async () => {
+    await applyJobs(db.pool, [{ name: 'throttled', synthetic: false, endpoints: [endpoint('a'), endpoint('b'), endpoint('c')] }]);
+    const [a, b, c] = (await db.pool.query<{ id: string }>("SELECT e.id FROM endpoints e JOIN jobs j ON j.id = e.job_id WHERE j.name = 'throttled' ORDER BY e.name")).rows.map((row) => row.id);
+    const pause = (endpointId: string, at: Date, clearSources?: string[]) => ({
+      endpointId,
+      clearSources,
+      add: [{ id: newId(), endpointId, kind: 'pause_until' as const, at, reason: `Retry-After until ${at.toISOString()}`, source: 'planner:heuristic', expiresAt: at }],
+    });
+    const soon = (ms: number) => new Date(Date.now() + ms);
+    const before = (await noticesAfter(db.pool, null, 1_000)).length;
+    // a: a target answering 429 + Retry-After 5s: a pause in force replaced, then one after it ended.
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [pause(a!, soon(5_000))]));
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [pause(a!, soon(10_000), ['planner:heuristic'])]));
+    // b: its last pause ended 20 minutes ago (past PAUSE_EPISODE_MS): the new one is news.
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [pause(b!, new Date(Date.now() - PAUSE_EPISODE_MS - 300_000))]));
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [pause(b!, soon(5_000))]));
+    // c: a person cleared the pause: the next one starts another episode.
+    const first = pause(c!, soon(60_000));
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [first]));
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [{ endpointId: c!, add: [], clearIds: [first.add[0]!.id] }]));
+    await inTransaction(db.pool, (client) => applyHintChanges(client, [pause(c!, soon(30_000))]));
+    const told = (await noticesAfter(db.pool, null, 1_000)).slice(before).map((notice) => notice.endpointId);
+    expect(told).toEqual([a, b, b, c, c]);
   });
 });

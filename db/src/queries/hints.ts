@@ -86,6 +86,9 @@ export async function applyHintChanges(db: Queryable, changes: readonly HintChan
   const { rows } = await db.query<{ id: string }>('UPDATE endpoints SET hint_version = hint_version + 1 WHERE id = ANY ($1::uuid[]) RETURNING id', [touched]);
   const existing = new Set(rows.map((row) => row.id));
   const applied = changes.filter((change) => existing.has(change.endpointId));
+  // Read before the clears below: a pause this change replaces still counts as ongoing.
+  const pausing = applied.filter((change) => change.add.some((hint) => hint.kind === 'pause_until')).map((change) => change.endpointId);
+  const ongoing = pausing.length === 0 ? new Set<string>() : await pausedWithinEpisode(db, pausing);
   for (const change of applied) {
     const keep = change.add.map((hint) => hint.id);
     if (change.clearSources && change.clearSources.length > 0) {
@@ -117,10 +120,11 @@ export async function applyHintChanges(db: Queryable, changes: readonly HintChan
       ],
     );
     // A pause is news to whoever the job notifies: told once, for the hint that was new (a change
-    // applied again inserts nothing, so tells nothing).
+    // applied again inserts nothing, so tells nothing), and once per episode: a target that keeps
+    // answering 429 with Retry-After 5s gets a pause hint every few seconds, and one notice.
     const fresh = new Set(inserted.map((row) => row.id));
     for (const hint of added) {
-      if (hint.kind !== 'pause_until' || !fresh.has(hint.id)) continue;
+      if (hint.kind !== 'pause_until' || !fresh.has(hint.id) || ongoing.has(hint.endpointId)) continue;
       await insertNotice(db, hint.endpointId, { id: newId(), kind: 'paused', detail: { by: 'hint', reason: hint.reason, until: hint.at?.toISOString() ?? null } });
     }
   }
@@ -129,6 +133,26 @@ export async function applyHintChanges(db: Queryable, changes: readonly HintChan
   for (let index = 0; index < ids.length; index += IDS_PER_NOTIFY) payloads.push(JSON.stringify(ids.slice(index, index + IDS_PER_NOTIFY)));
   if (payloads.length > 0) await db.query('SELECT tickwise_notify($1, payload) FROM unnest($2::text[]) AS payload', [HINTS_CHANNEL, payloads]);
   return ids;
+}
+
+/**
+ * Pause hints that end (or were cleared) less than this before a new one make one episode with it:
+ * the new one is not told again.
+ */
+export const PAUSE_EPISODE_MS = 15 * 60_000;
+
+/**
+ * Of `endpointIds`, those with an uncleared pause hint in force or ended within PAUSE_EPISODE_MS (a
+ * pause a person cleared ends its episode). Reads through the partial index of uncleared hints.
+ */
+async function pausedWithinEpisode(db: Queryable, endpointIds: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ endpoint_id: string }>(
+    `SELECT DISTINCT endpoint_id FROM hints
+      WHERE endpoint_id = ANY ($1::uuid[]) AND cleared_at IS NULL AND kind = 'pause_until'
+        AND expires_at > now() - $2 * interval '1 millisecond' AND at > now() - $2 * interval '1 millisecond'`,
+    [endpointIds, PAUSE_EPISODE_MS],
+  );
+  return new Set(rows.map((row) => row.endpoint_id));
 }
 
 export interface StoredHint extends Hint {
