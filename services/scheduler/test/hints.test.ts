@@ -155,6 +155,30 @@ describe('a hint re-plans a free machine without waiting for its next run', () =
     }
   });
 
+  it('a pause_until hint that ends resumes the machine once: one RESUME and one plan, no re-pausing within the claim-ahead', async () => {
+    const { db, target } = env;
+    const { node, log } = startNode(db, { ...NO_POLL, claimAheadMs: 500 });
+    try {
+      await listening(log);
+      const { id } = await ranOnce(db, `${target.url}/pause-ends`, 'pause-ends');
+      const until = new Date(Date.now() + 1_500);
+      await changeHints(db, [{ endpointId: id, add: [newHint(id, 'pause_until', { at: until, reason: 'Retry-After 1s' })] }]);
+      await waitFor('paused by the hint', async () => (await row(db, id)).state === 'paused');
+      const resumed = await waitFor('resumed after the pause', async () => {
+        const current = await row(db, id);
+        return current.state === 'idle' ? current : undefined;
+      });
+      await sleep(300);
+      const after = (await writesOf(db, id)).filter((write) => write.some((step) => step.from === 'paused' || step.to === 'paused'));
+      // Paused once by the hint, resumed once: before the fix it paused again and again for the claim-ahead.
+      expect(after.map((write) => write.map((step) => step.event))).toEqual([['REPLAN', 'PAUSED'], ['RESUME', 'PLANNED']]);
+      expect(resumed.reason).toBe('baseline every 1h');
+      expect((await row(db, id)).version).toBe(resumed.version);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('a hint arriving while the machine runs is honoured by the plan after the run', async () => {
     const { db, target } = env;
     const { node, log } = startNode(db, NO_POLL);
