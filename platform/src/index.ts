@@ -10,3 +10,4 @@ export * from './webhook-signing.ts';
 export * from './target-lookup.ts';
 export * from './secrets-key.ts';
 export * from './secret-box.ts';
+export * from './retry-after.ts';

@@ -5,7 +5,7 @@ import { TickwiseError } from '@tickwise/platform';
 import { outcomeOf } from '../src/notify/delivery-worker.ts';
 import { dedupKeyOf, notificationRow } from '../src/notify/notification-rows.ts';
 import { slackPayload, webhookPayload } from '../src/notify/payloads.ts';
-import { parseRetryAfter, requestOf } from '../src/notify/sender.ts';
+import { requestOf } from '../src/notify/sender.ts';
 import { notifySettingsFromEnv, resolveNotifySettings, retryDelayMs } from '../src/notify/settings.ts';
 
 const ENDPOINT: NotifyEndpoint = {
@@ -108,9 +108,6 @@ describe('an attempt', () => {
     expect(retryDelayMs(1, settings, 60_000, () => 0)).toBe(5_000);
     expect(retryDelayMs(10, settings, null, () => 0.99)).toBe(5_000);
     expect(retryDelayMs(1, settings, null, () => 0.5)).toBe(1_050);
-    expect(parseRetryAfter('7', 0)).toBe(7_000);
-    expect(parseRetryAfter('Tue, 24 Nov 2026 09:00:10 GMT', Date.parse('2026-11-24T09:00:00Z'))).toBe(10_000);
-    expect(parseRetryAfter('soon', 0)).toBeNull();
   });
 });
 

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
 import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
-import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
+import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, parseRetryAfter, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
 import { maskOutcome, secretNamesOf, withSecretValues } from './call-secrets.ts';
 import type { SecretValues } from './secret-values.ts';
 import type { SecretSource } from './signing.ts';
@@ -48,21 +48,6 @@ export interface DispatcherOptions {
 /** What one call came to: a run's outcome fields, with the error kind from the closed set above. */
 export type CallOutcome = Omit<RunOutcome, 'errorKind'> & { errorKind: ErrorKind | null };
 
-/** The longest Retry-After taken at its word (a larger one is capped): one day. */
-const MAX_RETRY_AFTER_MS = 86_400_000;
-
-/**
- * Retry-After as delay-seconds or an HTTP date, in ms from `now`; null when absent or unreadable.
- * Pure.
- */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!text) return null;
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1_000, MAX_RETRY_AFTER_MS);
-  const at = Date.parse(text);
-  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return null;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
-}
 
 class DeadlineError extends Error {
   constructor(timeoutMs: number) {

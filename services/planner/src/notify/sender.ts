@@ -1,7 +1,7 @@
 import type { lookup } from 'node:dns';
 import { Agent, request } from 'undici';
 import type { ClaimedDelivery } from '@tickwise/db';
-import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
+import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, parseRetryAfter, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
 import { slackPayload, type WebhookPayload } from './payloads.ts';
 
 /** How one attempt went; `permanent`: trying again cannot help (the target policy refuses it). */
@@ -11,17 +11,6 @@ export type SendResult =
 
 /** The most of a refusing answer kept in the delivery's last error. */
 const ERROR_BODY_CHARS = 200;
-const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
-
-/** A Retry-After header (seconds or an HTTP date) in ms, capped at a day; null when absent or unreadable. Pure. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!text) return null;
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1_000, MAX_RETRY_AFTER_MS);
-  const at = Date.parse(text);
-  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return null;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
-}
 
 /**
  * The bytes and headers of one attempt: the webhook body as stored, or Slack's payload made from it;

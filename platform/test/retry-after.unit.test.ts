@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../src/dispatcher.ts';
+import { parseRetryAfter } from '../src/retry-after.ts';
 
 const now = Date.parse('2026-11-24T09:00:00Z');
 
