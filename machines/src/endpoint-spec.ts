@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { formatDuration, parseDuration } from '@tickwise/platform/duration';
 import { OVERLAP_POLICIES, pauseAfterSchema, retryInputSchema, successInputSchema, type RetryPolicy, type SuccessRule } from './delivery.ts';
 import { referenceProblemsOf, urlHasCredentials } from './secret-refs.ts';
-import { forbiddenHeaderReason, headerValueProblem, INPUT_LIMITS, jsonValueProblems, urlTextProblem } from './input-rules.ts';
+import { forbiddenHeaderReason, headerValueProblem, INPUT_LIMITS, isHttpUrl, jsonValueProblems, urlTextProblem } from './input-rules.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -196,15 +196,6 @@ export function toEndpointSpec(input: EndpointInput): EndpointSpec {
   if (input.overlap === 'skip') spec.overlap = 'skip';
   if (input.pauseAfter !== undefined) spec.pauseAfter = input.pauseAfter;
   return spec;
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
 }
 
 export function describeSchedule(schedule: Schedule): string {

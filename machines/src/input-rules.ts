@@ -170,6 +170,16 @@ export function headerValueProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** Whether `text` is an absolute http:// or https:// URL with a host. Pure. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Why `url` cannot be stored as a call's or a notification's address, or undefined (before it is
  * parsed as a URL): at most `urlMax` characters, text PostgreSQL keeps, and no spaces or control

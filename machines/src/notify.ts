@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { urlTextProblem } from './input-rules.ts';
+import { isHttpUrl, urlTextProblem } from './input-rules.ts';
 
 /**
  * Who is told when an endpoint of a job starts failing, recovers or is paused: the jobs-file key
@@ -26,15 +26,6 @@ export interface NotifyTarget {
   url: string;
   /** Consecutive failed slots before this target hears of a failure streak (≥ 1). */
   after: number;
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
 }
 
 export const notifyUrlSchema = z
