@@ -47,16 +47,19 @@ export class TenantShares {
 
   constructor(private readonly options: { maxInFlight: number; tenantsDue: (horizon: Date) => Promise<string[]>; tenantCount: () => Promise<number>; now?: () => number }) {}
 
-  /** The share of a claim of up to `limit` machines due by `horizon`, given the tenants of the machines held. */
-  async next(heldTenants: readonly string[], horizon: Date, limit: number): Promise<ClaimShare> {
+  /**
+   * The share of a claim of up to `limit` machines due by `horizon`, given how many machines the node
+   * holds and, asked only when it is crowded, their tenants.
+   */
+  async next(heldCount: number, heldTenants: () => readonly string[], horizon: Date, limit: number): Promise<ClaimShare> {
     const { maxInFlight } = this.options;
-    if (!isCrowded(maxInFlight, heldTenants.length, limit)) return { excluded: [], most: maxInFlight };
+    if (!isCrowded(maxInFlight, heldCount, limit)) return { excluded: [], most: maxInFlight };
     const now = (this.options.now ?? Date.now)();
     // A deployment of one tenant never shares: one cheap count every few seconds says so.
     if (now - this.tenants.at > TENANT_COUNT_MS) this.tenants = { count: await this.options.tenantCount(), at: now };
     if (this.tenants.count <= 1) return { excluded: [], most: maxInFlight };
     const held = new Map<string, number>();
-    for (const tenant of heldTenants) held.set(tenant, (held.get(tenant) ?? 0) + 1);
+    for (const tenant of heldTenants()) held.set(tenant, (held.get(tenant) ?? 0) + 1);
     for (const tenant of held.keys()) this.seen.set(tenant, now);
     if (now - this.due.at > TENANTS_DUE_MS) {
       for (const tenant of await this.options.tenantsDue(horizon)) this.seen.set(tenant, now);

@@ -79,7 +79,7 @@ export class SchedulerNode {
     const parts = { pool, config, log, metrics: this.metrics, onError: (message: string, error: Error) => this.logDbError(message, error) };
     const room = () => config.maxInFlight - this.held.size;
     this.shares = new TenantShares({ maxInFlight: config.maxInFlight, tenantsDue: (horizon) => tenantsWithDueWork(pool, horizon, TENANTS_ASKED), tenantCount: () => tenantCount(pool) });
-    this.claims = new ClaimLoop({ ...parts, room, share: (horizon, limit) => this.shares.next([...this.held.values()].map((held) => held.row.tenantId), horizon, limit), accept: (rows, sentAt) => this.accept(rows, 'claimed', sentAt) });
+    this.claims = new ClaimLoop({ ...parts, room, share: (horizon, limit) => this.shares.next(this.held.size, () => [...this.held.values()].map((held) => held.row.tenantId), horizon, limit), accept: (rows, sentAt) => this.accept(rows, 'claimed', sentAt) });
     this.leases = new LeaseKeeper({ ...parts, room, held: () => [...this.held.keys()], lost: (id) => this.leaseLost(id), renewed: (ids, sentAt) => this.leasesRenewed(ids, sentAt), accept: (rows, sentAt) => this.accept(rows, 'takeover', sentAt) });
     this.hints = new HintReplanner({ ...parts, markHeldStale: (id) => this.markHintsStale(id), replanned: (machine) => machine.changed && machine.state === 'idle' && machine.nextRunAt && this.claims.wakeFor(machine.nextRunAt.getTime()) });
     this.retention = config.prune ? new Retention({ pool, retentionMs: config.runRetentionMs, onError: (error) => this.logDbError('pruning failed', error) }) : undefined;

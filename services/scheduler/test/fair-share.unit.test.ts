@@ -31,14 +31,22 @@ describe('claimShare: how a crowded node shares its next claim among tenants', (
   });
 });
 
+/** The held count and the tenants' getter of a node holding machines of `tenants`. */
+const heldBy = (tenants: string[]) => [tenants.length, () => tenants] as const;
+
 describe('TenantShares: what a node asks the database, and remembers', () => {
   it('asks nothing while not crowded, and only the tenant count when one tenant has jobs', async () => {
     const asked: string[] = [];
     const shares = new TenantShares({ maxInFlight: 20, tenantsDue: async () => (asked.push('due'), ['a']), tenantCount: async () => (asked.push('count'), 1), now: () => 0 });
-    expect(await shares.next(['a'], new Date(), 1)).toEqual({ excluded: [], most: 20 });
+    expect(await shares.next(...heldBy(['a']), new Date(), 1)).toEqual({ excluded: [], most: 20 });
+    // Nor does it list the held machines' tenants: the claim loop asks on every claim.
+    const unread = () => {
+      throw new Error('tenants read while not crowded');
+    };
+    expect(await shares.next(1, unread, new Date(), 1)).toEqual({ excluded: [], most: 20 });
     expect(asked).toEqual([]);
-    expect(await shares.next(Array(15).fill('a'), new Date(), 5)).toEqual({ excluded: [], most: 20 });
-    expect(await shares.next(Array(15).fill('a'), new Date(), 5)).toEqual({ excluded: [], most: 20 });
+    expect(await shares.next(...heldBy(Array(15).fill('a')), new Date(), 5)).toEqual({ excluded: [], most: 20 });
+    expect(await shares.next(...heldBy(Array(15).fill('a')), new Date(), 5)).toEqual({ excluded: [], most: 20 });
     expect(asked).toEqual(['count']);
   });
 
@@ -46,11 +54,11 @@ describe('TenantShares: what a node asks the database, and remembers', () => {
     let now = 0;
     let due = ['a', 'b'];
     const shares = new TenantShares({ maxInFlight: 20, tenantsDue: async () => due, tenantCount: async () => 2, now: () => now });
-    expect(await shares.next(Array(10).fill('a'), new Date(), 10)).toEqual({ excluded: ['a'], most: 10 });
+    expect(await shares.next(...heldBy(Array(10).fill('a')), new Date(), 10)).toEqual({ excluded: ['a'], most: 10 });
     due = ['a'];
     now = 10_000;
-    expect(await shares.next(Array(10).fill('a'), new Date(), 10)).toEqual({ excluded: ['a'], most: 10 });
+    expect(await shares.next(...heldBy(Array(10).fill('a')), new Date(), 10)).toEqual({ excluded: ['a'], most: 10 });
     now = 40_001;
-    expect(await shares.next(Array(10).fill('a'), new Date(), 10)).toEqual({ excluded: [], most: 20 });
+    expect(await shares.next(...heldBy(Array(10).fill('a')), new Date(), 10)).toEqual({ excluded: [], most: 20 });
   });
 });
