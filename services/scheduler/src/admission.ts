@@ -13,11 +13,11 @@ export type HeldRow = EndpointRow & { previousOwner?: string };
  * - `dispatch`: make attempt `attempt` at `slot`, starting at `at` (never before the slot, a retry's
  *   time or the target's Retry-After), the machine `due`;
  * - `plan`: no call; the machine is in `planning` (a skipped slot, or an expired pause ending),
- *   and the next run is planned and written at once.
+ *   and the next run is planned and written at once, as of `at`.
  */
 export type Admission =
   | { kind: 'dispatch'; snapshot: EndpointSnapshot; slot: Date; at: Date; attempt: number; transitions: TransitionRow[] }
-  | { kind: 'plan'; snapshot: EndpointSnapshot; transitions: TransitionRow[]; skipped: SkipReason | null };
+  | { kind: 'plan'; snapshot: EndpointSnapshot; at: Date; transitions: TransitionRow[]; skipped: SkipReason | null };
 
 /** Why a claimed slot was not run. */
 export type SkipReason = 'catch_up' | 'paused';
@@ -30,9 +30,9 @@ export interface AdmitOptions {
 /**
  * Decides what to do with a machine the node just claimed or took over, moving it through the
  * machine's own events: a takeover makes the next attempt at the same slot (TAKE_OVER, attempt from
- * the row), at the earliest when its previous node would have (a retry's time); an expired pause
- * that was claimed is planned (RESUME); a claim (CLAIM, replayed on the machine so the machine, not
- * SQL, judges the move) is dispatched unless a person paused it meanwhile or the slot is missed under
+ * the row), at the earliest when its previous node would have (a retry's time); a pause claimed as
+ * it ends is planned (RESUME) as of its end; a claim (CLAIM, replayed on the machine so the machine,
+ * not SQL, judges the move) is dispatched unless a person paused it meanwhile or the slot is missed under
  * `catchUp: skip` (SKIP) — but the first slot of a new, resumed or restored endpoint is never missed:
  * it runs however late. Nothing starts before the target's Retry-After. Throws when the machine does
  * not allow the move. Pure; executes nothing.
@@ -48,7 +48,10 @@ export function admit(row: HeldRow, how: HowHeld, now: Date, options: AdmitOptio
   if (row.state === 'paused') {
     const restored = restoreSnapshot(row.snapshot, row).snapshot;
     const resumed = step(restored, { type: 'RESUME' }, now);
-    return { kind: 'plan', snapshot: resumed.snapshot, transitions: [resumed.record], skipped: null };
+    // A pause is claimed up to the claim-ahead before it ends: planned as of `now` it would still be
+    // in force, and the machine would pause, be claimed and pause again until it ends.
+    const at = row.nextRunAt && row.nextRunAt > now ? row.nextRunAt : now;
+    return { kind: 'plan', snapshot: resumed.snapshot, at, transitions: [resumed.record], skipped: null };
   }
   // The claim statement moved the row idle → due; the machine replays CLAIM from idle.
   const idle = restoreSnapshot({ ...(row.snapshot as object), value: 'idle' }, { ...row, state: 'idle' }).snapshot;
@@ -60,7 +63,7 @@ export function admit(row: HeldRow, how: HowHeld, now: Date, options: AdmitOptio
   if (skip) {
     const skipped = step(claimed.snapshot, { type: 'SKIP' }, now);
     const why = skip === 'paused' ? 'paused by a person' : `missed by ${formatDuration(now.getTime() - slot.getTime())}, more than the catch-up grace (catchUp: skip)`;
-    return { kind: 'plan', snapshot: skipped.snapshot, transitions: [claimed.record, { ...skipped.record, reason: `slot ${slot.toISOString()} skipped: ${why}`, skipped: { count: 1, why: skip } }], skipped: skip };
+    return { kind: 'plan', snapshot: skipped.snapshot, at: now, transitions: [claimed.record, { ...skipped.record, reason: `slot ${slot.toISOString()} skipped: ${why}`, skipped: { count: 1, why: skip } }], skipped: skip };
   }
   return { kind: 'dispatch', snapshot: claimed.snapshot, slot, at: latest(slot, null, notBefore), attempt: 1, transitions: [claimed.record] };
 }

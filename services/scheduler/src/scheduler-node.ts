@@ -178,10 +178,7 @@ export class SchedulerNode {
           this.dispatchWhenDue(held);
         } else {
           if (admission.skipped) this.metrics.skipped(1, admission.skipped);
-          // A pause is claimed up to the claim-ahead before it ends: planned at `now`, it would still
-          // be in force and the machine would pause again, be claimed again, and spin until the end.
-          const resumesAt = row.state === 'paused' && row.nextRunAt && row.nextRunAt > now ? row.nextRunAt : now;
-          this.plan(held, null, resumesAt, null, null);
+          this.plan(held, null, admission.at, null, null);
         }
       } catch (error) {
         // A machine we cannot move must not stop the node; its lease expires and a peer retries.

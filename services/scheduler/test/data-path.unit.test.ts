@@ -82,12 +82,15 @@ describe('admit: what a node does with a machine it now holds', () => {
     expect(admission.transitions).toEqual([expect.objectContaining({ event: 'TAKE_OVER', reason: 'lease of node-b expired; attempt 2' })]);
   });
 
-  it('plans a claimed expired pause (RESUME), and refuses a move the machine does not allow', () => {
+  it('plans a claimed pause (RESUME) as of its end, and refuses a move the machine does not allow', () => {
     const pausedMachine = step(planned(), { type: 'REPLAN', reason: 'x' }, NOW).snapshot;
     const stored = { ...persistSnapshot(step(pausedMachine, { type: 'PAUSED', until: NOW.toISOString(), reason: 'p', source: 'user' }, NOW).snapshot) };
-    const resumed = admit(row({ state: 'paused', snapshot: stored }), 'claimed', NOW, { catchUpGraceMs: 10_000 });
-    expect(resumed).toMatchObject({ kind: 'plan', skipped: null });
+    const resumed = admit(row({ state: 'paused', snapshot: stored, nextRunAt: new Date(NOW.getTime() - 1_000) }), 'claimed', NOW, { catchUpGraceMs: 10_000 });
+    expect(resumed).toMatchObject({ kind: 'plan', skipped: null, at: NOW });
     expect(resumed.transitions.map((t) => t.event)).toEqual(['RESUME']);
+    // Claimed within the claim-ahead before the pause ends: planned as of its end, when it no longer holds.
+    const ends = new Date(NOW.getTime() + 150);
+    expect(admit(row({ state: 'paused', snapshot: stored, nextRunAt: ends }), 'claimed', NOW, { catchUpGraceMs: 10_000 })).toMatchObject({ kind: 'plan', at: ends });
     expect(() => admit(row({ state: 'idle', snapshot: { ...persistSnapshot(planned()), value: 'planning' } }), 'takeover', NOW, { catchUpGraceMs: 10_000 })).toThrow(
       expect.objectContaining({ code: 'failed_precondition', reason: 'illegal_transition' }),
     );
