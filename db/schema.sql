@@ -236,6 +236,10 @@ CREATE TABLE public.runs (
   planned_source text,
   retry_after_ms bigint,
   last_attempt boolean,
+  cycle_seq bigint,
+  claimed_at timestamp with time zone,
+  plan_reason text,
+  next_run_at timestamp with time zone,
   CONSTRAINT runs_pkey PRIMARY KEY (id),
   CONSTRAINT runs_status_check CHECK (status = ANY (ARRAY['succeeded'::text, 'failed'::text]))
 );
@@ -397,9 +401,39 @@ AS $function$
   SELECT tickwise_notify('tickwise_run_events', '') WHERE jsonb_array_length(COALESCE(p_runs, '[]'::jsonb)) > 0;
   SELECT tickwise_notify('tickwise_notices', '')
    WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(p_machines, '[]'::jsonb)) AS m WHERE m -> 'notice' IS NOT NULL AND m -> 'notice' <> 'null'::jsonb);
-  WITH inserted_runs AS (
-    INSERT INTO runs
-    SELECT * FROM jsonb_populate_recordset(NULL::runs, COALESCE(p_runs, '[]'::jsonb))
+  WITH machines AS (
+    SELECT * FROM jsonb_to_recordset(COALESCE(p_machines, '[]'::jsonb)) AS m(
+      id uuid, expected_version integer, state text, snapshot jsonb, next_run_at timestamptz,
+      reason text, claimed_slot timestamptz, transitions jsonb, planned_hint_version integer,
+      attempt integer, notice jsonb, routine_claimed_at timestamptz, routine_run_id uuid)
+  ), written AS (
+    UPDATE endpoints e
+       SET state = m.state,
+           snapshot = m.snapshot,
+           next_run_at = m.next_run_at,
+           reason = m.reason,
+           claimed_slot = CASE WHEN m.state IN ('due', 'running') THEN m.claimed_slot END,
+           lease_owner = CASE WHEN m.state IN ('due', 'running') THEN e.lease_owner END,
+           lease_expires_at = CASE WHEN m.state IN ('due', 'running') THEN e.lease_expires_at END,
+           planned_hint_version = COALESCE(m.planned_hint_version, e.planned_hint_version),
+           attempt = CASE WHEN m.state IN ('due', 'running') THEN COALESCE(m.attempt, e.attempt) ELSE e.attempt END,
+           version = e.version + 1,
+           transition_seq = e.transition_seq + CASE WHEN jsonb_array_length(m.transitions) > 0 OR m.routine_claimed_at IS NOT NULL THEN 1 ELSE 0 END,
+           updated_at = now()
+      FROM machines m
+     WHERE e.id = m.id
+       AND e.version = m.expected_version
+       AND e.lease_owner IS NOT DISTINCT FROM p_worker
+    RETURNING e.id, e.version, e.transition_seq, e.state, e.reason, e.next_run_at, m.transitions, m.notice, m.routine_claimed_at, m.routine_run_id, e.paused_reason, e.paused_until
+  ), inserted_runs AS (
+    INSERT INTO runs (id, endpoint_id, job_id, slot, attempt, worker, status, http_status, duration_ms, started_at, finished_at,
+                      error_kind, error_message, response_body, response_truncated, planned_source, retry_after_ms, last_attempt,
+                      cycle_seq, claimed_at, plan_reason, next_run_at)
+    SELECT r.id, r.endpoint_id, r.job_id, r.slot, r.attempt, r.worker, r.status, r.http_status, r.duration_ms, r.started_at, r.finished_at,
+           r.error_kind, r.error_message, r.response_body, r.response_truncated, r.planned_source, r.retry_after_ms, r.last_attempt,
+           w.transition_seq, w.routine_claimed_at, w.reason, w.next_run_at
+      FROM jsonb_populate_recordset(NULL::runs, COALESCE(p_runs, '[]'::jsonb)) r
+      LEFT JOIN written w ON w.routine_run_id = r.id
     ON CONFLICT (id) DO NOTHING
     RETURNING *
   ), events AS (
@@ -426,30 +460,6 @@ AS $function$
              'worker', r.worker)
       FROM inserted_runs r
     ON CONFLICT (id) DO NOTHING
-  ), machines AS (
-    SELECT * FROM jsonb_to_recordset(COALESCE(p_machines, '[]'::jsonb)) AS m(
-      id uuid, expected_version integer, state text, snapshot jsonb, next_run_at timestamptz,
-      reason text, claimed_slot timestamptz, transitions jsonb, planned_hint_version integer,
-      attempt integer, notice jsonb)
-  ), written AS (
-    UPDATE endpoints e
-       SET state = m.state,
-           snapshot = m.snapshot,
-           next_run_at = m.next_run_at,
-           reason = m.reason,
-           claimed_slot = CASE WHEN m.state IN ('due', 'running') THEN m.claimed_slot END,
-           lease_owner = CASE WHEN m.state IN ('due', 'running') THEN e.lease_owner END,
-           lease_expires_at = CASE WHEN m.state IN ('due', 'running') THEN e.lease_expires_at END,
-           planned_hint_version = COALESCE(m.planned_hint_version, e.planned_hint_version),
-           attempt = CASE WHEN m.state IN ('due', 'running') THEN COALESCE(m.attempt, e.attempt) ELSE e.attempt END,
-           version = e.version + 1,
-           transition_seq = e.transition_seq + CASE WHEN jsonb_array_length(m.transitions) > 0 THEN 1 ELSE 0 END,
-           updated_at = now()
-      FROM machines m
-     WHERE e.id = m.id
-       AND e.version = m.expected_version
-       AND e.lease_owner IS NOT DISTINCT FROM p_worker
-    RETURNING e.id, e.version, e.transition_seq, e.state, e.reason, e.next_run_at, m.transitions, m.notice, e.paused_reason, e.paused_until
   ), notices AS (
     INSERT INTO endpoint_notices (id, endpoint_id, kind, detail)
     SELECT (w.notice ->> 'id')::uuid, w.id, w.notice ->> 'kind', w.notice -> 'detail'

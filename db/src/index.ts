@@ -30,3 +30,4 @@ export * from './schema-dump.ts';
 export * from './queries/notifications.ts';
 export * from './queries/notification-deliveries.ts';
 export * from './queries/audit.ts';
+export * from './queries/routine-cycle.ts';

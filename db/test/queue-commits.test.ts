@@ -4,7 +4,7 @@ import { commitMachines, machineHistory, newId, type MachineWrite } from '@tickw
 import { planWrite } from '@tickwise/catalog';
 import { persistSnapshot, restoreSnapshot, stateOf, step, type EndpointEvent } from '@tickwise/machines';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { finishWrite, runOf, queueHelpers } from './queue-support.ts';
+import { finishWrite, routineWrite, runOf, queueHelpers } from './queue-support.ts';
 
 let db: TestDatabase;
 
@@ -191,5 +191,38 @@ describe('commitMachines', () => {
     // Another endpoint's history is its own.
     const { rows: others } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoint_transitions WHERE endpoint_id = $1', [other]);
     expect(others[0]!.n).toBe(1);
+  });
+
+  it('keeps a routine cycle with its run instead of a history row, and reads back the very steps it made', async () => {
+    const [id] = await seed(1);
+    const row = (await claimAndRun('worker-a', [id!])).get(id!)!;
+    const { rows: before } = await db.pool.query<{ transition_seq: string }>('SELECT transition_seq FROM endpoints WHERE id = $1', [id]);
+    const seq = Number(before[0]!.transition_seq);
+    const historyRows = async () => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM endpoint_transitions WHERE endpoint_id = $1', [id])).rows[0]!.n;
+    const rowsBefore = await historyRows();
+    // Called on time (claimed a minute late, the machine would skip the slots missed: not routine).
+    const slot = row.claimedSlot!.getTime();
+    const run = { ...runOf(row, 'worker-a', 'succeeded'), startedAt: new Date(slot + 5), finishedAt: new Date(slot + 17) };
+    const write = routineWrite(row, run, new Date(slot - 150));
+
+    // Repeated (a retried statement): the run is recorded once and the second machine write is refused.
+    expect((await commitMachines(db.pool, 'worker-a', [run], [write])).get(id!)?.version).toBe(row.version + 1);
+    expect((await commitMachines(db.pool, 'worker-a', [run], [write])).size).toBe(0);
+    expect(await historyRows()).toBe(rowsBefore);
+    const { rows: runs } = await db.pool.query('SELECT cycle_seq::int, claimed_at, plan_reason, next_run_at FROM runs WHERE endpoint_id = $1', [id]);
+    expect(runs).toEqual([{ cycle_seq: seq + 1, claimed_at: new Date(write.transitions[0]!.at), plan_reason: write.reason, next_run_at: write.nextRunAt }]);
+
+    // The next write is not routine (a retry's): a history row, after the cycle in the history.
+    const next = (await claimAndRun('worker-a', [id!])).get(id!)!;
+    const failed = runOf(next, 'worker-a', 'failed');
+    const retry = finishWrite(next, 'failed', failed.id);
+    expect((await commitMachines(db.pool, 'worker-a', [failed], [retry])).size).toBe(1);
+    expect(await historyRows()).toBe(rowsBefore + 1);
+    const history = await machineHistory(db.pool, id!, 2);
+    const stored = (steps: readonly { event: string; at: string; from: string | null; to: string; reason?: string | null; runId?: string | null; nextRunAt?: string | null }[], seqOf: number) =>
+      steps.map((s) => ({ seq: seqOf, from: s.from, to: s.to, event: s.event, at: new Date(s.at), reason: s.reason ?? null, nextRunAt: s.nextRunAt ? new Date(s.nextRunAt) : null, runId: s.runId ?? null, worker: 'worker-a' }));
+    expect(history).toEqual([...stored(write.transitions, seq + 1), ...stored(retry.transitions, seq + 2)]);
+    // Asked for the last write only: the routine cycle is left out.
+    expect((await machineHistory(db.pool, id!, 1)).map((s) => s.seq)).toEqual([seq + 2, seq + 2]);
   });
 });

@@ -6,6 +6,7 @@ import { expect } from 'vitest';
 import {
   BUCKET_COUNT,
   claimDue,
+  finishReason,
   markRunning,
   newId,
   toEndpointRow,
@@ -15,7 +16,7 @@ import {
   type RunRecord,
 } from '@tickwise/db';
 import { planWrite } from '@tickwise/catalog';
-import { restoreSnapshot, stateOf, type UserPause } from '@tickwise/machines';
+import { restoreSnapshot, stateOf, step, type UserPause } from '@tickwise/machines';
 import type { TestDatabase } from '../../test/support/database.ts';
 import { applyJob } from '../../test/support/scheduler.ts';
 
@@ -42,6 +43,19 @@ export function finishWrite(row: EndpointRow, outcome: 'succeeded' | 'failed', r
   });
   if (runId) write.transitions[0] = { ...write.transitions[0]!, runId };
   return write;
+}
+
+/**
+ * The write a node makes for a routine cycle of a claimed, running row with `run`: CLAIM (replayed
+ * from idle at `claimedAt`), DISPATCH, FINISH, planned back to idle, as the node steps the machine.
+ */
+export function routineWrite(row: EndpointRow, run: RunRecord, claimedAt: Date): MachineWrite {
+  const idle = restoreSnapshot({ ...(row.snapshot as object), value: 'idle' }, { ...row, state: 'idle' }).snapshot;
+  const claimed = step(idle, { type: 'CLAIM', slot: row.claimedSlot!.toISOString() }, claimedAt);
+  const dispatched = step(claimed.snapshot, { type: 'DISPATCH', attempt: 1 }, run.startedAt);
+  const finished = step(dispatched.snapshot, { type: 'FINISH', outcome: run.status, notBefore: null }, run.finishedAt);
+  const earlier = [claimed.record, dispatched.record, { ...finished.record, runId: run.id, reason: finishReason(run) }];
+  return planWrite(finished.snapshot, null, { id: row.id, version: row.version, spec: row.spec, hints: [], userPause: null, now: run.finishedAt, random: () => 0, justFinished: run.status }, earlier);
 }
 
 export function runOf(row: EndpointRow, worker: string, status: 'succeeded' | 'failed', id = newId()): RunRecord {

@@ -2,6 +2,7 @@ import { persistSnapshot, stateOf, type EndpointSnapshot, type MachineState, typ
 import type { Columns } from '../columns.ts';
 import type { Queryable } from '../pool.ts';
 import { runColumns, type RunRecord } from './run-record.ts';
+import { routineClaimedAt } from './routine-cycle.ts';
 
 export interface TransitionRow {
   from: MachineState | null;
@@ -65,8 +66,13 @@ export function machineWrite(id: string, expectedVersion: number, snapshot: Endp
   };
 }
 
-/** A machine write as `tickwise_commit` reads it (`jsonb_to_recordset`), field by field as runColumns. Pure. */
-function machineColumns(write: MachineWrite): Columns<MachineWrite> {
+/**
+ * A machine write as `tickwise_commit` reads it (`jsonb_to_recordset`), field by field as runColumns.
+ * A routine cycle (routine-cycle.ts) goes without its steps: its run keeps it. Pure.
+ */
+function machineColumns(write: MachineWrite, run: RunRecord | undefined): Columns<MachineWrite> & { routine_claimed_at: Date | null; routine_run_id: string | null } {
+  const routine = run === undefined ? null : routineClaimedAt(run, write);
+  const routineRunId = routine === null ? null : (run?.id ?? null);
   return {
     id: write.id,
     expected_version: write.expectedVersion,
@@ -75,10 +81,12 @@ function machineColumns(write: MachineWrite): Columns<MachineWrite> {
     next_run_at: write.nextRunAt,
     reason: write.reason,
     claimed_slot: write.claimedSlot,
-    transitions: write.transitions,
+    transitions: routine === null ? write.transitions : [],
     planned_hint_version: write.plannedHintVersion,
     attempt: write.attempt,
     notice: write.notice,
+    routine_claimed_at: routine,
+    routine_run_id: routineRunId,
   };
 }
 
@@ -95,10 +103,12 @@ export interface Committed {
  */
 export async function commitMachines(db: Queryable, worker: string | null, runs: readonly RunRecord[], machines: readonly MachineWrite[]): Promise<Map<string, Committed>> {
   if (runs.length === 0 && machines.length === 0) return new Map();
+  // A machine has at most one run in a commit: the call its write ends.
+  const runOf = new Map(runs.map((run) => [run.endpointId, run]));
   const { rows } = await db.query<{ endpoint_id: string; version: number; paused_reason: string | null; paused_until: Date | null }>('SELECT * FROM tickwise_commit($1, $2::jsonb, $3::jsonb)', [
     worker,
     JSON.stringify(runs.map(runColumns)),
-    JSON.stringify(machines.map(machineColumns)),
+    JSON.stringify(machines.map((machine) => machineColumns(machine, runOf.get(machine.id)))),
   ]);
   return new Map(
     rows.map((row) => [row.endpoint_id, { version: row.version, pause: row.paused_reason === null ? null : { reason: row.paused_reason, until: row.paused_until } }]),

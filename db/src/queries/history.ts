@@ -1,5 +1,7 @@
 import type { MachineState } from '@tickwise/machines';
 import type { Queryable } from '../pool.ts';
+import { finishReason, routineSteps } from './routine-cycle.ts';
+import type { RunStatus } from './run-record.ts';
 
 /** One step of an endpoint's machine, as the history keeps it. */
 export interface HistoryStep {
@@ -19,15 +21,31 @@ export interface HistoryStep {
 
 type StoredStep = { [K in 'from' | 'to' | 'event' | 'at' | 'reason' | 'nextRunAt' | 'runId']?: string | null } & { skipped?: { count: number; why: string } };
 
-/** The steps of the last `writes` writes of an endpoint's machine (at most 100 are kept), oldest first. */
+type HistoryRow =
+  | { seq: string; steps: StoredStep[]; worker: string | null; run_id: null }
+  | { seq: string; steps: null; worker: string; run_id: string; claimed_at: Date; started_at: Date; finished_at: Date; status: RunStatus; http_status: number | null; error_kind: string | null; error_message: string | null; plan_reason: string | null; next_run_at: Date | null };
+
+/**
+ * The steps of the last `writes` writes of an endpoint's machine, oldest first: the history rows (the
+ * last 100 writes that were not routine) and the routine cycles its runs keep (routine-cycle.ts), as
+ * far back as runs are kept (TICKWISE_RUN_RETENTION).
+ */
 export async function machineHistory(db: Queryable, endpointId: string, writes = 100): Promise<HistoryStep[]> {
-  const { rows } = await db.query<{ seq: string; steps: StoredStep[]; worker: string | null }>(
-    `SELECT seq, steps, worker FROM endpoint_transitions WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT $2`,
+  const { rows } = await db.query<HistoryRow>(
+    `(SELECT seq, steps, worker, NULL::uuid AS run_id, NULL::timestamptz AS claimed_at, NULL::timestamptz AS started_at, NULL::timestamptz AS finished_at,
+             NULL AS status, NULL::integer AS http_status, NULL AS error_kind, NULL AS error_message, NULL AS plan_reason, NULL::timestamptz AS next_run_at
+        FROM endpoint_transitions WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT $2)
+     UNION ALL
+     (SELECT cycle_seq, NULL, worker, id, claimed_at, started_at, finished_at, status, http_status, error_kind, error_message, plan_reason, next_run_at
+        FROM runs WHERE endpoint_id = $1 AND cycle_seq IS NOT NULL ORDER BY id DESC LIMIT $2)`,
     [endpointId, writes],
   );
-  return rows.reverse().flatMap((row) =>
-    row.steps.map((step) => ({
-      seq: Number(row.seq),
+  const newest = rows.sort((a, b) => Number(b.seq) - Number(a.seq)).slice(0, writes);
+  return newest.reverse().flatMap((row) => {
+    const seq = Number(row.seq);
+    const steps = row.steps ?? routineStepsOf(row);
+    return steps.map((step) => ({
+      seq,
       from: (step.from ?? null) as MachineState | null,
       to: step.to as MachineState,
       event: step.event!,
@@ -37,8 +55,13 @@ export async function machineHistory(db: Queryable, endpointId: string, writes =
       runId: step.runId ?? null,
       worker: row.worker,
       ...(step.skipped ? { skipped: step.skipped } : {}),
-    })),
-  );
+    }));
+  });
+}
+
+function routineStepsOf(row: Extract<HistoryRow, { steps: null }>): StoredStep[] {
+  const outcome = { status: row.status, httpStatus: row.http_status, errorKind: row.error_kind, errorMessage: row.error_message };
+  return routineSteps({ runId: row.run_id, claimedAt: row.claimed_at, startedAt: row.started_at, finishedAt: row.finished_at, finishReason: finishReason(outcome), planReason: row.plan_reason, nextRunAt: row.next_run_at });
 }
 
 export interface SkippedEntry {

@@ -1,0 +1,63 @@
+import type { MachineWrite, TransitionRow } from './commits.ts';
+import type { RunOutcome, RunRecord } from './run-record.ts';
+
+/**
+ * A routine cycle: a machine claimed from idle, called once, finished, and planned back to idle
+ * with no slot skipped. Its four steps say nothing its run does not, except when it was claimed and
+ * what the plan said, so `tickwise_commit` keeps it with the run (`runs.cycle_seq`, `claimed_at`,
+ * `plan_reason`, `next_run_at`) instead of as a history row. `routineSteps` rebuilds the steps from
+ * those; `routineClaimedAt` says whether a write is such a cycle: exactly when rebuilding gives back
+ * the very steps the machine recorded, so the history reads the same either way.
+ */
+export interface RoutineCycle {
+  runId: string;
+  claimedAt: Date;
+  startedAt: Date;
+  finishedAt: Date;
+  finishReason: string | null;
+  planReason: string | null;
+  nextRunAt: Date | null;
+}
+
+/** What a FINISH step says of the call it ends. Pure. */
+export function finishReason(outcome: Pick<RunOutcome, 'status' | 'httpStatus' | 'errorMessage' | 'errorKind'>): string | null {
+  return outcome.status === 'succeeded' ? `HTTP ${outcome.httpStatus}` : (outcome.errorMessage ?? outcome.errorKind);
+}
+
+/** The four steps of a routine cycle. Pure. */
+export function routineSteps(cycle: RoutineCycle): TransitionRow[] {
+  const finishedAt = cycle.finishedAt.toISOString();
+  return [
+    { from: 'idle', to: 'due', event: 'CLAIM', at: cycle.claimedAt.toISOString() },
+    { from: 'due', to: 'running', event: 'DISPATCH', at: cycle.startedAt.toISOString() },
+    { from: 'running', to: 'planning', event: 'FINISH', at: finishedAt, runId: cycle.runId, reason: cycle.finishReason },
+    { from: 'planning', to: 'idle', event: 'PLANNED', at: finishedAt, reason: cycle.planReason, nextRunAt: cycle.nextRunAt?.toISOString() ?? null },
+  ];
+}
+
+/**
+ * When the machine was claimed, if `write` (with `run`, the one call it made) is a routine cycle;
+ * null otherwise (it is then stored as a history row). Pure.
+ */
+export function routineClaimedAt(run: RunRecord, write: MachineWrite): Date | null {
+  const steps = write.transitions;
+  if (write.state !== 'idle' || steps.length !== 4 || run.endpointId !== write.id || steps[0]!.event !== 'CLAIM') return null;
+  const claimedAt = new Date(steps[0]!.at);
+  const expected = routineSteps({
+    runId: run.id,
+    claimedAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    finishReason: finishReason(run),
+    planReason: write.reason,
+    nextRunAt: write.nextRunAt,
+  });
+  return steps.every((step, index) => sameStep(step, expected[index]!)) ? claimedAt : null;
+}
+
+const STEP_FIELDS = ['from', 'to', 'event', 'at', 'runId', 'reason', 'nextRunAt', 'skipped'] as const;
+
+function sameStep(actual: TransitionRow, expected: TransitionRow): boolean {
+  // Field by field, and no field more: a step with anything the rebuilt one lacks is not routine.
+  return STEP_FIELDS.every((field) => actual[field] === expected[field]) && Object.keys(actual).length === Object.keys(expected).length;
+}
