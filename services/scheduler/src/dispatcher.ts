@@ -1,14 +1,14 @@
 import type { lookup } from 'node:dns';
-import { EventEmitter } from 'node:events';
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import type { RunOutcome } from '@tickwise/db';
 import { judgeAnswer, type HttpMethod, type SuccessRule } from '@tickwise/machines';
 import { checkTarget, DEFAULT_TARGET_POLICY, isTickwiseError, parseRetryAfter, policyLookup, TARGET_DENIED, withWebhookHeaders, type TargetPolicy } from '@tickwise/platform';
 import { maskOutcome, secretNamesOf, withSecretValues } from './call-secrets.ts';
 import type { SecretValues } from './secret-values.ts';
 import type { SecretSource } from './signing.ts';
+import { CappedAnswer } from './capped-answer.ts';
 
-export const MAX_CAPTURED_BYTES = 64 * 1024;
+export { MAX_CAPTURED_BYTES } from './capped-answer.ts';
 
 export const ERROR_KINDS = ['http_status', 'assertion', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing', 'secret_missing'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
@@ -63,32 +63,17 @@ class ShutdownAbort extends Error {
   }
 }
 
-/**
- * Aborts one call. undici takes an emitter of 'abort' with `aborted` and `reason` as the signal of a
- * request, as it takes an AbortSignal: this is far cheaper to make per call than an AbortController.
- */
-class CallAbort extends EventEmitter {
-  aborted = false;
-  reason: Error | undefined;
-
-  abort(reason: Error): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
-  }
-}
-
 /** How many distinct target URLs keep their parsed form and verdict; past it the cache starts over. */
 const CHECKED_URLS = 10_000;
 
-type CheckedUrl = { url: URL; verdict: ReturnType<typeof checkTarget> } | { problem: string };
+/** A target URL parsed once: what undici's dispatch takes (origin, path) and the policy's verdict. */
+type CheckedUrl = { origin: string; path: string; verdict: ReturnType<typeof checkTarget> } | { problem: string };
 
 /** Makes the HTTP calls of one node over keep-alive connections. */
 export class Dispatcher {
   private readonly policy: TargetPolicy;
   /** The calls in flight under each shutdown signal: one listener per signal, not one per call. */
-  private readonly callsUnder = new WeakMap<AbortSignal, Set<CallAbort>>();
+  private readonly callsUnder = new WeakMap<AbortSignal, Set<CappedAnswer>>();
   /** Target URLs parsed and judged by the policy (fixed for the node's life), by their text. */
   private readonly checked = new Map<string, CheckedUrl>();
   private readonly secrets: SecretSource | undefined;
@@ -129,16 +114,15 @@ export class Dispatcher {
   private async send(target: DispatchRequest, shutdown: AbortSignal): Promise<CallOutcome> {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
-    const abort = new CallAbort();
-    const deadline = setTimeout(() => abort.abort(new DeadlineError(target.timeoutMs)), target.timeoutMs);
-    if (shutdown.aborted) abort.abort(new ShutdownAbort());
+    const answer = new CappedAnswer();
+    const deadline = setTimeout(() => answer.abort(new DeadlineError(target.timeoutMs)), target.timeoutMs);
+    if (shutdown.aborted) answer.abort(new ShutdownAbort());
     const calls = this.callsUnderSignal(shutdown);
-    calls.add(abort);
+    calls.add(answer);
     try {
       const checked = this.check(target.url);
       if ('problem' in checked) return failure(elapsed(), 'invalid_url', checked.problem);
-      const { url, verdict } = checked;
-      if (!verdict.allowed) return failure(elapsed(), 'target_denied', verdict.message);
+      if (!checked.verdict.allowed) return failure(elapsed(), 'target_denied', checked.verdict.message);
       const hasBody = target.body !== undefined && target.method !== 'GET';
       const payload = hasBody ? Buffer.from(JSON.stringify(target.body)) : null;
       let headers = hasBody ? { 'content-type': 'application/json', ...target.headers } : target.headers;
@@ -151,42 +135,37 @@ export class Dispatcher {
         }
         if (secrets.length > 0) headers = withWebhookHeaders(headers, target.sign.webhookId, Math.floor(Date.now() / 1000), payload ?? EMPTY, secrets);
       }
-      const response = await request(url, {
-        method: target.method,
-        headers,
-        body: payload,
-        signal: abort,
-        dispatcher: this.agent,
-        headersTimeout: target.timeoutMs,
-        bodyTimeout: target.timeoutMs,
-      });
-      const { text, truncated } = await readCapped(response.body);
-      const judged = judgeAnswer(target.success, response.statusCode, text);
-      const throttled = response.statusCode === 429 || response.statusCode === 503;
+      this.agent.dispatch({ origin: checked.origin, path: checked.path, method: target.method, headers, body: payload, headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs }, answer);
+      const response = await answer.settled;
+      if (response instanceof Error) {
+        const [kind, message] = classify(response);
+        return failure(elapsed(), kind, message);
+      }
+      const judged = judgeAnswer(target.success, response.statusCode, response.text);
       return {
         status: judged.ok ? 'succeeded' : 'failed',
         httpStatus: response.statusCode,
         durationMs: elapsed(),
-        responseBody: text,
-        responseTruncated: truncated,
+        responseBody: response.text,
+        responseTruncated: response.truncated,
         errorKind: judged.ok ? null : judged.kind,
         errorMessage: judged.ok ? null : judged.message,
-        retryAfterMs: throttled ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null,
+        retryAfterMs: response.retryAfter === undefined ? null : parseRetryAfter(response.retryAfter, Date.now()),
       };
     } catch (error) {
-      const reason = abort.aborted ? abort.reason : error;
-      const [kind, message] = classify(reason);
+      // Not the call's own failure (those settle as outcomes above): the request could not be made.
+      const [kind, message] = classify(error);
       return failure(elapsed(), kind, message);
     } finally {
       clearTimeout(deadline);
-      calls.delete(abort);
+      calls.delete(answer);
     }
   }
 
-  private callsUnderSignal(shutdown: AbortSignal): Set<CallAbort> {
+  private callsUnderSignal(shutdown: AbortSignal): Set<CappedAnswer> {
     let calls = this.callsUnder.get(shutdown);
     if (!calls) {
-      const inFlight = new Set<CallAbort>();
+      const inFlight = new Set<CappedAnswer>();
       shutdown.addEventListener('abort', () => inFlight.forEach((call) => call.abort(new ShutdownAbort())), { once: true });
       this.callsUnder.set(shutdown, inFlight);
       calls = inFlight;
@@ -201,7 +180,7 @@ export class Dispatcher {
     try {
       const url = new URL(text);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
-      checked = { url, verdict: checkTarget(url, this.policy) };
+      checked = { origin: url.origin, path: `${url.pathname}${url.search}`, verdict: checkTarget(url, this.policy) };
     } catch (error) {
       checked = { problem: `invalid URL "${text}": ${(error as Error).message}` };
     }
@@ -216,23 +195,6 @@ export class Dispatcher {
 }
 
 const EMPTY = new Uint8Array(0);
-
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const room = MAX_CAPTURED_BYTES - size;
-    if (chunk.length >= room) {
-      if (room > 0) chunks.push(chunk.subarray(0, room));
-      // Stop reading: the connection is dropped instead of draining a huge or endless body.
-      body.destroy();
-      return { text: Buffer.concat(chunks).toString('utf8'), truncated: chunk.length > room };
-    }
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
-}
 
 function failure(durationMs: number, kind: ErrorKind, message: string): CallOutcome {
   return { status: 'failed', httpStatus: null, durationMs, responseBody: null, responseTruncated: false, errorKind: kind, errorMessage: message.slice(0, 1_000), retryAfterMs: null };

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { applyPersonsPause, planWrite } from '@tickwise/catalog';
-import { activeHints, connectionSafetyOf, tenantCount, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type Listener, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
+import { activeHints, connectionSafetyOf, finishReason, tenantCount, tenantsWithDueWork, HINTS_CHANNEL, isConnectionError, machineWrite, newId, startListener, WAKE_CHANNEL, type Listener, type MachineWrite, type Pool, type RunRecord } from '@tickwise/db';
 import { step } from '@tickwise/machines';
 import type { Logger } from '@tickwise/platform';
 import { admit, personsPause, type HeldRow, type HowHeld } from './admission.ts';
@@ -255,7 +255,7 @@ export class SchedulerNode {
     }
     const finished = step(held.snapshot, { type: 'FINISH', outcome: outcome.status, notBefore }, finishedAt);
     held.snapshot = finished.snapshot;
-    held.transitions.push({ ...finished.record, runId, reason: outcome.status === 'succeeded' ? `HTTP ${outcome.httpStatus}` : (outcome.errorMessage ?? outcome.errorKind) });
+    held.transitions.push({ ...finished.record, runId, reason: finishReason(outcome) });
     if (held.hintsStale) await this.rereadHints(held);
     this.plan(held, record, finishedAt, startedAt, outcome.status);
   }
