@@ -76,6 +76,11 @@ describe('routine cycles', () => {
     const tripped = cycle(runOf('failed'), { ...failing, context: { ...failing.context, consecutiveFailures: 1 } });
     expect(tripped.state).toBe('paused');
     expect(routineClaimedAt(runOf('failed'), tripped)).toBeNull();
+    // A step written otherwise than the rebuilt one would be: a time in another form, a field more.
+    const claimAt = (text: string) => ({ ...routine, transitions: [{ ...routine.transitions[0]!, at: text }, ...routine.transitions.slice(1)] });
+    expect(routineClaimedAt(run, claimAt('2026-01-05T09:59:59.800+00:00'))).toBeNull();
+    expect(routineClaimedAt(run, claimAt('not a time'))).toBeNull();
+    expect(routineClaimedAt(run, { ...routine, transitions: [{ ...routine.transitions[0]!, reason: 'x' }, ...routine.transitions.slice(1)] })).toBeNull();
     // The call's answer the FINISH step tells differs from the run recorded.
     expect(routineClaimedAt(runOf('succeeded', { httpStatus: 204 }), routine)).toBeNull();
   });

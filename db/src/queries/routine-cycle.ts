@@ -37,27 +37,32 @@ export function routineSteps(cycle: RoutineCycle): TransitionRow[] {
 
 /**
  * When the machine was claimed, if `write` (with `run`, the one call it made) is a routine cycle;
- * null otherwise (it is then stored as a history row). Pure.
+ * null otherwise (it is then stored as a history row). The steps must be exactly what routineSteps
+ * rebuilds: field by field, and no field more (db/test/routine-cycle.unit.test.ts holds the two
+ * together). Checked on every run, so it compares in place rather than rebuilding. Pure.
  */
 export function routineClaimedAt(run: RunRecord, write: MachineWrite): Date | null {
   const steps = write.transitions;
-  if (write.state !== 'idle' || steps.length !== 4 || run.endpointId !== write.id || steps[0]!.event !== 'CLAIM') return null;
-  const claimedAt = new Date(steps[0]!.at);
-  const expected = routineSteps({
-    runId: run.id,
-    claimedAt,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-    finishReason: finishReason(run),
-    planReason: write.reason,
-    nextRunAt: write.nextRunAt,
-  });
-  return steps.every((step, index) => sameStep(step, expected[index]!)) ? claimedAt : null;
+  if (write.state !== 'idle' || steps.length !== 4 || run.endpointId !== write.id) return null;
+  const [claim, dispatch, finish, planned] = steps as [TransitionRow, TransitionRow, TransitionRow, TransitionRow];
+  const finishedAt = run.finishedAt.toISOString();
+  const routine =
+    isStep(claim, 'idle', 'due', 'CLAIM', 4) &&
+    isStep(dispatch, 'due', 'running', 'DISPATCH', 4) &&
+    dispatch.at === run.startedAt.toISOString() &&
+    isStep(finish, 'running', 'planning', 'FINISH', 6) &&
+    finish.at === finishedAt &&
+    finish.runId === run.id &&
+    finish.reason === finishReason(run) &&
+    isStep(planned, 'planning', 'idle', 'PLANNED', 6) &&
+    planned.at === finishedAt &&
+    planned.reason === write.reason &&
+    planned.nextRunAt === (write.nextRunAt?.toISOString() ?? null);
+  if (!routine) return null;
+  const claimedAt = new Date(claim.at);
+  return !Number.isNaN(claimedAt.getTime()) && claimedAt.toISOString() === claim.at ? claimedAt : null;
 }
 
-const STEP_FIELDS = ['from', 'to', 'event', 'at', 'runId', 'reason', 'nextRunAt', 'skipped'] as const;
-
-function sameStep(actual: TransitionRow, expected: TransitionRow): boolean {
-  // Field by field, and no field more: a step with anything the rebuilt one lacks is not routine.
-  return STEP_FIELDS.every((field) => actual[field] === expected[field]) && Object.keys(actual).length === Object.keys(expected).length;
+function isStep(step: TransitionRow, from: TransitionRow['from'], to: TransitionRow['to'], event: string, fields: number): boolean {
+  return step.from === from && step.to === to && step.event === event && Object.keys(step).length === fields;
 }

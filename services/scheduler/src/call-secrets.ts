@@ -6,7 +6,8 @@ import type { CallOutcome, DispatchRequest } from './dispatcher.ts';
 
 /** The secret names a request references, once each (none for most calls). Pure; executes nothing. */
 export function secretNamesOf(request: Pick<DispatchRequest, 'url' | 'headers' | 'body'>): string[] {
-  return [...new Set(secretRefsOf(request).map((ref) => ref.name))];
+  const refs = secretRefsOf(request);
+  return refs.length === 0 ? [] : [...new Set(refs.map((ref) => ref.name))];
 }
 
 function replaceInBody(value: unknown, valueOf: (name: string) => string): unknown {
