@@ -38,7 +38,7 @@ export function routineSteps(cycle: RoutineCycle): TransitionRow[] {
 /**
  * When the machine was claimed, if `write` (with `run`, the one call it made) is a routine cycle;
  * null otherwise (it is then stored as a history row). The steps must be exactly what routineSteps
- * rebuilds: field by field, and no field more (db/test/routine-cycle.unit.test.ts holds the two
+ * rebuilds, every field of TransitionRow compared (db/test/routine-cycle.unit.test.ts holds the two
  * together). Checked on every run, so it compares in place rather than rebuilding. Pure.
  */
 export function routineClaimedAt(run: RunRecord, write: MachineWrite): Date | null {
@@ -47,22 +47,31 @@ export function routineClaimedAt(run: RunRecord, write: MachineWrite): Date | nu
   const [claim, dispatch, finish, planned] = steps as [TransitionRow, TransitionRow, TransitionRow, TransitionRow];
   const finishedAt = run.finishedAt.toISOString();
   const routine =
-    isStep(claim, 'idle', 'due', 'CLAIM', 4) &&
-    isStep(dispatch, 'due', 'running', 'DISPATCH', 4) &&
+    isStep(claim, 'idle', 'due', 'CLAIM') &&
+    claim.reason === undefined &&
+    claim.runId === undefined &&
+    claim.nextRunAt === undefined &&
+    isStep(dispatch, 'due', 'running', 'DISPATCH') &&
     dispatch.at === run.startedAt.toISOString() &&
-    isStep(finish, 'running', 'planning', 'FINISH', 6) &&
+    dispatch.reason === undefined &&
+    dispatch.runId === undefined &&
+    dispatch.nextRunAt === undefined &&
+    isStep(finish, 'running', 'planning', 'FINISH') &&
     finish.at === finishedAt &&
     finish.runId === run.id &&
     finish.reason === finishReason(run) &&
-    isStep(planned, 'planning', 'idle', 'PLANNED', 6) &&
+    finish.nextRunAt === undefined &&
+    isStep(planned, 'planning', 'idle', 'PLANNED') &&
     planned.at === finishedAt &&
     planned.reason === write.reason &&
-    planned.nextRunAt === (write.nextRunAt?.toISOString() ?? null);
+    planned.nextRunAt === (write.nextRunAt?.toISOString() ?? null) &&
+    planned.runId === undefined;
   if (!routine) return null;
   const claimedAt = new Date(claim.at);
   return !Number.isNaN(claimedAt.getTime()) && claimedAt.toISOString() === claim.at ? claimedAt : null;
 }
 
-function isStep(step: TransitionRow, from: TransitionRow['from'], to: TransitionRow['to'], event: string, fields: number): boolean {
-  return step.from === from && step.to === to && step.event === event && Object.keys(step).length === fields;
+/** The step's move, and nothing a routine step never has (TransitionRow's fields are a closed set). */
+function isStep(step: TransitionRow, from: TransitionRow['from'], to: TransitionRow['to'], event: string): boolean {
+  return step.from === from && step.to === to && step.event === event && step.skipped === undefined;
 }
