@@ -22,11 +22,32 @@ export interface SecretRef {
   name: string;
 }
 
+/** What every reference begins with. */
+const MARK = '{{secrets.';
+
 /** The secret names referenced in one string, in order of appearance (repeats kept). */
 export function secretNamesIn(text: string): string[] {
-  // Every call's URL and headers are read: most have no reference, and this spares the regex.
-  if (!text.includes('{{secrets.')) return [];
+  if (!text.includes(MARK)) return [];
   return [...text.matchAll(REFERENCE)].map((match) => match[1]!);
+}
+
+/**
+ * Whether a spec or request may reference a secret at all: a scan that allocates nothing, made for
+ * every call before the full look (most calls reference none).
+ */
+export function mentionsSecrets(spec: { url: string; headers?: Record<string, string>; body?: unknown }): boolean {
+  if (spec.url.includes(MARK)) return true;
+  for (const name in spec.headers) if (spec.headers[name]!.includes(MARK)) return true;
+  return spec.body !== undefined && anyString(spec.body);
+}
+
+function anyString(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes(MARK);
+  if (Array.isArray(value)) return value.some(anyString);
+  if (value !== null && typeof value === 'object') {
+    for (const key in value) if (anyString((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }
 
 /** The references of a spec's URL, header values and body strings (the places a value is put in). */

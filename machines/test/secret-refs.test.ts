@@ -5,6 +5,7 @@ import {
   isInlineCredential,
   maskInlineCredentials,
   maskUrlCredentials,
+  mentionsSecrets,
   refFieldPath,
   replaceSecretRefs,
   secretRefsOf,
@@ -38,6 +39,16 @@ describe('{{secrets.NAME}} references in a spec', () => {
       'body.auth.token=TOKEN',
       'body.list[1]=other-one',
     ]);
+  });
+
+  it('are looked for first by a scan that says whether a spec may have any, wherever one is', () => {
+    const plain = { url: 'https://api.example.com/x?y={{other.Z}}', headers: { 'X-Team': 'billing' }, body: { a: ['b', { c: 'd' }], n: 1, z: null } };
+    expect(mentionsSecrets(plain)).toBe(false);
+    expect(mentionsSecrets({ url: plain.url })).toBe(false);
+    expect(mentionsSecrets({ ...plain, url: 'https://api.example.com/{{secrets.A}}' })).toBe(true);
+    expect(mentionsSecrets({ ...plain, headers: { ...plain.headers, Authorization: 'Bearer {{secrets.T}}' } })).toBe(true);
+    expect(mentionsSecrets({ ...plain, body: { a: ['b', { c: 'x{{secrets.T}}' }] } })).toBe(true);
+    expect(mentionsSecrets({ ...plain, body: '{{secrets.T}}' })).toBe(true);
   });
 
   it('refuses references written wrongly, and references in the URL origin', () => {

@@ -1,4 +1,4 @@
-import { MASK, replaceSecretRefs, secretRefsOf } from '@tickwise/machines';
+import { MASK, mentionsSecrets, replaceSecretRefs, secretRefsOf } from '@tickwise/machines';
 import type { CallOutcome, DispatchRequest } from './dispatcher.ts';
 
 // The values of `{{secrets.NAME}}` go into a call at the last moment and come out of what is kept of
@@ -6,8 +6,8 @@ import type { CallOutcome, DispatchRequest } from './dispatcher.ts';
 
 /** The secret names a request references, once each (none for most calls). Pure; executes nothing. */
 export function secretNamesOf(request: Pick<DispatchRequest, 'url' | 'headers' | 'body'>): string[] {
-  const refs = secretRefsOf(request);
-  return refs.length === 0 ? [] : [...new Set(refs.map((ref) => ref.name))];
+  if (!mentionsSecrets(request)) return [];
+  return [...new Set(secretRefsOf(request).map((ref) => ref.name))];
 }
 
 function replaceInBody(value: unknown, valueOf: (name: string) => string): unknown {

@@ -129,7 +129,8 @@ export class Dispatcher {
       if (target.sign && this.secrets) {
         let secrets: readonly Buffer[];
         try {
-          secrets = await this.secrets.secretsFor(target.sign.endpointId, target.sign.tenantId);
+          const found = this.secrets.secretsFor(target.sign.endpointId, target.sign.tenantId);
+          secrets = found instanceof Promise ? await found : found;
         } catch (error) {
           return failure(elapsed(), 'signing', `not sent: the signing secrets could not be loaded: ${(error as Error).message}`);
         }

@@ -4,8 +4,8 @@ import { VersionedCache } from './versioned-cache.ts';
 
 /** Where a dispatcher finds the secrets to sign a call with. */
 export interface SecretSource {
-  /** The secrets to sign with, newest first (none: the call is sent unsigned). */
-  secretsFor(endpointId: string, tenantId: string | null | undefined): Promise<readonly Buffer[]>;
+  /** The secrets to sign with, newest first (none: the call is sent unsigned); a promise only while they must be loaded. */
+  secretsFor(endpointId: string, tenantId: string | null | undefined): readonly Buffer[] | Promise<readonly Buffer[]>;
 }
 
 interface CachedSecret {
@@ -28,6 +28,14 @@ export interface SigningSecretCacheOptions {
 }
 
 export const DEFAULT_SIGNING_REFRESH_MS = 10_000;
+
+const NONE: readonly Buffer[] = [];
+
+/** The secrets of a list that still sign at `now` (a retired one signs until its expiry). */
+function usable(list: readonly CachedSecret[] | undefined, now: number): readonly Buffer[] {
+  if (!list) return NONE;
+  return list.filter((entry) => entry.expiresAt === null || entry.expiresAt > now).map((entry) => entry.secret);
+}
 
 /**
  * The usable signing secrets of every endpoint and tenant, held in memory so a call costs no query
@@ -64,13 +72,17 @@ export class SigningSecretCache implements SecretSource {
     });
   }
 
-  async secretsFor(endpointId: string, tenantId: string | null | undefined): Promise<readonly Buffer[]> {
-    const owners = await this.cache.current();
+  secretsFor(endpointId: string, tenantId: string | null | undefined): readonly Buffer[] | Promise<readonly Buffer[]> {
+    const owners = this.cache.fresh();
+    if (owners) return this.usableFor(owners, endpointId, tenantId);
+    return this.cache.current().then((loaded) => this.usableFor(loaded, endpointId, tenantId));
+  }
+
+  private usableFor(owners: SecretsByOwner, endpointId: string, tenantId: string | null | undefined): readonly Buffer[] {
     const now = this.now();
-    const usable = (list: CachedSecret[] | undefined) => (list ?? []).filter((entry) => entry.expiresAt === null || entry.expiresAt > now).map((entry) => entry.secret);
-    const own = usable(owners.byEndpoint.get(endpointId));
+    const own = usable(owners.byEndpoint.get(endpointId), now);
     if (own.length > 0 || !tenantId) return own;
-    return usable(owners.byTenant.get(tenantId));
+    return usable(owners.byTenant.get(tenantId), now);
   }
 
   /** Drops the loaded set: the next call reloads (after a rotation by this process, say). */

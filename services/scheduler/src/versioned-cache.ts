@@ -32,13 +32,23 @@ export class VersionedCache<T> {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * The data without waiting, while it is younger than `refreshMs` (past three quarters of it a check
+   * starts in the background); undefined when a reader must wait for `current()`. For the hot path:
+   * a call that needs no query costs no promise either.
+   */
+  fresh(): T | undefined {
+    if (!this.loaded) return undefined;
+    const age = this.now() - this.loaded.at;
+    if (age >= this.options.refreshMs) return undefined;
+    if (age >= (this.options.refreshMs * 3) / 4) void this.reload().catch(() => undefined);
+    return this.loaded.data;
+  }
+
   /** The data, refreshed as described above. */
   async current(): Promise<T> {
-    const age = this.loaded ? this.now() - this.loaded.at : Infinity;
-    if (this.loaded && age < this.options.refreshMs) {
-      if (age >= (this.options.refreshMs * 3) / 4) void this.reload().catch(() => undefined);
-      return this.loaded.data;
-    }
+    const fresh = this.fresh();
+    if (fresh !== undefined) return fresh;
     try {
       return await this.reload();
     } catch (error) {

@@ -35,6 +35,24 @@ describe('VersionedCache: data read whole only when its version moved', () => {
     expect(state).toMatchObject({ loads: 1, checks: 2 });
   });
 
+  it('gives the data without a promise only while it is young (fresh), starting the check past three quarters', async () => {
+    const { state, cache } = fixture();
+    expect(cache.fresh()).toBeUndefined();
+    await cache.current();
+    state.now = 500;
+    expect(cache.fresh()).toBe('first');
+    expect(state.checks).toBe(1);
+    state.version = 'v2';
+    state.data = 'second';
+    state.now = 800;
+    expect(cache.fresh()).toBe('first');
+    await cache.reload();
+    expect(state.checks).toBe(2);
+    expect(cache.fresh()).toBe('second');
+    state.now = 1_900;
+    expect(cache.fresh()).toBeUndefined();
+  });
+
   it('starts the check in the background past three quarters of refreshMs, and waits for it past refreshMs', async () => {
     const { state, cache } = fixture();
     await cache.current();
