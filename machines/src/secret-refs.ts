@@ -27,7 +27,6 @@ const MARK = '{{secrets.';
 
 /** The secret names referenced in one string, in order of appearance (repeats kept). */
 export function secretNamesIn(text: string): string[] {
-  if (!text.includes(MARK)) return [];
   return [...text.matchAll(REFERENCE)].map((match) => match[1]!);
 }
 

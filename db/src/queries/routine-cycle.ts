@@ -47,31 +47,28 @@ export function routineClaimedAt(run: RunRecord, write: MachineWrite): Date | nu
   const [claim, dispatch, finish, planned] = steps as [TransitionRow, TransitionRow, TransitionRow, TransitionRow];
   const finishedAt = run.finishedAt.toISOString();
   const routine =
-    isStep(claim, 'idle', 'due', 'CLAIM') &&
-    claim.reason === undefined &&
-    claim.runId === undefined &&
-    claim.nextRunAt === undefined &&
-    isStep(dispatch, 'due', 'running', 'DISPATCH') &&
-    dispatch.at === run.startedAt.toISOString() &&
-    dispatch.reason === undefined &&
-    dispatch.runId === undefined &&
-    dispatch.nextRunAt === undefined &&
-    isStep(finish, 'running', 'planning', 'FINISH') &&
-    finish.at === finishedAt &&
-    finish.runId === run.id &&
-    finish.reason === finishReason(run) &&
-    finish.nextRunAt === undefined &&
-    isStep(planned, 'planning', 'idle', 'PLANNED') &&
-    planned.at === finishedAt &&
-    planned.reason === write.reason &&
-    planned.nextRunAt === (write.nextRunAt?.toISOString() ?? null) &&
-    planned.runId === undefined;
+    sameStep(claim, 'idle', 'due', 'CLAIM', {}) &&
+    sameStep(dispatch, 'due', 'running', 'DISPATCH', { at: run.startedAt.toISOString() }) &&
+    sameStep(finish, 'running', 'planning', 'FINISH', { at: finishedAt, runId: run.id, reason: finishReason(run) }) &&
+    sameStep(planned, 'planning', 'idle', 'PLANNED', { at: finishedAt, reason: write.reason, nextRunAt: write.nextRunAt?.toISOString() ?? null });
   if (!routine) return null;
   const claimedAt = new Date(claim.at);
   return !Number.isNaN(claimedAt.getTime()) && claimedAt.toISOString() === claim.at ? claimedAt : null;
 }
 
-/** The step's move, and nothing a routine step never has (TransitionRow's fields are a closed set). */
-function isStep(step: TransitionRow, from: TransitionRow['from'], to: TransitionRow['to'], event: string): boolean {
-  return step.from === from && step.to === to && step.event === event && step.skipped === undefined;
+/**
+ * The step makes this move and has exactly these optional fields (TransitionRow's fields are a closed
+ * set; an `at` left out is any time, the CLAIM's, which the caller reads).
+ */
+function sameStep(step: TransitionRow, from: TransitionRow['from'], to: TransitionRow['to'], event: string, fields: Pick<TransitionRow, 'runId' | 'reason' | 'nextRunAt'> & { at?: string }): boolean {
+  return (
+    step.from === from &&
+    step.to === to &&
+    step.event === event &&
+    (fields.at === undefined || step.at === fields.at) &&
+    step.runId === fields.runId &&
+    step.reason === fields.reason &&
+    step.nextRunAt === fields.nextRunAt &&
+    step.skipped === undefined
+  );
 }

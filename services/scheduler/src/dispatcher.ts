@@ -8,8 +8,6 @@ import type { SecretValues } from './secret-values.ts';
 import type { SecretSource } from './signing.ts';
 import { CappedAnswer } from './capped-answer.ts';
 
-export { MAX_CAPTURED_BYTES } from './capped-answer.ts';
-
 export const ERROR_KINDS = ['http_status', 'assertion', 'timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'invalid_url', 'aborted', 'network', 'target_denied', 'signing', 'secret_missing'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
