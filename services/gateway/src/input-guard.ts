@@ -12,6 +12,8 @@ import { TickwiseError, type FieldViolation } from '@tickwise/platform';
 /** The Timestamp range RFC 3339 can write (0001-01-01 to 9999-12-31), as Connect checks it in JSON but not in binary. */
 const MIN_SECONDS = -62_135_596_800n;
 const MAX_SECONDS = 253_402_300_799n;
+/** The last instant a Timestamp can carry (9999-12-31T23:59:59.999Z in ms): no answer may hold a later one. */
+export const LATEST_TIMESTAMP_MS = Number(MAX_SECONDS) * 1_000 + 999;
 /** Most violations reported for one request; a repeated bad character is one mistake. */
 const MAX_VIOLATIONS = 10;
 /** google.protobuf.Value nesting walked at most: the body's own depth limit is far below it. */

@@ -77,6 +77,14 @@ describe('EndpointService/PreviewSchedule', () => {
     expect(preview.runs.every((run) => run.utcOffset === '+00:00' && !run.offsetChanged)).toBe(true);
   });
 
+  it('ends the preview at the last time a Timestamp can carry, instead of failing', async () => {
+    const last = await reader().previewSchedule({ target: { case: 'spec', value: spec('', 'http://127.0.0.1:1/x', '90s') }, count: 5, from: from('9999-12-31T23:57:00Z') });
+    expect(rows(last.runs).map(([at]) => at)).toEqual(['9999-12-31T23:58:30.000Z']);
+    const none = await reader().previewSchedule({ target: { case: 'spec', value: cron('', '0 0 * * *', 'UTC') }, from: from('9999-12-31T23:59:59Z') });
+    expect(none.runs).toEqual([]);
+    expect(timestampDate(none.from!).toISOString()).toBe('9999-12-31T23:59:59.000Z');
+  });
+
   it('refuses bad input naming the field, and another tenant\'s endpoint as NOT_FOUND', async () => {
     expect(await codeOf(reader().previewSchedule({ target: { case: 'endpointId', value: nightlyId }, count: 101 }))).toEqual({ code: Code.InvalidArgument, message: 'count: must be at most 100' });
     expect(await codeOf(reader().previewSchedule({ target: { case: 'endpointId', value: nightlyId }, count: -1 }))).toEqual({ code: Code.InvalidArgument, message: 'count: must not be negative' });

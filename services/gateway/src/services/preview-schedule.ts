@@ -7,6 +7,7 @@ import type { PreviewScheduleRequest, PreviewScheduleResponseSchema } from '@tic
 import type { EndpointView } from '@tickwise/db';
 import { z } from 'zod';
 import { callerOf } from '../auth.ts';
+import { LATEST_TIMESTAMP_MS } from '../input-guard.ts';
 import { STATE_TO_ENUM } from '../convert.ts';
 import { endpointInputOf } from '../spec.ts';
 import { id, parse, timestamp } from '../validate.ts';
@@ -58,7 +59,8 @@ export async function previewScheduleCall(
     schedule: preview.schedule,
     timezone: preview.timezone,
     from: timestampFromDate(from),
-    runs: preview.runs.map((run) => ({ ...run, at: timestampFromDate(run.at) })),
+    // A run past 9999-12-31 cannot be written as a Timestamp: the preview ends there, as at a cron's last run.
+    runs: preview.runs.filter((run) => run.at.getTime() <= LATEST_TIMESTAMP_MS).map((run) => ({ ...run, at: timestampFromDate(run.at) })),
     ...(saved ? { state: STATE_TO_ENUM[saved.state], nextRunAt: saved.nextRunAt ? timestampFromDate(saved.nextRunAt) : undefined, nextRunReason: saved.reason ?? '' } : {}),
   };
 }
