@@ -62,6 +62,18 @@ CREATE TABLE public.audit_events (
 );
 CREATE INDEX audit_events_tenant_idx ON public.audit_events USING btree (tenant_id, id DESC);
 
+CREATE TABLE public.endpoint_names (
+  endpoint_id uuid NOT NULL,
+  tenant_id uuid NOT NULL,
+  job_id uuid NOT NULL,
+  name text NOT NULL,
+  archived_at timestamp with time zone,
+  CONSTRAINT endpoint_names_pkey PRIMARY KEY (endpoint_id),
+  CONSTRAINT endpoint_names_job_name_key UNIQUE (job_id, name),
+  CONSTRAINT endpoint_names_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES endpoints(id) ON DELETE CASCADE
+);
+CREATE INDEX endpoint_names_tenant_idx ON public.endpoint_names USING btree (tenant_id, endpoint_id);
+
 CREATE TABLE public.endpoint_notices (
   id uuid NOT NULL,
   endpoint_id uuid NOT NULL,
@@ -113,14 +125,14 @@ CREATE TABLE public.endpoints (
   planned_hint_version integer NOT NULL DEFAULT 0,
   tenant_id uuid NOT NULL,
   CONSTRAINT endpoints_pkey PRIMARY KEY (id),
-  CONSTRAINT endpoints_job_name_key UNIQUE (job_id, name),
   CONSTRAINT endpoints_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(id),
   CONSTRAINT endpoints_state_check CHECK (state = ANY (ARRAY['idle'::text, 'due'::text, 'running'::text, 'planning'::text, 'paused'::text]))
 );
 CREATE INDEX endpoints_due_idx ON public.endpoints USING btree (bucket, next_run_at) WHERE ((state = ANY (ARRAY['idle'::text, 'paused'::text])) AND (archived_at IS NULL));
 CREATE INDEX endpoints_hints_pending_idx ON public.endpoints USING btree (id) WHERE (hint_version > planned_hint_version);
 CREATE INDEX endpoints_lease_idx ON public.endpoints USING btree (lease_expires_at) WHERE (lease_owner IS NOT NULL);
-CREATE INDEX endpoints_tenant_idx ON public.endpoints USING btree (tenant_id, id);
+CREATE TRIGGER endpoints_archive AFTER UPDATE OF archived_at ON endpoints FOR EACH ROW WHEN (old.archived_at IS DISTINCT FROM new.archived_at) EXECUTE FUNCTION tickwise_archive_endpoint_name();
+CREATE TRIGGER endpoints_name AFTER INSERT ON endpoints FOR EACH ROW EXECUTE FUNCTION tickwise_name_endpoint();
 
 CREATE TABLE public.hints (
   id uuid NOT NULL,
@@ -313,6 +325,16 @@ SELECT ( SELECT count(*) AS count
 -- Functions
 -- ================================================================================================
 
+CREATE OR REPLACE FUNCTION public.tickwise_archive_endpoint_name()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  UPDATE endpoint_names SET archived_at = NEW.archived_at WHERE endpoint_id = NEW.id;
+  RETURN NULL;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tickwise_claim_due(p_worker text, p_limit integer, p_lease_ms integer, p_horizon timestamp with time zone, p_buckets smallint[])
  RETURNS SETOF endpoints
  LANGUAGE plpgsql
@@ -499,6 +521,17 @@ BEGIN
      AND e.version = p_versions[array_position(p_ids, e.id)];
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tickwise_name_endpoint()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  INSERT INTO endpoint_names (endpoint_id, tenant_id, job_id, name, archived_at)
+  VALUES (NEW.id, NEW.tenant_id, NEW.job_id, NEW.name, NEW.archived_at);
+  RETURN NULL;
 END
 $function$;
 

@@ -31,6 +31,9 @@ function section(title: string, blocks: string[]): string {
 
 const statement = (text: string) => `${text.trimEnd().replace(/;$/, '')};`;
 
+/** PostgreSQL 11 writes a trigger's `EXECUTE FUNCTION` with its older, equivalent spelling. */
+const sameOnEveryVersion = (triggerDefinition: string) => triggerDefinition.replace(/ EXECUTE PROCEDURE /, ' EXECUTE FUNCTION ');
+
 /**
  * The schema of one database as readable, deterministic SQL: extensions, types, tables (columns,
  * constraints, then their indexes, triggers and comments), sequences, views, functions. Only the
@@ -108,7 +111,7 @@ export async function dumpSchema(db: Queryable, options: { schema?: string; excl
     lines.push(...owned.map((constraint) => `  CONSTRAINT ${constraint.name} ${constraint.definition}`));
     const out = [`CREATE TABLE ${schema}.${table.name} (\n${lines.join(',\n')}\n);`];
     for (const index of ownedBy(indexes, table.oid).sort(byName((each) => each.name))) out.push(statement(index.definition));
-    for (const trigger of ownedBy(triggers, table.oid).sort(byName((each) => each.name))) out.push(statement(trigger.definition));
+    for (const trigger of ownedBy(triggers, table.oid).sort(byName((each) => each.name))) out.push(statement(sameOnEveryVersion(trigger.definition)));
     if (table.replident !== 'd') out.push(`ALTER TABLE ${schema}.${table.name} REPLICA IDENTITY ${{ n: 'NOTHING', f: 'FULL', i: 'USING INDEX' }[table.replident] ?? table.replident};`);
     if (table.comment !== null) out.push(`COMMENT ON TABLE ${schema}.${table.name} IS ${literal(table.comment)};`);
     for (const column of ownedBy(columns, table.oid)) {

@@ -81,7 +81,7 @@ export const BENCH_TARGET_POLICY = parseTargetPolicy({ allowPrivate: true });
 export async function bulkEndpoints(pool: Pool, count: number, spec: Record<string, unknown>, start: Date, spacingMs: number): Promise<void> {
   const job = `bench-${Math.random().toString(36).slice(2, 8)}`;
   await applyJobs(pool, [{ name: job, synthetic: true, endpoints: [endpointInputSchema.parse({ name: 'template', ...spec })] }], { targetPolicy: BENCH_TARGET_POLICY });
-  const { rows } = await pool.query<{ id: string; job_id: string }>('SELECT e.id, e.job_id FROM endpoints e JOIN jobs j ON j.id = e.job_id WHERE j.name = $1', [job]);
+  const { rows } = await pool.query<{ id: string; job_id: string }>('SELECT n.endpoint_id AS id, n.job_id FROM endpoint_names n JOIN jobs j ON j.id = n.job_id WHERE j.name = $1', [job]);
   const template = rows[0]!;
   for (let done = 0; done < count; done += 100_000) {
     const size = Math.min(100_000, count - done);
@@ -98,6 +98,7 @@ export async function bulkEndpoints(pool: Pool, count: number, spec: Record<stri
   await pool.query('DELETE FROM endpoints WHERE id = $1', [template.id]);
   // As a table in steady state would be: visibility known, statistics fresh.
   await pool.query('VACUUM ANALYZE endpoints');
+  await pool.query('VACUUM ANALYZE endpoint_names');
 }
 
 /**

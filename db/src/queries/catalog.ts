@@ -40,7 +40,7 @@ export async function updateJob(db: Queryable, id: string, changes: { synthetic:
 
 /** Every endpoint of a job, archived ones included, locked for the rest of the transaction. */
 export async function lockEndpointsOfJob(db: Queryable, jobId: string): Promise<EndpointRow[]> {
-  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM endpoints WHERE job_id = $1 ORDER BY name FOR UPDATE', [jobId]);
+  const { rows } = await db.query<RawEndpointRow>('SELECT * FROM endpoints WHERE id IN (SELECT endpoint_id FROM endpoint_names WHERE job_id = $1) ORDER BY name FOR UPDATE', [jobId]);
   return rows.map(toEndpointRow);
 }
 

@@ -32,7 +32,7 @@ interface RawJob {
 }
 
 const JOB_COLUMNS = `j.id, j.tenant_id, j.name, j.synthetic, j.created_at, j.updated_at, j.archived_at, j.notify,
-  (SELECT count(*) FROM endpoints e WHERE e.job_id = j.id AND e.archived_at IS NULL) AS endpoint_count`;
+  (SELECT count(*) FROM endpoint_names n WHERE n.job_id = j.id AND n.archived_at IS NULL) AS endpoint_count`;
 
 function toJob(row: RawJob): JobView {
   return {
@@ -114,15 +114,15 @@ export interface ListEndpointsOptions {
   includeArchived?: boolean;
 }
 
-/** A tenant's endpoints in creation order (UUIDv7 ids), through the (tenant_id, id) index. */
+/** A tenant's endpoints in creation order (UUIDv7 ids), through endpoint_names' (tenant_id, endpoint_id) index. */
 export async function listEndpoints(db: Queryable, tenantId: string, options: ListEndpointsOptions): Promise<EndpointView[]> {
   const { rows } = await db.query<RawEndpointView>(
-    `SELECT * FROM endpoints
-      WHERE tenant_id = $1 AND ($3::uuid IS NULL OR id > $3) AND ($4::uuid IS NULL OR job_id = $4)
-        AND ($5::text[] IS NULL OR state = ANY ($5::text[]))
-        AND ($6::text IS NULL OR left(name, char_length($6)) = $6)
-        AND ($7 OR archived_at IS NULL)
-      ORDER BY id LIMIT $2`,
+    `SELECT e.* FROM endpoint_names n JOIN endpoints e ON e.id = n.endpoint_id
+      WHERE n.tenant_id = $1 AND ($3::uuid IS NULL OR n.endpoint_id > $3) AND ($4::uuid IS NULL OR n.job_id = $4)
+        AND ($5::text[] IS NULL OR e.state = ANY ($5::text[]))
+        AND ($6::text IS NULL OR left(n.name, char_length($6)) = $6)
+        AND ($7 OR n.archived_at IS NULL)
+      ORDER BY n.endpoint_id LIMIT $2`,
     [
       tenantId,
       options.limit,
@@ -137,7 +137,7 @@ export async function listEndpoints(db: Queryable, tenantId: string, options: Li
 }
 
 export async function countEndpointsOfJob(db: Queryable, jobId: string): Promise<number> {
-  const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM endpoints WHERE job_id = $1', [jobId]);
+  const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM endpoint_names WHERE job_id = $1', [jobId]);
   return Number(rows[0]!.count);
 }
 
@@ -178,15 +178,16 @@ export interface WatchScope {
 }
 
 /**
- * The id, version and state of every machine in the scope: the cheap part of a watch's look (three
- * small columns through the (tenant_id, id) index, or by id and by job), read every look.
+ * The id, version and state of every machine in the scope: the cheap part of a watch's look (the
+ * scope's tenants through endpoint_names' tenant index, kept whole or to those ids and jobs, then three
+ * small columns by id), read every look.
  */
 export async function machineVersions(db: Queryable, scope: WatchScope): Promise<Map<string, { version: number; state: MachineState }>> {
   if (scope.tenantIds.length === 0 && scope.scopedTenantIds.length === 0) return new Map();
   const { rows } = await db.query<{ id: string; version: number; state: MachineState }>(
-    `SELECT id, version, state FROM endpoints
-      WHERE tenant_id = ANY ($1::uuid[])
-         OR (tenant_id = ANY ($2::uuid[]) AND (id = ANY ($3::uuid[]) OR job_id = ANY ($4::uuid[])))`,
+    `SELECT e.id, e.version, e.state FROM endpoint_names n JOIN endpoints e ON e.id = n.endpoint_id
+      WHERE n.tenant_id = ANY ($1::uuid[] || $2::uuid[])
+        AND (n.tenant_id = ANY ($1::uuid[]) OR n.endpoint_id = ANY ($3::uuid[]) OR n.job_id = ANY ($4::uuid[]))`,
     [scope.tenantIds, scope.scopedTenantIds, scope.endpointIds, scope.jobIds],
   );
   return new Map(rows.map((row) => [row.id, { version: row.version, state: row.state }]));

@@ -93,9 +93,10 @@ export async function deleteSecretRow(db: Queryable, tenantId: string, name: str
  */
 export async function endpointsUsingSecret(db: Queryable, tenantId: string, name: string, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ job: string; endpoint: string }>(
-    `SELECT j.name AS job, e.name AS endpoint FROM endpoints e JOIN jobs j ON j.id = e.job_id
-      WHERE e.tenant_id = $1 AND e.archived_at IS NULL AND strpos(e.spec::text, $2) > 0
-      ORDER BY j.name, e.name LIMIT $3`,
+    `SELECT j.name AS job, n.name AS endpoint
+       FROM endpoint_names n JOIN endpoints e ON e.id = n.endpoint_id JOIN jobs j ON j.id = n.job_id
+      WHERE n.tenant_id = $1 AND n.archived_at IS NULL AND strpos(e.spec::text, $2) > 0
+      ORDER BY j.name, n.name LIMIT $3`,
     [tenantId, `{{secrets.${name}}}`, limit],
   );
   return rows.map((row) => `${row.job}/${row.endpoint}`);

@@ -41,11 +41,15 @@ export interface EndpointSummaryRow {
   lastRun: StoredRun | null;
 }
 
-const FILTER = `e.tenant_id = $1
-  AND ($2::uuid IS NULL OR e.job_id = $2)
-  AND ($3::text[] IS NULL OR e.state = ANY ($3::text[]))
-  AND ($4::text IS NULL OR strpos(lower(e.name), lower($4)) > 0)
-  AND ($5 OR e.archived_at IS NULL)`;
+/**
+ * Which of the tenant's endpoint_names (n) match a SummaryFilter: only the state needs the machine row,
+ * and only when the filter names states (a null $3 folds the EXISTS away).
+ */
+const FILTER = `n.tenant_id = $1
+  AND ($2::uuid IS NULL OR n.job_id = $2)
+  AND ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM endpoints s WHERE s.id = n.endpoint_id AND s.state = ANY ($3::text[])))
+  AND ($4::text IS NULL OR strpos(lower(n.name), lower($4)) > 0)
+  AND ($5 OR n.archived_at IS NULL)`;
 
 function filterParams(tenantId: string, filter: SummaryFilter): unknown[] {
   return [tenantId, filter.jobId ?? null, filter.states && filter.states.length > 0 ? filter.states : null, filter.nameContains || null, filter.includeArchived ?? false];
@@ -53,7 +57,7 @@ function filterParams(tenantId: string, filter: SummaryFilter): unknown[] {
 
 /** How many of the tenant's endpoints match the filter. */
 export async function countEndpoints(db: Queryable, tenantId: string, filter: SummaryFilter): Promise<number> {
-  const { rows } = await db.query<{ count: string }>(`SELECT count(*) FROM endpoints e WHERE ${FILTER}`, filterParams(tenantId, filter));
+  const { rows } = await db.query<{ count: string }>(`SELECT count(*) FROM endpoint_names n WHERE ${FILTER}`, filterParams(tenantId, filter));
   return Number(rows[0]!.count);
 }
 
@@ -87,9 +91,9 @@ export async function endpointSummaries(db: Queryable, tenantId: string, options
                                                  'http_status', r.http_status, 'finished_at', r.finished_at) ORDER BY r.id)
                FROM (SELECT id, status, duration_ms, http_status, finished_at FROM runs
                       WHERE runs.endpoint_id = e.id ORDER BY runs.id DESC LIMIT $8) r) AS recent
-       FROM endpoints e JOIN jobs j ON j.id = e.job_id
-      WHERE ${FILTER} AND ($6::uuid IS NULL OR e.id > $6)
-      ORDER BY e.id LIMIT $7`,
+       FROM endpoint_names n JOIN endpoints e ON e.id = n.endpoint_id JOIN jobs j ON j.id = n.job_id
+      WHERE ${FILTER} AND ($6::uuid IS NULL OR n.endpoint_id > $6)
+      ORDER BY n.endpoint_id LIMIT $7`,
     [...filterParams(tenantId, options), options.afterId ?? null, options.limit, options.recentRuns],
   );
   const summaries = rows.map((row) => ({
@@ -196,9 +200,9 @@ export async function tenantLeases(db: Queryable, tenantId: string, perNode: num
 export async function lastRunsByWorker(db: Queryable, tenantId: string): Promise<{ worker: string; endpoints: number; lastRunAt: Date }[]> {
   const { rows } = await db.query<{ worker: string; endpoints: string; last_run_at: Date }>(
     `SELECT r.worker, count(*) AS endpoints, max(r.finished_at) AS last_run_at
-       FROM endpoints e
-       CROSS JOIN LATERAL (SELECT worker, finished_at FROM runs WHERE runs.endpoint_id = e.id ORDER BY runs.id DESC LIMIT 1) r
-      WHERE e.tenant_id = $1 AND e.archived_at IS NULL
+       FROM endpoint_names n
+       CROSS JOIN LATERAL (SELECT worker, finished_at FROM runs WHERE runs.endpoint_id = n.endpoint_id ORDER BY runs.id DESC LIMIT 1) r
+      WHERE n.tenant_id = $1 AND n.archived_at IS NULL
       GROUP BY r.worker
       ORDER BY max(r.finished_at) DESC`,
     [tenantId],
