@@ -44,6 +44,7 @@ async function expectCompleteSchema(db: TestDatabase): Promise<void> {
       'tickwise_renew_leases',
       'tickwise_mark_running',
       'tickwise_commit',
+      'tickwise_commit_rows',
       'tickwise_prune',
     ]),
   );

@@ -225,4 +225,61 @@ describe('commitMachines', () => {
     // Asked for the last write only: the routine cycle is left out.
     expect((await machineHistory(db.pool, id!, 1)).map((s) => s.seq)).toEqual([seq + 2, seq + 2]);
   });
+
+  it("stores every field of a run and of a machine write, read by position, as the previous release's tickwise_commit stores them by name", async () => {
+    const ids = await seed(2);
+    const rows = await claimAndRun('worker-a', ids);
+    // Every run field set (none left to a default), and a write with a notice and a hint version.
+    const runs = ids.map((id) => ({
+      ...runOf(rows.get(id)!, 'worker-a', 'failed'),
+      lastAttempt: false,
+      durationMs: 12.75,
+      responseBody: 'busy',
+      responseTruncated: true,
+      plannedSource: 'retry',
+      retryAfterMs: 1500,
+    }));
+    const writes = ids.map((id, index) => ({
+      ...finishWrite(rows.get(id)!, 'failed', runs[index]!.id),
+      plannedHintVersion: 3,
+      notice: { id: newId(), kind: 'paused' as const, detail: { by: 'breaker' as const, reason: 'failing', until: null } },
+    }));
+    expect((await commitMachines(db.pool, 'worker-a', [runs[0]!], [writes[0]!])).size).toBe(1);
+    const snake = (value: object) => Object.fromEntries(Object.entries(value).map(([key, field]) => [key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), field]));
+    const { rowCount } = await db.pool.query('SELECT * FROM tickwise_commit($1, $2::jsonb, $3::jsonb)', [
+      'worker-a',
+      JSON.stringify([snake(runs[1]!)]),
+      JSON.stringify([{ ...snake(writes[1]!), routine_claimed_at: null, routine_run_id: null }]),
+    ]);
+    expect(rowCount).toBe(1);
+
+    const stored = async (index: number) => {
+      const id = ids[index]!;
+      const run = (await db.pool.query('SELECT * FROM runs WHERE endpoint_id = $1', [id])).rows[0];
+      const machine = (await db.pool.query('SELECT state, snapshot, next_run_at, reason, claimed_slot, attempt, planned_hint_version, version FROM endpoints WHERE id = $1', [id])).rows[0];
+      const notice = (await db.pool.query('SELECT id, kind, detail FROM endpoint_notices WHERE endpoint_id = $1', [id])).rows[0];
+      const history = (await db.pool.query('SELECT from_state, to_state, steps, reason, run_id FROM endpoint_transitions WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT 1', [id])).rows[0];
+      return { run, machine, notice, history };
+    };
+    const [byPosition, byName] = [await stored(0), await stored(1)];
+    expect(byPosition.run).toEqual({
+      ...snake(runs[0]!),
+      cycle_seq: null,
+      claimed_at: null,
+      plan_reason: null,
+      next_run_at: null,
+      retry_after_ms: '1500',
+    });
+    expect(byPosition.notice).toEqual({ id: writes[0]!.notice.id, kind: 'paused', detail: writes[0]!.notice.detail });
+    expect(byPosition.machine).toMatchObject({ state: writes[0]!.state, reason: writes[0]!.reason, planned_hint_version: 3, version: rows.get(ids[0]!)!.version + 1 });
+    expect(byPosition.history).toEqual({ from_state: 'running', to_state: writes[0]!.state, steps: JSON.parse(JSON.stringify(writes[0]!.transitions)), reason: writes[0]!.reason, run_id: runs[0]!.id });
+    // The two functions store the same things: only the ids differ.
+    const withoutIds = ({ run, machine, notice, history }: typeof byPosition) => ({
+      run: { ...run, id: undefined, endpoint_id: undefined, started_at: undefined, finished_at: undefined },
+      machine: { ...machine, snapshot: undefined },
+      notice: { ...notice, id: undefined },
+      history: { ...history, steps: undefined, run_id: undefined },
+    });
+    expect(withoutIds(byName)).toEqual(withoutIds(byPosition));
+  });
 });

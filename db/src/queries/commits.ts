@@ -1,7 +1,6 @@
 import { persistSnapshot, stateOf, type EndpointSnapshot, type MachineState, type PersistedSnapshot } from '@tickwise/machines';
-import type { Columns } from '../columns.ts';
 import type { Queryable } from '../pool.ts';
-import { runColumns, type RunRecord } from './run-record.ts';
+import { runRow, type RunRecord } from './run-record.ts';
 import { routineClaimedAt } from './routine-cycle.ts';
 
 export interface TransitionRow {
@@ -67,27 +66,28 @@ export function machineWrite(id: string, expectedVersion: number, snapshot: Endp
 }
 
 /**
- * A machine write as `tickwise_commit` reads it (`jsonb_to_recordset`), field by field as runColumns.
- * A routine cycle (routine-cycle.ts) goes without its steps: its run keeps it. Pure.
+ * The order of a machine write's fields in the JSON array `tickwise_commit_rows` (migration 0014)
+ * reads by position: every field of MachineWrite, once, then the routine cycle's two.
  */
-function machineColumns(write: MachineWrite, run: RunRecord | undefined): Columns<MachineWrite> & { routine_claimed_at: Date | null; routine_run_id: string | null } {
+export const MACHINE_ROW_FIELDS = [
+  'id', 'expectedVersion', 'state', 'snapshot', 'nextRunAt', 'reason', 'claimedSlot', 'transitions', 'plannedHintVersion', 'attempt', 'notice',
+  'routineClaimedAt', 'routineRunId',
+] as const satisfies readonly (keyof MachineWrite | 'routineClaimedAt' | 'routineRunId')[];
+
+const everyMachineField: Exclude<keyof MachineWrite, (typeof MACHINE_ROW_FIELDS)[number]> extends never ? true : never = true;
+void everyMachineField;
+
+/**
+ * A machine write as `tickwise_commit_rows` reads it, in MACHINE_ROW_FIELDS order (a unit test holds
+ * the two together). A routine cycle (routine-cycle.ts) goes without its steps: its run keeps it. Pure.
+ */
+export function machineRow(write: MachineWrite, run: RunRecord | undefined): unknown[] {
   const routine = run === undefined ? null : routineClaimedAt(run, write);
-  const routineRunId = routine === null ? null : (run?.id ?? null);
-  return {
-    id: write.id,
-    expected_version: write.expectedVersion,
-    state: write.state,
-    snapshot: write.snapshot,
-    next_run_at: write.nextRunAt,
-    reason: write.reason,
-    claimed_slot: write.claimedSlot,
-    transitions: routine === null ? write.transitions : [],
-    planned_hint_version: write.plannedHintVersion,
-    attempt: write.attempt,
-    notice: write.notice,
-    routine_claimed_at: routine,
-    routine_run_id: routineRunId,
-  };
+  return [
+    write.id, write.expectedVersion, write.state, write.snapshot, write.nextRunAt, write.reason, write.claimedSlot,
+    routine === null ? write.transitions : [], write.plannedHintVersion ?? null, write.attempt ?? null, write.notice ?? null,
+    routine, routine === null ? null : (run?.id ?? null),
+  ];
 }
 
 export interface Committed {
@@ -105,10 +105,10 @@ export async function commitMachines(db: Queryable, worker: string | null, runs:
   if (runs.length === 0 && machines.length === 0) return new Map();
   // A machine has at most one run in a commit: the call its write ends.
   const runOf = new Map(runs.map((run) => [run.endpointId, run]));
-  const { rows } = await db.query<{ endpoint_id: string; version: number; paused_reason: string | null; paused_until: Date | null }>('SELECT * FROM tickwise_commit($1, $2::jsonb, $3::jsonb)', [
+  const { rows } = await db.query<{ endpoint_id: string; version: number; paused_reason: string | null; paused_until: Date | null }>('SELECT * FROM tickwise_commit_rows($1, $2::jsonb, $3::jsonb)', [
     worker,
-    JSON.stringify(runs.map(runColumns)),
-    JSON.stringify(machines.map((machine) => machineColumns(machine, runOf.get(machine.id)))),
+    JSON.stringify(runs.map(runRow)),
+    JSON.stringify(machines.map((machine) => machineRow(machine, runOf.get(machine.id)))),
   ]);
   return new Map(
     rows.map((row) => [row.endpoint_id, { version: row.version, pause: row.paused_reason === null ? null : { reason: row.paused_reason, until: row.paused_until } }]),

@@ -4,7 +4,7 @@ import type { RunOutcome, RunRecord } from './run-record.ts';
 /**
  * A routine cycle: a machine claimed from idle, called once, finished, and planned back to idle
  * with no slot skipped. Its four steps say nothing its run does not, except when it was claimed and
- * what the plan said, so `tickwise_commit` keeps it with the run (`runs.cycle_seq`, `claimed_at`,
+ * what the plan said, so `tickwise_commit_rows` keeps it with the run (`runs.cycle_seq`, `claimed_at`,
  * `plan_reason`, `next_run_at`) instead of as a history row. `routineSteps` rebuilds the steps from
  * those; `routineClaimedAt` says whether a write is such a cycle: exactly when rebuilding gives back
  * the very steps the machine recorded, so the history reads the same either way.

@@ -1,6 +1,6 @@
 import type { Queryable } from '../pool.ts';
 
-/** The channel tickwise_commit notifies when it records runs (payload empty). */
+/** The channel tickwise_commit_rows notifies when it records runs (payload empty). */
 export const RUN_EVENTS_CHANNEL = 'tickwise_run_events';
 
 export interface StoredRunEvent {

@@ -1,13 +1,11 @@
-import type { Columns } from '../columns.ts';
-
 export const RUN_STATUSES = ['succeeded', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
  * One run, from the call to the row in `runs`: the one shape of a run. The others derive from it:
- * the dispatcher's outcome (`RunOutcome`), the columns written (`runColumns`), a run read back
+ * the dispatcher's outcome (`RunOutcome`), the row written (`runRow`), a run read back
  * (`StoredRun`), what the planner folds (`PlannerRun`). The run event of the outbox is built from
- * the row, in one place: `tickwise_commit` (db/schema.sql), which db/test/run-events.test.ts ties to
+ * the row, in one place: `tickwise_commit_rows` (db/schema.sql), which db/test/run-events.test.ts ties to
  * the zod contract of @tickwise/events.
  */
 export interface RunRecord {
@@ -44,29 +42,30 @@ export interface RunRecord {
 export type RunOutcome = Pick<RunRecord, 'status' | 'httpStatus' | 'durationMs' | 'errorKind' | 'errorMessage' | 'responseBody' | 'responseTruncated' | 'retryAfterMs'>;
 
 /**
- * The run as `runs` spells its columns (what `tickwise_commit` populates the rows from). Spelled out
- * field by field: every run then has the same shape, which JSON.stringify serialises fastest, and
- * the type still fails to compile if a field of RunRecord is left out. Pure.
+ * The order of a run's fields in the JSON array `tickwise_commit_rows` (migration 0014) reads by
+ * position: every field of RunRecord, once (the type below fails to compile otherwise).
  */
-export function runColumns(run: RunRecord): Columns<RunRecord> {
-  return {
-    id: run.id,
-    endpoint_id: run.endpointId,
-    job_id: run.jobId,
-    slot: run.slot,
-    attempt: run.attempt,
-    last_attempt: run.lastAttempt,
-    worker: run.worker,
-    status: run.status,
-    http_status: run.httpStatus,
-    duration_ms: run.durationMs,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-    error_kind: run.errorKind,
-    error_message: run.errorMessage,
-    response_body: run.responseBody,
-    response_truncated: run.responseTruncated,
-    planned_source: run.plannedSource,
-    retry_after_ms: run.retryAfterMs,
-  };
+export const RUN_ROW_FIELDS = [
+  'id', 'endpointId', 'jobId', 'slot', 'attempt', 'lastAttempt', 'worker', 'status', 'httpStatus', 'durationMs',
+  'startedAt', 'finishedAt', 'errorKind', 'errorMessage', 'responseBody', 'responseTruncated', 'plannedSource', 'retryAfterMs',
+] as const satisfies readonly (keyof RunRecord)[];
+
+const everyRunField: Exclude<keyof RunRecord, (typeof RUN_ROW_FIELDS)[number]> extends never ? true : never = true;
+void everyRunField;
+
+/** A run as the array `tickwise_commit_rows` reads: its fields in RUN_ROW_FIELDS order. */
+export type RunRow = FieldsOf<RunRecord, typeof RUN_ROW_FIELDS>;
+
+/** The values of `Fields` of a T, as a tuple in that order. */
+type FieldsOf<T, Fields extends readonly (keyof T)[]> = { -readonly [I in keyof Fields]: T[Fields[I] & keyof T] };
+
+/**
+ * The run as `tickwise_commit_rows` reads it. Spelled out, not mapped over RUN_ROW_FIELDS: a literal
+ * array is what JSON.stringify serialises fastest; a unit test holds the two in the same order. Pure.
+ */
+export function runRow(run: RunRecord): RunRow {
+  return [
+    run.id, run.endpointId, run.jobId, run.slot, run.attempt, run.lastAttempt, run.worker, run.status, run.httpStatus, run.durationMs,
+    run.startedAt, run.finishedAt, run.errorKind, run.errorMessage, run.responseBody, run.responseTruncated, run.plannedSource, run.retryAfterMs,
+  ];
 }
