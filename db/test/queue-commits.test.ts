@@ -273,10 +273,12 @@ describe('commitMachines', () => {
     expect(byPosition.notice).toEqual({ id: writes[0]!.notice.id, kind: 'paused', detail: writes[0]!.notice.detail });
     expect(byPosition.machine).toMatchObject({ state: writes[0]!.state, reason: writes[0]!.reason, planned_hint_version: 3, version: rows.get(ids[0]!)!.version + 1 });
     expect(byPosition.history).toEqual({ from_state: 'running', to_state: writes[0]!.state, steps: JSON.parse(JSON.stringify(writes[0]!.transitions)), reason: writes[0]!.reason, run_id: runs[0]!.id });
-    // The two functions store the same things: only the ids differ.
+    expect(byPosition.machine.next_run_at).toEqual(writes[0]!.nextRunAt);
+    expect(byName.machine.next_run_at).toEqual(writes[1]!.nextRunAt);
+    // The two functions store the same things: only the ids and the times (each write planned at its own now) differ.
     const withoutIds = ({ run, machine, notice, history }: typeof byPosition) => ({
       run: { ...run, id: undefined, endpoint_id: undefined, started_at: undefined, finished_at: undefined },
-      machine: { ...machine, snapshot: undefined },
+      machine: { ...machine, snapshot: undefined, next_run_at: undefined },
       notice: { ...notice, id: undefined },
       history: { ...history, steps: undefined, run_id: undefined },
     });
