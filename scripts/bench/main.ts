@@ -12,7 +12,7 @@
  * BENCH_STEADY_SECONDS (default 20), BENCH_CLAIM_SIZES (default 10000,100000,1000000),
  * BENCH_PEER_MODES (graphile-worker's modes run beside the throughput part; default batched,default;
  * empty: none), BENCH_TWO_PROCESSES (false: the throughput part runs one scheduler process only),
- * BENCH_LATENESS_RATES (calls/s of the lateness part; default 1000,5000), BENCH_TARGET_NICE (the
+ * BENCH_LATENESS_RATES (calls/s of the lateness part; default 1000,5000; empty: the spacing only), BENCH_TARGET_NICE (the
  * no-op target's niceness, default -10: it stands for another machine; see startTarget),
  * BENCH_SQL (a file of SQL run after the migrations, to try a variant of a function).
  */
@@ -30,7 +30,7 @@ import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, start
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 20_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
-const LATENESS_RATES = (process.env.BENCH_LATENESS_RATES ?? '1000,5000').split(',').map(Number);
+const LATENESS_RATES = (process.env.BENCH_LATENESS_RATES ?? '1000,5000').split(',').filter(Boolean).map(Number);
 const TWO_PROCESSES = process.env.BENCH_TWO_PROCESSES !== 'false';
 const PEER_MODES = (process.env.BENCH_PEER_MODES ?? 'batched,default').split(',').filter(Boolean) as PeerMode[];
 const CLAIM_SIZES = (process.env.BENCH_CLAIM_SIZES ?? '10000,100000,1000000').split(',').map(Number);
