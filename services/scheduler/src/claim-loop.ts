@@ -39,6 +39,11 @@ export class ClaimLoop {
   private stopping = false;
   private wakeUp: (() => void) | undefined;
   private sleepingUntil = Infinity;
+  /**
+   * The earliest claim time asked for while the loop was awake (claiming, or reading the next due
+   * time), which that claim may have missed: the sleep that follows ends no later (0: at once).
+   */
+  private missedWakeAt = Infinity;
   private bucketOffset: number;
   /** Tenants the last claim left out: one of their machines let go makes room for them again. */
   private leftOut = new Set<string>();
@@ -58,7 +63,8 @@ export class ClaimLoop {
   }
 
   wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.missedWakeAt = 0;
   }
 
   /** A machine of `tenant` was let go: if the last claim left that tenant out, claim again now. */
@@ -68,13 +74,17 @@ export class ClaimLoop {
 
   /** Wakes the loop if it would sleep past the claim time of a slot at `at` (ms). */
   wakeFor(at: number): void {
-    if (at - this.options.config.claimAheadMs < this.sleepingUntil) this.wake();
+    const claimAt = at - this.options.config.claimAheadMs;
+    if (!this.wakeUp) this.missedWakeAt = Math.min(this.missedWakeAt, claimAt);
+    else if (claimAt < this.sleepingUntil) this.wakeUp();
   }
 
   private async run(): Promise<void> {
     const { config, metrics, log } = this.options;
     let backoff = 100;
     while (!this.stopping) {
+      // A wake-up from here on may come too late for this claim to see: the next sleep honours it.
+      this.missedWakeAt = Infinity;
       try {
         const room = this.options.room();
         if (room <= 0) {
@@ -102,14 +112,16 @@ export class ClaimLoop {
         await this.sleep(Math.min(Date.now() + config.pollIntervalMs, next ? next.getTime() - config.claimAheadMs : Infinity));
       } catch (error) {
         this.options.onError('claim failed', error as Error);
+        this.missedWakeAt = Infinity; // a failing database is not asked again sooner for a commit's wake-up
         await this.sleep(Date.now() + backoff);
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
     }
   }
 
-  /** Sleeps until `until` or a wake-up, whichever comes first. */
-  private async sleep(until: number): Promise<void> {
+  /** Sleeps until `until`, a wake-up, or a claim time asked for while awake, whichever comes first. */
+  private async sleep(wanted: number): Promise<void> {
+    const until = Math.min(wanted, this.missedWakeAt);
     const ms = until - Date.now();
     if (ms <= 0 || this.stopping) return;
     this.sleepingUntil = until;
