@@ -284,4 +284,21 @@ describe('commitMachines', () => {
     });
     expect(withoutIds(byName)).toEqual(withoutIds(byPosition));
   });
+
+  it("takes the previous release's objects with the optional keys left out, as it did before it called tickwise_commit_rows", async () => {
+    const [id] = await seed(1);
+    const row = (await claimAndRun('worker-a', [id!])).get(id!)!;
+    const run = runOf(row, 'worker-a', 'succeeded');
+    const { transitions: _steps, notice: _notice, plannedHintVersion: _hint, attempt: _attempt, ...write } = finishWrite(row, 'succeeded', run.id);
+    const snake = (value: object) => Object.fromEntries(Object.entries(value).map(([key, field]) => [key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), field]));
+    const { rows } = await db.pool.query('SELECT * FROM tickwise_commit($1, $2::jsonb, $3::jsonb)', ['worker-a', JSON.stringify([snake(run)]), JSON.stringify([snake(write)])]);
+    expect(rows).toEqual([{ endpoint_id: id, version: row.version + 1, paused_reason: null, paused_until: null }]);
+    const stored = (await db.pool.query('SELECT state, attempt, planned_hint_version FROM endpoints WHERE id = $1', [id])).rows[0];
+    expect(stored).toEqual({ state: write.state, attempt: row.attempt, planned_hint_version: row.plannedHintVersion });
+    expect((await db.pool.query('SELECT status FROM runs WHERE id = $1', [run.id])).rows).toEqual([{ status: 'succeeded' }]);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM run_events WHERE id = $1', [run.id])).rows[0].n).toBe(1);
+    // No steps, so no history row; no notice, so none written.
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM endpoint_transitions WHERE endpoint_id = $1 AND run_id = $2', [id, run.id])).rows[0].n).toBe(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM endpoint_notices WHERE endpoint_id = $1', [id])).rows[0].n).toBe(0);
+  });
 });
