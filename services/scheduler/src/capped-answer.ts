@@ -36,6 +36,11 @@ export class CappedAnswer implements Dispatcher.DispatchHandler {
     this.settled = new Promise((resolve) => (this.settle = resolve));
   }
 
+  /** Whether `abort` was called: such a call is not handed to undici at all. */
+  get aborted(): boolean {
+    return this.reason !== null;
+  }
+
   abort(reason: Error): void {
     if (this.done) return;
     this.reason = reason;

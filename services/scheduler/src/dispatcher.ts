@@ -134,6 +134,11 @@ export class Dispatcher {
         }
         if (secrets.length > 0) headers = withWebhookHeaders(headers, target.sign.webhookId, Math.floor(Date.now() / 1000), payload ?? EMPTY, secrets);
       }
+      // The deadline or shutdown came while the signing secrets loaded: no connection, nothing sent.
+      if (answer.aborted) {
+        const [kind, message] = classify(await answer.settled);
+        return failure(elapsed(), kind, `not sent: ${message}`);
+      }
       this.agent.dispatch({ origin: checked.origin, path: checked.path, method: target.method, headers, body: payload, headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs }, answer);
       const response = await answer.settled;
       if (response instanceof Error) {

@@ -8,6 +8,7 @@ import { TEST_TARGET_POLICY } from '../../../test/support/targets.ts';
 
 let server: Server;
 let base: string;
+let connections = 0;
 const never = new AbortController().signal;
 
 beforeAll(async () => {
@@ -16,6 +17,7 @@ beforeAll(async () => {
     if (request.url === '/slow') setTimeout(() => response.end('late'), 5_000).unref();
     else response.end('ok');
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -47,6 +49,24 @@ describe('Dispatcher', () => {
     const outcome = await dispatcher.call(get(`${base}/slow`, 200), never);
     expect(outcome).toMatchObject({ status: 'failed', errorKind: 'timeout', errorMessage: 'no complete response within 200ms' });
     expect(outcome.durationMs).toBeGreaterThanOrEqual(199);
+    await dispatcher.close();
+  });
+
+  it('sends nothing, and opens no connection, when the deadline or shutdown comes while the signing secrets load', async () => {
+    // Secrets that take 300 ms to load, as from a slow database.
+    const secrets = { secretsFor: () => new Promise<readonly Buffer[]>((resolve) => setTimeout(() => resolve([Buffer.alloc(32, 7)]), 300)) };
+    const signed = (timeoutMs: number) => ({ ...get(`${base}/quick`, timeoutMs), sign: { endpointId: 'e', tenantId: null, webhookId: 'w' } });
+    const dispatcher = new Dispatcher({ policy: TEST_TARGET_POLICY, secrets });
+    const before = connections;
+    expect(await dispatcher.call(signed(100), never)).toMatchObject({ status: 'failed', errorKind: 'timeout', errorMessage: 'not sent: no complete response within 100ms' });
+    const shutdown = new AbortController();
+    const call = dispatcher.call(signed(10_000), shutdown.signal);
+    setTimeout(() => shutdown.abort(), 50);
+    expect(await call).toMatchObject({ status: 'failed', errorKind: 'aborted', errorMessage: 'not sent: aborted: the scheduler node is shutting down' });
+    expect(connections).toBe(before);
+    // Loaded in time, the same call is made (signed).
+    expect(await dispatcher.call(signed(10_000), never)).toMatchObject({ status: 'succeeded', httpStatus: 200 });
+    expect(connections).toBe(before + 1);
     await dispatcher.close();
   });
 
