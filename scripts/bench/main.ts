@@ -24,6 +24,7 @@ import { apiBench } from './api.ts';
 import { applyBench } from './apply.ts';
 import { hintsBench } from './hints.ts';
 import { lateness, spacing } from './lateness.ts';
+import { commitCost } from './commit-cost.ts';
 import { peerThroughput, waitForCalls, type PeerMode } from './peer.ts';
 import { plannerBench } from './planner.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
@@ -166,7 +167,8 @@ if (!only || only === 'hints') {
 if (!only || only === 'planner') { results.planner = await plannerBench(); await settle(); }
 if (!only || only === 'api') { results.api = await apiBench(); await settle(); }
 if (!only || only === 'apply') { results.apply = await applyBench(); await settle(); }
-if (!only || only === 'claim') results.claim = await claimCost();
+if (!only || only === 'claim') { results.claim = await claimCost(); await settle(); }
+if (!only || only === 'commit') results.commit = await commitCost();
 mkdirSync('bench-results', { recursive: true });
 writeFileSync('bench-results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
 console.log('written to bench-results/latest.json');
