@@ -436,11 +436,14 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.tickwise_commit_rows(p_worker text, p_runs jsonb, p_machines jsonb)
  RETURNS TABLE(endpoint_id uuid, version integer, paused_reason text, paused_until timestamp with time zone)
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
-  SELECT tickwise_notify('tickwise_run_events', '') WHERE jsonb_array_length(COALESCE(p_runs, '[]'::jsonb)) > 0;
-  SELECT tickwise_notify('tickwise_notices', '')
+#variable_conflict use_column
+BEGIN
+  PERFORM tickwise_notify('tickwise_run_events', '') WHERE jsonb_array_length(COALESCE(p_runs, '[]'::jsonb)) > 0;
+  PERFORM tickwise_notify('tickwise_notices', '')
    WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(p_machines, '[]'::jsonb)) AS m WHERE m -> 10 IS NOT NULL AND m -> 10 <> 'null'::jsonb);
+  RETURN QUERY
   WITH machines AS (
     SELECT (m ->> 0)::uuid AS id, (m ->> 1)::integer AS expected_version, m ->> 2 AS state, m -> 3 AS snapshot,
            (m ->> 4)::timestamptz AS next_run_at, m ->> 5 AS reason, (m ->> 6)::timestamptz AS claimed_slot,
@@ -528,7 +531,8 @@ AS $function$
            steps = EXCLUDED.steps, reason = EXCLUDED.reason, next_run_at = EXCLUDED.next_run_at,
            run_id = EXCLUDED.run_id, worker = EXCLUDED.worker
   )
-  SELECT w.id, w.version, w.paused_reason, w.paused_until FROM written w
+  SELECT w.id, w.version, w.paused_reason, w.paused_until FROM written w;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.tickwise_mark_running(p_worker text, p_ids uuid[], p_versions integer[])
