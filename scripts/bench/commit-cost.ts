@@ -11,7 +11,7 @@ import { cpuSeconds } from './cpu.ts';
 import { benchDatabase, bulkEndpoints } from './setup.ts';
 
 const ROWS = 20_000;
-/** The throughput run's commits hold ~250 runs; at a steady 1,000 calls/s they hold a few dozen. */
+/** The throughput run's commits hold ~250 runs; at a steady load a commit holds what finished while the previous one ran: few. */
 const BATCHES = [250, 20];
 const ROUNDS = 3;
 const ALL_BUCKETS = `{${Array.from({ length: 16 }, (_, i) => i).join(',')}}`;
