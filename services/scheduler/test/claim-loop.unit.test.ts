@@ -19,10 +19,10 @@ async function settle(): Promise<void> {
 }
 
 /**
- * A loop over a database where nothing is due: every claim finds nothing and the next due time is
- * unknown. `holdNextDue` keeps the first next-due read unanswered until `answerNextDue()`.
+ * A loop over a database where no claim finds anything and the next due time is what `nextDue` says
+ * (by default none). `holdNextDue` keeps the first next-due read unanswered until `answerNextDue()`.
  */
-function loopOverEmptyQueue() {
+function loopOverEmptyQueue(nextDue: () => Date | null = () => null) {
   const statements: string[] = [];
   let answerNextDue: (() => void) | undefined;
   let held = false;
@@ -34,9 +34,9 @@ function loopOverEmptyQueue() {
       }
       if (sql.includes('tickwise_next_due_at')) {
         statements.push('next_due');
-        if (!held) return { rows: [{ at: null }] };
+        if (!held) return { rows: [{ at: nextDue() }] };
         held = false;
-        return new Promise((resolve) => (answerNextDue = () => resolve({ rows: [{ at: null }] })));
+        return new Promise((resolve) => (answerNextDue = () => resolve({ rows: [{ at: nextDue() }] })));
       }
       throw new Error(`unexpected statement: ${sql}`);
     },
@@ -89,10 +89,10 @@ describe('ClaimLoop', () => {
     queue.loop.start();
     await settle();
     expect(queue.claims()).toBe(1);
-    // A commit lands while the loop waits for the next due time, planning a slot 300 ms away.
+    // A commit lands while the loop waits for the next due time, planning a slot 300 ms away: claimed half the window ahead of it.
     queue.loop.wakeFor(Date.now() + 300);
     queue.answerNextDue();
-    await vi.advanceTimersByTimeAsync(300 - CLAIM_AHEAD_MS - 1);
+    await vi.advanceTimersByTimeAsync(300 - CLAIM_AHEAD_MS / 2 - 1);
     expect(queue.claims()).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(queue.claims()).toBe(2);
@@ -113,6 +113,17 @@ describe('ClaimLoop', () => {
     expect(queue.claims()).toBe(2);
     await vi.advanceTimersByTimeAsync(1);
     expect(queue.claims()).toBe(3);
+    await queue.loop.stop();
+  });
+
+  it('gathers a steady stream of slots into one claim per half window, instead of claiming each slot as it comes into view', async () => {
+    // Slots 1 ms apart without end: after every claim, the next one is just past what that claim could take.
+    const queue = loopOverEmptyQueue(() => new Date(Date.now() + CLAIM_AHEAD_MS + 1));
+    queue.loop.start();
+    await settle();
+    await vi.advanceTimersByTimeAsync(1_000);
+    // One claim at the start, then one every CLAIM_AHEAD_MS / 2 + 1 ms (it was one every 1 ms).
+    expect(queue.claims()).toBe(1 + Math.floor(1_000 / (CLAIM_AHEAD_MS / 2 + 1)));
     await queue.loop.stop();
   });
 });
