@@ -450,6 +450,7 @@ BEGIN
            m -> 7 AS transitions, (m ->> 8)::integer AS planned_hint_version, (m ->> 9)::integer AS attempt,
            m -> 10 AS notice, (m ->> 11)::timestamptz AS routine_claimed_at, (m ->> 12)::uuid AS routine_run_id
       FROM jsonb_array_elements(COALESCE(p_machines, '[]'::jsonb)) AS m
+     LIMIT jsonb_array_length(COALESCE(p_machines, '[]'::jsonb))
   ), run_rows AS (
     SELECT (r ->> 0)::uuid AS id, (r ->> 1)::uuid AS endpoint_id, (r ->> 2)::uuid AS job_id, (r ->> 3)::timestamptz AS slot,
            (r ->> 4)::integer AS attempt, (r ->> 5)::boolean AS last_attempt, r ->> 6 AS worker, r ->> 7 AS status,
