@@ -6,6 +6,7 @@
  *   endpoint's consecutive calls, as the target sees them (X-Tickwise-Endpoint).
  * The first two seconds warm the process up (JIT, connections) and are left out.
  */
+import { cpuSeconds, postgresCpuSeconds } from './cpu.ts';
 import { benchDatabase, bulkEndpoints, percentile, sleep, startSchedulers, startTarget, stopAll } from './setup.ts';
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
@@ -17,10 +18,16 @@ export async function lateness(rate: number, steadySeconds: number, env: Record<
     const start = new Date(Date.now() + 4_000);
     await bulkEndpoints(db.pool, rate, { url: `${target.url}/noop`, schedule: { every: '1s' }, timeout: '10s' }, start, 1_000 / rate);
     const nodes = startSchedulers(1, db.url, env);
-    await sleep(start.getTime() - Date.now() + steadySeconds * 1_000);
+    await sleep(start.getTime() - Date.now() + 2_000);
+    // CPU per call over the steady window only (start-up and warm-up left out), as the throughput part counts it.
+    const cpuUsed = () => ({ scheduler: cpuSeconds(nodes[0]!.pid!), postgres: postgresCpuSeconds(db.postmasterPid), target: cpuSeconds(target.process.pid!) });
+    const cpuBefore = cpuUsed();
+    await sleep((steadySeconds - 2) * 1_000);
+    const cpuAfter = cpuUsed();
     await stopAll(nodes);
     const { rows } = await db.pool.query<{ late: number }>(`SELECT extract(epoch FROM started_at - slot) * 1000 AS late FROM runs WHERE slot >= $1 ORDER BY 1`, [new Date(start.getTime() + 2_000)]);
     const late = rows.map((row) => Number(row.late));
+    const perCall = (key: keyof typeof cpuBefore) => Math.round(((cpuAfter[key] - cpuBefore[key]) * 1e6) / Math.max(late.length, 1));
     if (process.env.BENCH_LATENESS_DETAIL) {
       const { rows: bySecond } = await db.pool.query(
         `SELECT floor(extract(epoch FROM slot - $1::timestamptz)) AS second, count(*) AS runs,
@@ -39,8 +46,10 @@ export async function lateness(rate: number, steadySeconds: number, env: Record<
       p99: round(percentile(late, 99)),
       max: round(late.at(-1) ?? Number.NaN),
       early: late.filter((ms) => ms < 0).length,
+      cpuPerCallMicros: { scheduler: perCall('scheduler'), postgres: perCall('postgres'), target: perCall('target') },
     };
     console.log(`lateness at ${rate} calls/s (${figure.callsPerSecond} made): p50 ${figure.p50} ms, p99 ${figure.p99} ms, max ${figure.max} ms, early ${figure.early} (of ${late.length})`);
+    console.log(`  CPU per call: scheduler ${figure.cpuPerCallMicros.scheduler} µs, PostgreSQL ${figure.cpuPerCallMicros.postgres} µs, target ${figure.cpuPerCallMicros.target} µs`);
     return figure;
   } finally {
     target.process.kill('SIGTERM');
