@@ -306,7 +306,7 @@ describe('commitMachines', () => {
     const ids = await seed(1_000);
     await db.pool.query('ANALYZE endpoints');
     const client = await db.pool.connect();
-    const seqScans = async (on: typeof client) => Number((await on.query("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'endpoints'")).rows[0].seq_scan);
+    const seqScans = async () => Number((await client.query("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'endpoints'")).rows[0].seq_scan);
     try {
       // Eight commits on one connection: PL/pgSQL plans the first five for their parameters, then may keep a generic plan.
       for (const id of ids.slice(0, 8)) {
@@ -314,9 +314,9 @@ describe('commitMachines', () => {
         const run = runOf(row, 'worker-a', 'succeeded');
         // Read in the same transaction: the counts of this backend that are not yet reported, whatever ran before on it.
         await client.query('BEGIN');
-        const before = await seqScans(client);
+        const before = await seqScans();
         const committed = await commitMachines(client as unknown as Pool, 'worker-a', [run], [finishWrite(row, 'succeeded', run.id)]);
-        const after = await seqScans(client);
+        const after = await seqScans();
         await client.query('COMMIT');
         expect(committed.size).toBe(1);
         expect(after - before).toBe(0);
